@@ -1,0 +1,1 @@
+"""The fake OIDC identity provider."""

@@ -1,0 +1,1 @@
+"""The protected "dump" service that shows who called."""

@@ -1,0 +1,157 @@
+"""Serve a WSGI app on loopback: in a thread (fast, for tests) or under gunicorn (as in production).
+
+Both bind their socket before anything starts, so port 0 gives an ephemeral port with no
+race: gunicorn inherits the already-bound socket through ``fd://``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import requests
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+LOOPBACK = "127.0.0.1"
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """No per-request access log lines: tests and the demo print what matters themselves."""
+
+    def log_request(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
+def bind_socket(host: str = LOOPBACK, port: int = 0) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(128)
+    return sock
+
+
+def url_of(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://{host}:{port}"
+
+
+class ThreadedServer:
+    """A WSGI app served by werkzeug's threaded server in a daemon thread."""
+
+    def __init__(self, app: Any, host: str = LOOPBACK, port: int = 0):
+        sock = bind_socket(host, port)
+        self.url = url_of(sock)
+        self._server: BaseWSGIServer = make_server(
+            host,
+            sock.getsockname()[1],
+            app,
+            threaded=True,
+            request_handler=_QuietHandler,
+            fd=sock.fileno(),
+        )
+        self._sock = sock  # keep the fd alive as long as the server
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def start(self) -> ThreadedServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._sock.close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> ThreadedServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class GunicornProcess:
+    """``gunicorn APP`` in a child process, bound to a socket bound here first."""
+
+    def __init__(
+        self,
+        app_spec: str,
+        *,
+        host: str = LOOPBACK,
+        port: int = 0,
+        workers: int = 2,
+        env: Mapping[str, str] | None = None,
+        extra_args: list[str] | None = None,
+        ready_path: str = "/healthz",
+    ):
+        self._sock = bind_socket(host, port)
+        self.url = url_of(self._sock)
+        self._ready_path = ready_path
+        fd = self._sock.fileno()
+        cmd = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--bind",
+            f"fd://{fd}",
+            "--workers",
+            str(workers),
+            "--graceful-timeout",
+            "5",
+            "--log-level",
+            "warning",
+            *(extra_args or []),
+            app_spec,
+        ]
+        self._cmd = cmd
+        self._env = {**os.environ, **(env or {})}
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 15.0) -> GunicornProcess:
+        self.process = subprocess.Popen(
+            self._cmd, env=self._env, pass_fds=[self._sock.fileno()], stdin=subprocess.DEVNULL
+        )
+        wait_ready(self.url + self._ready_path, timeout, self.process)
+        return self
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        code = None
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                code = self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                code = self.process.wait()
+        self._sock.close()
+        return code
+
+    def __enter__(self) -> GunicornProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def wait_ready(url: str, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:
+    """Poll url until it answers 200; fail early if the process died."""
+    deadline = time.monotonic() + timeout
+    delay = 0.01
+    while True:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"server exited with code {process.returncode} before ready")
+        try:
+            if requests.get(url, timeout=1).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{url} not ready after {timeout}s")
+        time.sleep(delay)
+        delay = min(delay * 2, 0.2)
