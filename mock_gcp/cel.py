@@ -1,0 +1,448 @@
+"""Attribute mapping and attribute condition: the CEL a workload identity provider runs.
+
+Google compiles a provider's expressions when the provider is created and evaluates them on
+every STS exchange: the mapping turns the token's claims (``assertion``) into ``google.subject``,
+``google.groups`` and ``attribute.NAME``; the condition (over ``assertion``, ``google`` and
+``attribute``) then accepts or rejects the credential. The same happens here, with cel-python:
+compile once at topology load, evaluate per exchange.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import celpy
+import lark
+from celpy import celtypes
+from celpy.evaluation import CELEvalError, base_functions
+
+# Limits from the WorkloadIdentityPoolProvider reference (attributeMapping, attributeCondition).
+MAX_SUBJECT_BYTES = 127
+MAX_CUSTOM_ATTRIBUTES = 50
+MAX_ATTRIBUTE_NAME_CHARS = 100
+MAX_MAPPING_EXPRESSION_CHARS = 2048
+MAX_CONDITION_CHARS = 4096
+MAX_MAPPED_BYTES = 8192
+
+SUBJECT_KEY = "google.subject"
+GROUPS_KEY = "google.groups"
+ATTRIBUTE_PREFIX = "attribute."
+ATTRIBUTE_NAME = re.compile(r"[a-z0-9_]+")
+
+CONDITION_REJECTED = "The given credential is rejected by the attribute condition."
+SUBJECT_TOO_LONG = (
+    "The size of mapped attribute google.subject exceeds the 127 bytes limit. Either modify your "
+    "attribute mapping or the incoming assertion to produce a mapped attribute that is less than "
+    "127 bytes."
+)
+# unverified: no Google text found for the 8 KB total; worded like the subject-size error.
+MAPPED_TOO_LARGE = (
+    "The size of mapped attributes exceeds the 8192 bytes limit. Either modify your attribute "
+    "mapping or the incoming assertion to produce mapped attributes that are less than 8192 bytes."
+)
+
+_MAPPING_VARIABLES = frozenset({"assertion"})
+_CONDITION_VARIABLES = frozenset({"assertion", "google", "attribute"})
+# Macros bind their first argument as a variable over the other arguments.
+_MACROS = frozenset({"all", "exists", "exists_one", "map", "filter"})
+# Type names are values in CEL (`type(x) == string`).
+_TYPE_NAMES = frozenset(
+    {"bool", "bytes", "double", "duration", "int", "list", "map", "null_type", "string"}
+    | {"timestamp", "type", "uint"}
+)
+_FUNCTIONS = frozenset(
+    name for name in base_functions if name[0].isalpha() and not name.endswith("_")
+) | {"has", "extract"}
+
+
+class CelCompileError(ValueError):
+    """An expression (or mapping) Google would refuse when the provider is created.
+
+    ``key`` names the attributeMapping key it belongs to, when there is one.
+    """
+
+    def __init__(self, message: str, key: str | None = None):
+        super().__init__(f"{key}: {message}" if key else message)
+        self.message = message
+        self.key = key
+
+
+class _RejectedCredential(Exception):
+    """Exactly what STS returns: ``error`` and ``error_description`` (HTTP 400)."""
+
+    status = 400
+
+    def __init__(self, error: str, description: str):
+        super().__init__(description)
+        self.error = error
+        self.description = description
+
+
+class MappingError(_RejectedCredential):
+    """The attribute mapping cannot produce acceptable attributes from this credential."""
+
+
+class ConditionError(_RejectedCredential):
+    """The attribute condition rejects this credential."""
+
+
+def _rejected_by_condition() -> ConditionError:
+    return ConditionError("unauthorized_client", CONDITION_REJECTED)
+
+
+@dataclass(frozen=True)
+class MappedAttributes:
+    """What the mapping made of one credential; the caller's identity in IAM."""
+
+    subject: str
+    groups: tuple[str, ...] = ()
+    attributes: Mapping[str, str | tuple[str, ...]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+
+    def google(self) -> dict[str, Any]:
+        """The ``google`` variable as the condition sees it."""
+        return {"subject": self.subject, "groups": list(self.groups)}
+
+    def byte_size(self) -> int:
+        values = [self.subject, *self.groups]
+        for value in self.attributes.values():
+            values.extend([value] if isinstance(value, str) else value)
+        return sum(len(v.encode("utf-8")) for v in values)
+
+
+# --- compilation ---------------------------------------------------------------------------
+
+_ENVIRONMENT = celpy.Environment()
+# cel-python predeclares a `google.protobuf` package, which would shadow the `google` variable.
+_ENVIRONMENT.annotations = {}
+
+
+def _compile(expr: str, variables: frozenset[str]) -> celpy.Runner:
+    try:
+        ast = _ENVIRONMENT.compile(expr)
+    except celpy.CELParseError as exc:
+        raise CelCompileError(_parse_message(exc)) from None
+    except (lark.exceptions.LarkError, RecursionError, ValueError) as exc:
+        raise CelCompileError(f"ERROR: <input>: {type(exc).__name__}: {exc}") from None
+    _check_references(ast, variables, frozenset())
+    return _ENVIRONMENT.program(ast, functions={"extract": _extract})
+
+
+def _parse_message(exc: celpy.CELParseError) -> str:
+    """cel-go's shape: ``ERROR: <input>:LINE:COLUMN: Syntax error: ...``."""
+    cause = exc.__context__
+    what = "invalid expression"
+    if isinstance(cause, lark.exceptions.UnexpectedToken):
+        end = cause.token.type == "$END"
+        what = "unexpected end of expression" if end else f"unexpected {cause.token.value!r}"
+    elif isinstance(cause, lark.exceptions.UnexpectedCharacters):
+        what = f"unexpected character {cause.char!r}"
+    return f"ERROR: <input>:{exc.line}:{exc.column}: Syntax error: {what}"
+
+
+def _check_references(node: Any, variables: frozenset[str], bound: frozenset[str]) -> None:
+    """Reject undeclared variables and functions, as Google's type checker does at creation.
+
+    cel-python only notices them at evaluation; a typo such as ``assertoin.sub`` must fail
+    when the topology loads, not on the first token exchange.
+    """
+    if not isinstance(node, lark.Tree):
+        return
+    if node.data == "ident":
+        name = str(node.children[0])
+        if name not in variables | bound | _TYPE_NAMES:
+            raise CelCompileError(f"undeclared reference to '{name}'")
+        return
+    if node.data in ("ident_arg", "dot_ident_arg"):
+        _require_function(str(node.children[0]))
+        for child in node.children[1:]:
+            _check_references(child, variables, bound)
+        return
+    if node.data == "dot_ident":
+        raise CelCompileError(f"undeclared reference to '.{node.children[0]}'")
+    if node.data == "member_dot_arg":
+        target, method, *rest = node.children
+        _check_references(target, variables, bound)
+        args = list(rest[0].children) if rest and rest[0] is not None else []
+        if str(method) in _MACROS:
+            variable = _macro_variable(str(method), args)
+            for arg in args[1:]:
+                _check_references(arg, variables, bound | {variable})
+            return
+        _require_function(str(method))
+        for arg in args:
+            _check_references(arg, variables, bound)
+        return
+    for child in node.children:
+        _check_references(child, variables, bound)
+
+
+def _macro_variable(macro: str, args: list[Any]) -> str:
+    idents = [t for t in args[0].iter_subtrees() if t.data == "ident"] if args else []
+    if len(args) < 2 or len(idents) != 1:
+        raise CelCompileError(f"{macro}() needs a variable name and an expression")
+    return str(idents[0].children[0])
+
+
+def _require_function(name: str) -> None:
+    if name not in _FUNCTIONS:
+        raise CelCompileError(f"undeclared reference to '{name}'")
+
+
+def _extract(value: Any, template: Any) -> celtypes.StringType:
+    """Google's ``extract()``: the part of a string a ``{name}`` placeholder stands for.
+
+    ``'alice@domain.com'.extract('{user}@')`` is ``'alice'``; text before the placeholder is
+    found first, the match runs to the first occurrence of the text after it. No match gives
+    an empty string (unverified: as IAM Conditions' ``extract`` documents).
+    """
+    if not isinstance(value, str) or not isinstance(template, str):
+        raise CELEvalError("extract() applies to a string and takes a string template")
+    match = re.fullmatch(r"([^{}]*)\{[A-Za-z0-9_]*\}([^{}]*)", template)
+    if match is None:
+        raise CELEvalError("extract() template needs exactly one {placeholder}")
+    prefix, suffix = match.groups()
+    start = value.find(prefix)
+    if start < 0:
+        return celtypes.StringType("")
+    start += len(prefix)
+    end = value.find(suffix, start) if suffix else len(value)
+    return celtypes.StringType(value[start:end] if end >= 0 else "")
+
+
+# --- evaluation ----------------------------------------------------------------------------
+
+
+def _to_cel(value: Any) -> Any:
+    """A JSON claim as a CEL value (celpy.json_to_cel, but big integers become doubles)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return celtypes.BoolType(value)
+    if isinstance(value, int):
+        if -(2**63) <= value < 2**63:
+            return celtypes.IntType(value)
+        return celtypes.DoubleType(value)
+    if isinstance(value, float):
+        return celtypes.DoubleType(value)
+    if isinstance(value, str):
+        return celtypes.StringType(value)
+    if isinstance(value, list | tuple):
+        return celtypes.ListType([_to_cel(v) for v in value])
+    if isinstance(value, Mapping):
+        return celtypes.MapType({celtypes.StringType(str(k)): _to_cel(v) for k, v in value.items()})
+    raise TypeError(f"not a JSON value: {type(value).__name__}")
+
+
+class _Failed(Exception):
+    """An expression did not evaluate (missing claim, wrong operand types, ...)."""
+
+
+def _evaluate(program: celpy.Runner, activation: Mapping[str, Any]) -> Any:
+    try:
+        result = program.evaluate(dict(activation))
+    # cel-python reports most failures as CELEvalError but lets some Python errors (regex
+    # syntax, recursion, overflow) escape; all of them mean "did not evaluate" here.
+    except Exception as exc:
+        raise _Failed(str(exc)) from None
+    if isinstance(result, CELEvalError):
+        raise _Failed(str(result))
+    return result
+
+
+def _as_strings(value: Any) -> tuple[str, ...] | None:
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(str(v) for v in value)
+    return None
+
+
+def _claims(assertion: Mapping[str, Any], rejection: _RejectedCredential) -> Any:
+    # Claims arrive as parsed JSON, so this only fails for callers passing other objects.
+    try:
+        return _to_cel(assertion)
+    except (TypeError, ValueError, RecursionError):
+        raise rejection from None
+
+
+class AttributeMapping:
+    """A compiled ``attributeMapping``: key -> CEL expression over ``assertion``."""
+
+    def __init__(self, source: Mapping[str, str], programs: Mapping[str, celpy.Runner]):
+        self.source: Mapping[str, str] = MappingProxyType(dict(source))
+        self._programs = dict(programs)
+
+    @classmethod
+    def compile(cls, mapping: Mapping[str, str]) -> AttributeMapping:
+        if not isinstance(mapping, Mapping):
+            raise CelCompileError("must be a map of attribute name to CEL expression")
+        if SUBJECT_KEY not in mapping:
+            raise CelCompileError(f"{SUBJECT_KEY} is required")
+        custom = [k for k in mapping if isinstance(k, str) and k.startswith(ATTRIBUTE_PREFIX)]
+        if len(custom) > MAX_CUSTOM_ATTRIBUTES:
+            raise CelCompileError(
+                f"at most {MAX_CUSTOM_ATTRIBUTES} custom attributes are allowed, not {len(custom)}"
+            )
+        programs = {}
+        for key, expr in mapping.items():
+            _check_mapping_key(key)
+            if not isinstance(expr, str) or not expr.strip():
+                raise CelCompileError("must be a CEL expression (a non-empty string)", key)
+            if len(expr) > MAX_MAPPING_EXPRESSION_CHARS:
+                raise CelCompileError(
+                    f"the expression is longer than {MAX_MAPPING_EXPRESSION_CHARS} characters", key
+                )
+            try:
+                programs[key] = _compile(expr, _MAPPING_VARIABLES)
+            except CelCompileError as exc:
+                raise CelCompileError(exc.message, key) from None
+        return cls(mapping, programs)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, AttributeMapping) and dict(self.source) == dict(other.source)
+
+    def __hash__(self) -> int:
+        return hash(frozenset(self.source.items()))
+
+    def __repr__(self) -> str:
+        return f"AttributeMapping({dict(self.source)!r})"
+
+    def apply(self, assertion: Mapping[str, Any]) -> MappedAttributes:
+        unusable = MappingError("invalid_grant", "The credential's claims are not valid JSON.")
+        activation = {"assertion": _claims(assertion, unusable)}
+        subject = self._subject(activation)
+        groups: tuple[str, ...] = ()
+        attributes: dict[str, str | tuple[str, ...]] = {}
+        for key, program in self._programs.items():
+            if key == SUBJECT_KEY:
+                continue
+            value = self._optional(program, activation)
+            if value is None:
+                continue
+            if key == GROUPS_KEY:
+                groups = self._groups(value)
+            else:
+                attributes[key.removeprefix(ATTRIBUTE_PREFIX)] = self._attribute(key, value)
+        mapped = MappedAttributes(subject, groups, MappingProxyType(attributes))
+        if mapped.byte_size() > MAX_MAPPED_BYTES:
+            raise MappingError("invalid_request", MAPPED_TOO_LARGE)
+        return mapped
+
+    def _subject(self, activation: Mapping[str, Any]) -> str:
+        value = self._optional(self._programs[SUBJECT_KEY], activation)
+        # Google's text for a subject that is not a string ("must be of type STRING"); a
+        # subject that does not evaluate at all (missing claim) is unverified, taken as the same.
+        if not isinstance(value, str):
+            raise MappingError(
+                "unauthorized_client",
+                "The mapped attribute 'google.subject' must be of type STRING.",
+            )
+        if len(value.encode("utf-8")) > MAX_SUBJECT_BYTES:
+            raise MappingError("invalid_request", SUBJECT_TOO_LONG)
+        return str(value)
+
+    @staticmethod
+    def _optional(program: celpy.Runner, activation: Mapping[str, Any]) -> Any:
+        # unverified: a mapping that does not evaluate (typically a claim this token lacks)
+        # leaves the attribute unset rather than failing the exchange; null counts as unset.
+        try:
+            return _evaluate(program, activation)
+        except _Failed:
+            return None
+
+    @staticmethod
+    def _groups(value: Any) -> tuple[str, ...]:
+        groups = _as_strings(value)
+        if groups is None:
+            # unverified: worded like Google's google.subject type error.
+            raise MappingError(
+                "unauthorized_client", "The mapped attribute 'google.groups' must be of type LIST."
+            )
+        return groups
+
+    @staticmethod
+    def _attribute(key: str, value: Any) -> str | tuple[str, ...]:
+        if isinstance(value, str):
+            return str(value)
+        values = _as_strings(value)
+        if values is None:
+            # unverified: worded like Google's google.subject type error.
+            raise MappingError(
+                "unauthorized_client",
+                f"The mapped attribute '{key}' must be of type STRING or LIST.",
+            )
+        return values
+
+
+def _check_mapping_key(key: Any) -> None:
+    if not isinstance(key, str):
+        raise CelCompileError(f"attribute names are strings, not {type(key).__name__}")
+    if key in (SUBJECT_KEY, GROUPS_KEY):
+        return
+    if not key.startswith(ATTRIBUTE_PREFIX):
+        raise CelCompileError(
+            f"unsupported attribute; use {SUBJECT_KEY}, {GROUPS_KEY} or attribute.NAME", key
+        )
+    name = key.removeprefix(ATTRIBUTE_PREFIX)
+    if not ATTRIBUTE_NAME.fullmatch(name):
+        raise CelCompileError("custom attribute names may only contain [a-z0-9_]", key)
+    if len(name) > MAX_ATTRIBUTE_NAME_CHARS:
+        raise CelCompileError(
+            f"custom attribute names are at most {MAX_ATTRIBUTE_NAME_CHARS} characters", key
+        )
+
+
+class Condition:
+    """A compiled ``attributeCondition``: a CEL bool over assertion, google and attribute."""
+
+    def __init__(self, source: str, program: celpy.Runner):
+        self.source = source
+        self._program = program
+
+    @classmethod
+    def compile(cls, expr: str) -> Condition:
+        if not isinstance(expr, str) or not expr.strip():
+            raise CelCompileError("must be a CEL expression (a non-empty string)")
+        if len(expr) > MAX_CONDITION_CHARS:
+            raise CelCompileError(f"the expression is longer than {MAX_CONDITION_CHARS} characters")
+        return cls(expr, _compile(expr, _CONDITION_VARIABLES))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Condition) and self.source == other.source
+
+    def __hash__(self) -> int:
+        return hash(self.source)
+
+    def __repr__(self) -> str:
+        return f"Condition({self.source!r})"
+
+    def allows(self, assertion: Mapping[str, Any], mapped: MappedAttributes) -> bool:
+        """True or False; ConditionError when it does not evaluate to a bool."""
+        activation = {
+            "assertion": _claims(assertion, _rejected_by_condition()),
+            "google": _to_cel(mapped.google()),
+            "attribute": _to_cel(dict(_attribute_items(mapped))),
+        }
+        try:
+            result = _evaluate(self._program, activation)
+        except _Failed:
+            # unverified: an evaluation error most plausibly rejects like a false condition.
+            raise _rejected_by_condition() from None
+        if not isinstance(result, celtypes.BoolType):
+            # unverified: Google requires a bool; a non-bool result taken as a rejection.
+            raise _rejected_by_condition()
+        return bool(result)
+
+    def enforce(self, assertion: Mapping[str, Any], mapped: MappedAttributes) -> None:
+        """Raise STS's ConditionError unless the condition allows the credential."""
+        if not self.allows(assertion, mapped):
+            raise _rejected_by_condition()
+
+
+def _attribute_items(mapped: MappedAttributes) -> Iterator[tuple[str, Any]]:
+    for name, value in mapped.attributes.items():
+        yield name, value if isinstance(value, str) else list(value)
