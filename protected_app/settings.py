@@ -1,0 +1,95 @@
+"""The dump service's settings, read from ``PROTECTED_APP_*`` (and Cloud Run's ``K_*``) variables.
+
+- ``PROTECTED_APP_VERIFY``: ``cloud-run`` (the default when ``K_SERVICE`` is set), ``google``,
+  ``jwks`` or ``none`` (the default elsewhere).
+- ``PROTECTED_APP_AUDIENCE``: the expected ``aud`` (comma-separated for several); required by
+  ``google`` and ``jwks``.
+- ``PROTECTED_APP_ISSUER``: the expected ``iss`` in ``jwks`` mode (comma-separated for several).
+- ``PROTECTED_APP_JWKS_URL``: the issuer's JWKS in ``jwks`` mode.
+- ``PROTECTED_APP_GOOGLE_CERTS_URL``: Google's JWKS in ``google`` mode (default: Google's own).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from urllib.parse import urlparse
+
+GOOGLE_CERTS_URL = "https://www.googleapis.com/oauth2/v3/certs"
+# google-auth's verify_oauth2_token accepts both spellings; Google issues either.
+GOOGLE_ISSUERS = ("https://accounts.google.com", "accounts.google.com")
+CLOUD_RUN_VARIABLES = ("K_SERVICE", "K_REVISION", "K_CONFIGURATION")
+
+
+class VerifyMode(StrEnum):
+    CLOUD_RUN = "cloud-run"
+    GOOGLE = "google"
+    JWKS = "jwks"
+    NONE = "none"
+
+
+class SettingsError(ValueError):
+    """A setting is missing or invalid: the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    verify: VerifyMode = VerifyMode.NONE
+    audiences: tuple[str, ...] = ()
+    issuers: tuple[str, ...] = ()
+    jwks_url: str | None = None
+    # The K_* variables Cloud Run sets, shown by /dump when present.
+    cloud_run: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.verify in (VerifyMode.GOOGLE, VerifyMode.JWKS) and not self.audiences:
+            raise SettingsError(
+                f"PROTECTED_APP_AUDIENCE is required when PROTECTED_APP_VERIFY={self.verify}: "
+                "a token minted for any other service would otherwise pass"
+            )
+        if self.verify is VerifyMode.JWKS:
+            if not self.issuers:
+                raise SettingsError(
+                    "PROTECTED_APP_ISSUER is required when PROTECTED_APP_VERIFY=jwks"
+                )
+            if not self.jwks_url:
+                raise SettingsError(
+                    "PROTECTED_APP_JWKS_URL is required when PROTECTED_APP_VERIFY=jwks"
+                )
+        if self.jwks_url and urlparse(self.jwks_url).scheme not in ("http", "https"):
+            raise SettingsError(f"the JWKS URL must be http(s), got {self.jwks_url!r}")
+
+    @classmethod
+    def google(cls, audiences: tuple[str, ...], certs_url: str = GOOGLE_CERTS_URL) -> Settings:
+        return cls(VerifyMode.GOOGLE, audiences, GOOGLE_ISSUERS, certs_url)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        cloud_run = {name: env[name] for name in CLOUD_RUN_VARIABLES if env.get(name)}
+        default = VerifyMode.CLOUD_RUN if "K_SERVICE" in cloud_run else VerifyMode.NONE
+        raw_mode = env.get("PROTECTED_APP_VERIFY", "").strip() or default
+        try:
+            mode = VerifyMode(raw_mode)
+        except ValueError:
+            choices = ", ".join(m.value for m in VerifyMode)
+            raise SettingsError(
+                f"PROTECTED_APP_VERIFY must be one of {choices}; got {raw_mode!r}"
+            ) from None
+        audiences = _split(env.get("PROTECTED_APP_AUDIENCE", ""))
+        if mode is VerifyMode.GOOGLE:
+            certs_url = env.get("PROTECTED_APP_GOOGLE_CERTS_URL", "").strip() or GOOGLE_CERTS_URL
+            return cls(mode, audiences, GOOGLE_ISSUERS, certs_url, cloud_run)
+        return cls(
+            mode,
+            audiences,
+            _split(env.get("PROTECTED_APP_ISSUER", "")),
+            env.get("PROTECTED_APP_JWKS_URL", "").strip() or None,
+            cloud_run,
+        )
+
+
+def _split(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
