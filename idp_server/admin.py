@@ -1,0 +1,93 @@
+"""Key rotation over HTTP, guarded by ``Authorization: Bearer <IDP_ADMIN_SECRET>``.
+
+- ``GET /admin/keys``: ``{"keys": [{"kid", "alg", "status"}]}``
+- ``POST /admin/keys`` with an optional JSON body ``{"alg": "RS256"|"ES256",
+  "status": "published"|"held"|"active"}`` (defaults RS256, published): a new key, generated
+  in memory on the server; answers 201 with ``{"added": {...}, "keys": [...]}``.
+- ``POST /admin/keys/<kid>/activate``: the key signs from now on; the previous signer stays
+  published, so tokens it signed still verify.
+- ``POST /admin/keys/<kid>/retire``: the key leaves /certs and stops signing.
+
+With no IDP_ADMIN_SECRET set, every admin route answers 403.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from flask import Flask, Response, request
+
+from idp_server.errors import IdpError, invalid_request
+from idp_server.guard import require_bearer
+from idp_server.keyset import KeyEntry, KeySet, KeyStatus
+from idp_server.keystore import KeyStore
+from idp_server.responses import json_response
+from wiflab.keys import SUPPORTED_ALGS, generate
+
+log = logging.getLogger(__name__)
+
+_NEW_KEY_STATUSES = (KeyStatus.PUBLISHED, KeyStatus.HELD, KeyStatus.ACTIVE)
+
+
+def parse_new_key(body: bytes) -> tuple[str, KeyStatus]:
+    """The alg and status asked for by ``POST /admin/keys``."""
+    try:
+        fields: Any = json.loads(body) if body.strip() else {}
+    except (ValueError, RecursionError):
+        raise invalid_request("body: not valid JSON") from None
+    if not isinstance(fields, dict):
+        raise invalid_request('body: expected a JSON object such as {"alg": "ES256"}')
+    alg = fields.get("alg", "RS256")
+    if alg not in SUPPORTED_ALGS:
+        raise invalid_request(f"alg: unsupported {alg!r}; supported: {', '.join(SUPPORTED_ALGS)}")
+    status = fields.get("status", KeyStatus.PUBLISHED.value)
+    if status not in [s.value for s in _NEW_KEY_STATUSES]:
+        allowed = ", ".join(s.value for s in _NEW_KEY_STATUSES)
+        raise invalid_request(f"status: {status!r} is not one of {allowed}")
+    return alg, KeyStatus(status)
+
+
+def register_admin_routes(app: Flask, store: KeyStore, admin_secret: str | None) -> None:
+    @app.before_request
+    def guard_admin() -> None:
+        if not request.path.startswith("/admin/"):
+            return
+        if admin_secret is None:
+            raise IdpError(
+                403, "forbidden", "admin routes are disabled: start the IdP with IDP_ADMIN_SECRET"
+            )
+        require_bearer(
+            request.headers.get("Authorization"),
+            admin_secret,
+            "use the admin routes",
+            "IDP_ADMIN_SECRET",
+        )
+
+    def listing(keyset: KeySet, status: int = 200, **extra: Any) -> Response:
+        return json_response({**extra, "keys": keyset.listing()}, status)
+
+    @app.get("/admin/keys")
+    def list_keys() -> Response:
+        return listing(store.current())
+
+    @app.post("/admin/keys")
+    def add_key() -> Response:
+        alg, status = parse_new_key(request.get_data(cache=False))
+        key = generate(alg)
+        keyset = store.update(lambda keys: keys.added(key, status))
+        log.info("key %s added (%s, %s)", key.kid, alg, status.value)
+        return listing(keyset, 201, added=KeyEntry(key, status).describe())
+
+    @app.post("/admin/keys/<kid>/activate")
+    def activate_key(kid: str) -> Response:
+        keyset = store.update(lambda keys: keys.activated(kid))
+        log.info("key %s activated", kid)
+        return listing(keyset)
+
+    @app.post("/admin/keys/<kid>/retire")
+    def retire_key(kid: str) -> Response:
+        keyset = store.update(lambda keys: keys.retired(kid))
+        log.info("key %s retired", kid)
+        return listing(keyset)
