@@ -8,6 +8,7 @@ on every call) and its kid is the same wherever it is published.
 from __future__ import annotations
 
 import base64
+import datetime
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
@@ -15,8 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jwt
-from cryptography.hazmat.primitives import serialization
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import NameOID
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 SUPPORTED_ALGS = ("RS256", "ES256")
@@ -77,8 +80,11 @@ class SigningKey:
     public_jwk: Mapping[str, Any] = field(repr=False)
 
     @classmethod
-    def of(cls, private: PrivateKey) -> SigningKey:
+    def of(cls, private: PrivateKey, kid: str | None = None) -> SigningKey:
+        """kid defaults to the RFC 7638 thumbprint; Google's service-account keys use others."""
         jwk = public_jwk_of(private)
+        if kid is not None:
+            jwk["kid"] = kid
         return cls(private=private, alg=jwk["alg"], kid=jwk["kid"], public_jwk=jwk)
 
     def sign(self, claims: Mapping[str, Any], headers: Mapping[str, Any] | None = None) -> str:
@@ -109,18 +115,34 @@ class SigningKey:
             .decode("ascii")
         )
 
+    def certificate_pem(self, common_name: str, days: int = 30) -> str:
+        """A self-signed X.509 certificate for this key, as Google serves in its PEM maps."""
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+        now = datetime.datetime.now(datetime.UTC)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(self.private.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=days))
+            .sign(self.private, hashes.SHA256())
+        )
+        return cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
+
     def private_jwk(self) -> dict[str, Any]:
         algo = RSAAlgorithm if self.alg == "RS256" else ECAlgorithm
         params = algo.to_jwk(self.private, as_dict=True)
         return {"kid": self.kid, "alg": self.alg, "use": "sig", **params}
 
 
-def generate(alg: str = "RS256") -> SigningKey:
+def generate(alg: str = "RS256", kid: str | None = None) -> SigningKey:
     """A fresh key in memory; never written anywhere by this function."""
     if alg == "RS256":
-        return SigningKey.of(rsa.generate_private_key(public_exponent=65537, key_size=2048))
+        return SigningKey.of(rsa.generate_private_key(public_exponent=65537, key_size=2048), kid)
     if alg == "ES256":
-        return SigningKey.of(ec.generate_private_key(ec.SECP256R1()))
+        return SigningKey.of(ec.generate_private_key(ec.SECP256R1()), kid)
     raise KeyLoadError(f"unsupported alg {alg!r}; supported: {', '.join(SUPPORTED_ALGS)}")
 
 
@@ -182,15 +204,6 @@ def _signing_key_from_jwk(jwk: Any, index: int) -> SigningKey:
 
 def render_jwks(public_jwks: Iterable[Mapping[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     return {"keys": [dict(j) for j in public_jwks]}
-
-
-def render_pem_map(keys: Iterable[SigningKey]) -> dict[str, str]:
-    """The {kid: PEM} map Google serves at /oauth2/v1/certs.
-
-    Google publishes X.509 certificates there; google-auth's verifier also accepts a bare
-    public key PEM, which is what the stand-in serves (see the fidelity table).
-    """
-    return {k.kid: k.public_pem() for k in keys}
 
 
 class VerificationKeys:

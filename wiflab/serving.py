@@ -43,15 +43,20 @@ def url_of(sock: socket.socket) -> str:
 
 
 class ThreadedServer:
-    """A WSGI app served by werkzeug's threaded server in a daemon thread."""
+    """A WSGI app served by werkzeug's threaded server in a daemon thread.
 
-    def __init__(self, app: Any, host: str = LOOPBACK, port: int = 0):
+    The app may be given after construction (``server.app = ...``, before ``start``):
+    apps that must know their own URL (an issuer, say) are built once the port is bound.
+    """
+
+    def __init__(self, app: Any = None, host: str = LOOPBACK, port: int = 0):
         sock = bind_socket(host, port)
         self.url = url_of(sock)
+        self.app = app
         self._server: BaseWSGIServer = make_server(
             host,
             sock.getsockname()[1],
-            app,
+            self._dispatch,
             threaded=True,
             request_handler=_QuietHandler,
             fd=sock.fileno(),
@@ -59,7 +64,12 @@ class ThreadedServer:
         self._sock = sock  # keep the fd alive as long as the server
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
+    def _dispatch(self, environ: Any, start_response: Any) -> Any:
+        return self.app(environ, start_response)
+
     def start(self) -> ThreadedServer:
+        if self.app is None:
+            raise RuntimeError("ThreadedServer.start() before its app was set")
         self._thread.start()
         return self
 

@@ -1,0 +1,81 @@
+"""The Flask app serving Google's side: STS, IAM Credentials, the issuer, the metadata server.
+
+Their paths do not overlap, so one app (one port) serves them all and they share one
+GoogleBackend: federated tokens issued by STS are known to IAM Credentials.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from flask import Flask, Response, jsonify
+from werkzeug.exceptions import HTTPException
+
+from mock_gcp.api import iamcredentials, metadata, oauth2, sts
+from mock_gcp.backend import GoogleBackend, LocalDeviations
+from mock_gcp.errors import ApiError, OAuthError
+from mock_gcp.metadata import MetadataError
+from mock_gcp.topology import load_topology
+
+MAX_BODY = 64 * 1024
+log = logging.getLogger("wiflab.google")
+
+_STATUS_NAMES = {
+    400: "INVALID_ARGUMENT",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    413: "INVALID_ARGUMENT",
+}
+
+
+def create_app(backend: GoogleBackend) -> Flask:
+    app = Flask("mock_gcp")
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
+    app.extensions["wiflab.backend"] = backend
+    for module in (sts, iamcredentials, oauth2, metadata):
+        app.register_blueprint(module.blueprint(backend))
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        return Response("ok\n", mimetype="text/plain")
+
+    @app.errorhandler(OAuthError)
+    def oauth_error(error: OAuthError) -> tuple[Response, int]:
+        return jsonify(error.body()), error.status
+
+    @app.errorhandler(ApiError)
+    def api_error(error: ApiError) -> tuple[Response, int]:
+        return jsonify(error.body()), error.code
+
+    @app.errorhandler(MetadataError)
+    def metadata_error(error: MetadataError) -> tuple[Response, int]:
+        return Response(error.text, mimetype="text/html"), error.status
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> tuple[Response, int]:
+        code = error.code or 500
+        status = _STATUS_NAMES.get(code, "UNKNOWN")
+        return jsonify(ApiError(code, status, error.description or error.name).body()), code
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception) -> tuple[Response, int]:
+        log.exception("unexpected error")
+        return jsonify(ApiError(500, "INTERNAL", "Internal error encountered.").body()), 500
+
+    return app
+
+
+def create_app_from_env() -> Flask:
+    """For gunicorn: ``mock_gcp.api.app:create_app_from_env()``.
+
+    WIFLAB_TOPOLOGY (path), WIFLAB_GOOGLE_ISSUER (the issuer URL tokens carry: this server's
+    own URL by default), WIFLAB_IDP_ISSUER (the lab IdP's issuer, for providers without an
+    issuerUri).
+    """
+    topology = load_topology(os.environ["WIFLAB_TOPOLOGY"])
+    deviations = LocalDeviations(
+        google_issuer=os.environ["WIFLAB_GOOGLE_ISSUER"],
+        lab_idp_issuer=os.environ.get("WIFLAB_IDP_ISSUER") or None,
+    )
+    return create_app(GoogleBackend(topology, deviations))

@@ -1,0 +1,37 @@
+"""``POST /v1/projects/-/serviceAccounts/{ID}:{method}`` as the REST clients send it."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, request
+
+from mock_gcp.backend import GoogleBackend
+from mock_gcp.errors import invalid_argument
+from mock_gcp.iamcredentials import IamCredentials
+
+
+def blueprint(backend: GoogleBackend) -> Blueprint:
+    bp = Blueprint("iamcredentials", __name__)
+    service = IamCredentials(backend)
+
+    # google-cloud-iam percent-encodes the "@" and appends "?$alt=json;enum-encoding=int";
+    # Flask decodes the path and the query is ignored, as Google's front end does.
+    @bp.post("/v1/projects/<project>/serviceAccounts/<path:account_method>")
+    def call(project: str, account_method: str) -> Response:
+        account, sep, method = account_method.rpartition(":")
+        if not sep:
+            raise invalid_argument()
+        body = request.get_json(silent=True) if request.get_data() else {}
+        if body is None:
+            raise invalid_argument("Invalid JSON payload received. Unexpected token.")
+        outcome = service.call(
+            method,
+            f"projects/{project}/serviceAccounts/{account}",
+            request.headers.get("Authorization"),
+            body,
+        )
+        response = jsonify(outcome.body)
+        # Not Google's: lets `wiflab demo` show which binding allowed the call.
+        response.headers["X-Wiflab-Grant"] = str(outcome.grant)
+        return response
+
+    return bp

@@ -1,0 +1,57 @@
+"""Google's issuer endpoints: discovery, certs (JWKS and PEM map), tokeninfo, SA certs."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, request
+
+from mock_gcp import oauth2
+from mock_gcp.backend import GoogleBackend
+from mock_gcp.errors import ApiError
+
+# Google's certs are cacheable for hours; verifiers (google-auth, pyjwt) honour it.
+CERTS_CACHE_CONTROL = "public, max-age=3600, must-revalidate, no-transform"
+
+
+def blueprint(backend: GoogleBackend) -> Blueprint:
+    bp = Blueprint("oauth2", __name__)
+
+    @bp.get("/.well-known/openid-configuration")
+    def discovery() -> Response:
+        return jsonify(backend.issuer.discovery(request.host_url))
+
+    @bp.get("/oauth2/v3/certs")
+    def certs_v3() -> Response:
+        return _cacheable(jsonify(backend.issuer.jwks()))
+
+    @bp.get("/oauth2/v1/certs")
+    def certs_v1() -> Response:
+        return _cacheable(jsonify(backend.issuer.pem_map()))
+
+    @bp.route("/oauth2/v3/tokeninfo", methods=["GET", "POST"])
+    @bp.route("/tokeninfo", methods=["GET", "POST"])
+    def tokeninfo() -> Response:
+        values = request.values
+        return jsonify(
+            oauth2.tokeninfo(backend, values.get("access_token"), values.get("id_token"))
+        )
+
+    @bp.get("/service_accounts/v1/metadata/x509/<email>")
+    def account_certs(email: str) -> Response:
+        return jsonify(backend.service_account_keys.certificates(_known(email)))
+
+    @bp.get("/service_accounts/v1/jwk/<email>")
+    def account_jwks(email: str) -> Response:
+        return jsonify(backend.service_account_keys.jwks(_known(email)))
+
+    def _known(email: str) -> str:
+        account = backend.topology.service_account(email)
+        if account is None:
+            raise ApiError(404, "NOT_FOUND", f"Service account {email} not found.")
+        return account.email
+
+    return bp
+
+
+def _cacheable(response: Response) -> Response:
+    response.headers["Cache-Control"] = CERTS_CACHE_CONTROL
+    return response

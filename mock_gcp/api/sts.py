@@ -1,0 +1,43 @@
+"""``POST /v1/token``: the three encodings clients send, rendered answers."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, Response, jsonify, request
+
+from mock_gcp.backend import GoogleBackend
+from mock_gcp.sts import ExchangeRequest, SecurityTokenService, StsError
+
+
+def blueprint(backend: GoogleBackend) -> Blueprint:
+    bp = Blueprint("sts", __name__)
+    service = SecurityTokenService(backend)
+
+    @bp.post("/v1/token")
+    def token() -> Response:
+        exchange = service.exchange(ExchangeRequest.from_fields(_fields()))
+        response = jsonify(exchange.response(backend.now()))
+        # Not Google's: lets `wiflab demo` show how the claims were mapped.
+        response.headers["X-Wiflab-Mapped"] = json.dumps(
+            {
+                "principal": exchange.token.caller.principal(),
+                "subject": exchange.mapped.subject,
+                "groups": list(exchange.mapped.groups),
+                "attributes": exchange.mapped.attributes,
+                "provider": exchange.provider_name,
+            },
+            default=list,
+        )
+        return response
+
+    return bp
+
+
+def _fields() -> dict:
+    if request.mimetype == "application/json":
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            raise StsError(400, "invalid_request", "Invalid JSON payload received.")  # unverified
+        return body
+    return request.form.to_dict()

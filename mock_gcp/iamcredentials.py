@@ -1,0 +1,342 @@
+"""IAM Service Account Credentials: short-lived credentials for a service account.
+
+``POST /v1/projects/-/serviceAccounts/{EMAIL_OR_UNIQUE_ID}:{METHOD}`` for generateAccessToken,
+generateIdToken, signBlob and signJwt. The caller is the bearer of a federated token from
+STS (direct federation) or of a service account's access token. Order of checks, as Google
+answers: authentication (401), the request body (400), the service account and the caller's
+permission on it, through any ``delegates`` chain (403/404), then method rules (400).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from mock_gcp.backend import GoogleBackend
+from mock_gcp.errors import ApiError, invalid_argument
+from mock_gcp.iam import Caller, Grant, find_grant
+from mock_gcp.tokens import IssuedToken
+from mock_gcp.topology import ServiceAccount
+
+SERVICE = "iamcredentials.googleapis.com"
+DEFAULT_LIFETIME = 3600
+MAX_LIFETIME = 3600
+MAX_EXTENDED_LIFETIME = 12 * 3600
+MAX_SIGNED_JWT_EXP = 12 * 3600
+# An access token used to call this API must carry one of these scopes.
+API_SCOPES = (
+    "https://www.googleapis.com/auth/cloud-platform",
+    "https://www.googleapis.com/auth/iam",
+)
+
+PERMISSION = {
+    "generateAccessToken": "iam.serviceAccounts.getAccessToken",
+    "generateIdToken": "iam.serviceAccounts.getOpenIdToken",
+    "signBlob": "iam.serviceAccounts.signBlob",
+    "signJwt": "iam.serviceAccounts.signJwt",
+}
+IMPLICIT_DELEGATION = "iam.serviceAccounts.implicitDelegation"
+
+_CREDENTIALS_TEXT = (
+    "Expected OAuth 2 access token, login cookie or other valid authentication credential. "
+    "See https://developers.google.com/identity/sign-in/web/devconsole-project."
+)
+_DURATION = re.compile(r"^(?P<seconds>-?\d+)(\.(?P<fraction>\d{1,9}))?s$")
+
+
+class IamCredentialsError(ApiError):
+    """A refused call, in Google's API error shape."""
+
+
+def _error_info(reason: str, method: str, **metadata: str) -> dict[str, Any]:
+    return {
+        "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+        "reason": reason,
+        "domain": "googleapis.com",
+        "metadata": {
+            "service": SERVICE,
+            "method": f"google.iam.credentials.v1.IAMCredentials.{method[0].upper()}{method[1:]}",
+            **metadata,
+        },
+    }
+
+
+def permission_denied(permission: str) -> IamCredentialsError:
+    return IamCredentialsError(
+        403,
+        "PERMISSION_DENIED",
+        f"Permission '{permission}' denied on resource (or it may not exist).",
+        [
+            {
+                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                "reason": "IAM_PERMISSION_DENIED",
+                "domain": "iam.googleapis.com",
+                "metadata": {"permission": permission},
+            }
+        ],
+    )
+
+
+# The request bodies, as proto3 JSON: field -> (proto field name, kind). Proto JSON parsers
+# accept both the camelCase JSON name and the proto name.
+_SCHEMAS: dict[str, dict[str, tuple[str, str]]] = {
+    "generateAccessToken": {
+        "delegates": ("delegates", "strings"),
+        "scope": ("scope", "strings"),
+        "lifetime": ("lifetime", "duration"),
+    },
+    "generateIdToken": {
+        "delegates": ("delegates", "strings"),
+        "audience": ("audience", "string"),
+        "includeEmail": ("include_email", "bool"),
+    },
+    "signBlob": {"delegates": ("delegates", "strings"), "payload": ("payload", "bytes")},
+    "signJwt": {"delegates": ("delegates", "strings"), "payload": ("payload", "string")},
+}
+_KIND_LABEL = {
+    "strings": "TYPE_STRING",
+    "string": "TYPE_STRING",
+    "bool": "TYPE_BOOL",
+    "bytes": "TYPE_BYTES",
+    "duration": "type.googleapis.com/google.protobuf.Duration",
+}
+
+
+def parse_body(method: str, body: Any) -> dict[str, Any]:
+    """Validate a proto3-JSON body the way Google's front end does; keys by JSON name."""
+    if not isinstance(body, dict):
+        raise invalid_argument("Invalid JSON payload received. Expected an object.")
+    schema = _SCHEMAS[method]
+    by_any_name = {json_name: json_name for json_name in schema} | {
+        proto: json_name for json_name, (proto, _) in schema.items()
+    }
+    parsed: dict[str, Any] = {}
+    for key, value in body.items():
+        json_name = by_any_name.get(key)
+        if json_name is None:
+            raise invalid_argument(
+                f'Invalid JSON payload received. Unknown name "{key}": Cannot find field.',
+                **{key: f'Invalid JSON payload received. Unknown name "{key}": Cannot find field.'},
+            )
+        if value is None:
+            continue  # proto3 JSON: null means the default (google-auth sends delegates: null)
+        proto, kind = schema[json_name]
+        parsed[json_name] = _parse_value(proto, kind, value)
+    return parsed
+
+
+def _parse_value(proto: str, kind: str, value: Any) -> Any:
+    def bad(detail: str = "") -> ApiError:
+        text = f"Invalid value at '{proto}' ({_KIND_LABEL[kind]}), {detail or json.dumps(value)}"
+        return invalid_argument(text, **{proto: text})
+
+    if kind == "strings":
+        items = value if isinstance(value, list) else None
+        if items is None or not all(isinstance(v, str) for v in items):
+            raise bad()
+        return items
+    if kind == "string":
+        if not isinstance(value, str):
+            raise bad()
+        return value
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise bad()
+        return value
+    if kind == "bytes":
+        if not isinstance(value, str):
+            raise bad()
+        # proto3 JSON takes standard or URL-safe base64, padded or not.
+        standard = value.replace("-", "+").replace("_", "/")
+        try:
+            return base64.b64decode(standard + "=" * (-len(standard) % 4), validate=True)
+        except (binascii.Error, ValueError):
+            raise bad(f'Base64 decoding failed for "{value}"') from None
+    # duration: "3600s", "3600.5s"
+    match = _DURATION.match(value) if isinstance(value, str) else None
+    if match is None:
+        raise bad(f"Field '{proto}', Illegal duration format; duration must end with 's'")
+    return int(match["seconds"]) + (float(f"0.{match['fraction']}") if match["fraction"] else 0)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A granted call: the response body and the binding that allowed it (the demo shows it)."""
+
+    body: dict[str, Any]
+    account: ServiceAccount
+    grant: Grant
+
+
+def rfc3339(epoch: float) -> str:
+    # No fractional seconds: google-auth parses expireTime with "%Y-%m-%dT%H:%M:%SZ".
+    return datetime.datetime.fromtimestamp(int(epoch), datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class IamCredentials:
+    def __init__(self, backend: GoogleBackend):
+        self._backend = backend
+        self._methods: dict[str, Callable[[ServiceAccount, Caller, dict[str, Any]], dict]] = {
+            "generateAccessToken": self._generate_access_token,
+            "generateIdToken": self._generate_id_token,
+            "signBlob": self._sign_blob,
+            "signJwt": self._sign_jwt,
+        }
+
+    def authenticate(self, authorization: str | None, method: str) -> IssuedToken:
+        """The bearer's live token, or Google's 401."""
+        scheme, _, token = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise IamCredentialsError(
+                401,
+                "UNAUTHENTICATED",
+                f"Request is missing required authentication credential. {_CREDENTIALS_TEXT}",
+                [_error_info("CREDENTIALS_MISSING", method)],
+            )
+        issued = self._backend.tokens.lookup(token.strip())
+        if issued is None:
+            raise IamCredentialsError(
+                401,
+                "UNAUTHENTICATED",
+                f"Request had invalid authentication credentials. {_CREDENTIALS_TEXT}",
+                [_error_info("ACCESS_TOKEN_TYPE_UNSUPPORTED", method)],
+            )
+        if not any(scope in issued.scopes for scope in API_SCOPES):
+            raise IamCredentialsError(
+                403,
+                "PERMISSION_DENIED",
+                "Request had insufficient authentication scopes.",
+                [_error_info("ACCESS_TOKEN_SCOPE_INSUFFICIENT", method)],
+            )
+        return issued
+
+    def call(self, method: str, name: str, authorization: str | None, body: Any) -> Outcome:
+        """Run METHOD on the service account NAME (``projects/-/serviceAccounts/ID``)."""
+        if method not in self._methods:
+            raise IamCredentialsError(404, "NOT_FOUND", f"Method not found: {method}.")
+        caller = self.authenticate(authorization, method).caller
+        fields = parse_body(method, body)
+        account = self._account(name, caller, PERMISSION[method])
+        grant = self._authorize(caller, account, fields.get("delegates", []), PERMISSION[method])
+        return Outcome(self._methods[method](account, caller, fields), account, grant)
+
+    def _account(self, name: str, caller: Caller, permission: str) -> ServiceAccount:
+        project, _, account_id = _split_name(name)
+        if project != "-":
+            # Google's docs: "The - wildcard character is required; replacing it with a
+            # project ID is invalid."
+            raise invalid_argument()
+        topology = self._backend.topology
+        account = topology.service_account(account_id)
+        if account is not None:
+            return account
+        # unverified: a caller allowed project-wide learns the account does not exist;
+        # anyone else gets the same 403 as a denied permission ("or it may not exist").
+        project_policy = [(f"project {topology.project_id}", topology.policy)]
+        if find_grant(caller, permission, project_policy) is not None:
+            raise IamCredentialsError(
+                404, "NOT_FOUND", f"Not found; Gaia id not found for email {account_id}"
+            )
+        raise permission_denied(permission)
+
+    def _authorize(
+        self, caller: Caller, target: ServiceAccount, delegates: list[str], permission: str
+    ) -> Grant:
+        """Walk caller -> delegates... -> target; each hop needs its permission."""
+        chain: list[ServiceAccount] = []
+        for delegate in delegates:
+            project, _, account_id = _split_name(delegate)
+            account = self._backend.topology.service_account(account_id)
+            if project != "-" or account is None:
+                raise invalid_argument()  # unverified: Google's text for a bad delegate
+            chain.append(account)
+        current = caller
+        for account in chain:
+            if find_grant(current, IMPLICIT_DELEGATION, self._policies(account)) is None:
+                raise permission_denied(IMPLICIT_DELEGATION)
+            current = Caller(kind="serviceAccount", name=account.email)
+        grant = find_grant(current, permission, self._policies(target))
+        if grant is None:
+            raise permission_denied(permission)
+        return grant
+
+    def _policies(self, account: ServiceAccount) -> list:
+        topology = self._backend.topology
+        return [
+            (f"serviceAccount {account.email}", account.policy),
+            (f"project {topology.project_id}", topology.policy),
+        ]
+
+    def _generate_access_token(
+        self, account: ServiceAccount, caller: Caller, fields: dict[str, Any]
+    ) -> dict[str, Any]:
+        scopes = fields.get("scope") or []
+        if not scopes:
+            raise invalid_argument()
+        lifetime = fields.get("lifetime", DEFAULT_LIFETIME)
+        extended = account.email in self._backend.topology.lifetime_extension
+        if lifetime <= 0 or lifetime > MAX_EXTENDED_LIFETIME:
+            raise invalid_argument()  # unverified text for a lifetime outside 1 s..12 h
+        if lifetime > MAX_LIFETIME and not extended:
+            raise invalid_argument(
+                f"Access tokens for service account {account.email} can not have lifetimes of "
+                "more than 1 hour. Use the Org Policy Constraint "
+                "constraints/iam.allowServiceAccountCredentialLifetimeExtension to allow up to "
+                "12 hours."
+            )
+        issued = self._backend.tokens.issue(
+            "access",
+            Caller(kind="serviceAccount", name=account.email),
+            int(lifetime),
+            scopes=tuple(scopes),
+        )
+        return {"accessToken": issued.token, "expireTime": rfc3339(issued.expires_at)}
+
+    def _generate_id_token(
+        self, account: ServiceAccount, caller: Caller, fields: dict[str, Any]
+    ) -> dict[str, Any]:
+        audience = fields.get("audience", "")
+        if not audience:
+            raise invalid_argument()  # unverified: the message for a missing audience
+        token = self._backend.issuer.id_token(account, audience, fields.get("includeEmail", False))
+        return {"token": token}
+
+    def _sign_blob(
+        self, account: ServiceAccount, caller: Caller, fields: dict[str, Any]
+    ) -> dict[str, Any]:
+        key = self._backend.service_account_keys.for_account(account.email)
+        signature = key.sign_bytes(fields.get("payload", b""))
+        return {"keyId": key.kid, "signedBlob": base64.b64encode(signature).decode("ascii")}
+
+    def _sign_jwt(
+        self, account: ServiceAccount, caller: Caller, fields: dict[str, Any]
+    ) -> dict[str, Any]:
+        try:
+            claims = json.loads(fields.get("payload", ""))
+        except ValueError:
+            claims = None
+        if not isinstance(claims, dict):
+            raise invalid_argument()  # unverified: Google's text for a payload not a JSON object
+        exp = claims.get("exp")
+        if exp is not None:
+            if not isinstance(exp, int | float) or isinstance(exp, bool):
+                raise invalid_argument()
+            if exp > self._backend.now() + MAX_SIGNED_JWT_EXP:
+                # unverified text; the 12 h limit is documented.
+                raise invalid_argument("The exp claim must be no more than 12 hours in the future.")
+        key = self._backend.service_account_keys.for_account(account.email)
+        return {"keyId": key.kid, "signedJwt": key.sign(claims)}
+
+
+def _split_name(name: str) -> tuple[str, str, str]:
+    """``projects/P/serviceAccounts/ID`` -> (P, "serviceAccounts", ID); else a 400."""
+    parts = name.split("/")
+    if len(parts) != 4 or parts[0] != "projects" or parts[2] != "serviceAccounts" or not parts[3]:
+        raise invalid_argument()
+    return parts[1], parts[2], parts[3]

@@ -1,0 +1,181 @@
+"""Google's ID-token issuer: signs service accounts' ID tokens and publishes its keys.
+
+Real tokens carry ``iss: https://accounts.google.com``; locally the issuer is the
+stand-in's own URL unless told otherwise (a relying party fetching certs from the issuer
+would otherwise go to Google). Keys are generated at start-up and rotate on request; the
+previous key stays published, as Google keeps two or three keys in its certs at a time.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import jwt
+
+from mock_gcp.errors import OAuthError
+from mock_gcp.topology import ServiceAccount
+from wiflab import keys
+
+if TYPE_CHECKING:
+    from mock_gcp.backend import GoogleBackend
+
+GOOGLE_ISSUER = "https://accounts.google.com"
+ID_TOKEN_LIFETIME = 3600
+# Google publishes the current and the previous signing keys.
+PUBLISHED_KEYS = 2
+
+
+class GoogleIssuer:
+    def __init__(
+        self,
+        issuer: str,
+        signing_keys: list[keys.SigningKey] | None = None,
+        clock: Callable[[], float] = time.time,
+    ):
+        self.issuer = issuer.rstrip("/")
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._published: list[keys.SigningKey] = []
+        self._certificates: dict[str, str] = {}
+        self._verification = keys.VerificationKeys({"keys": []})
+        for key in reversed(signing_keys or [keys.generate("RS256")]):
+            self._publish(key)
+
+    @property
+    def active(self) -> keys.SigningKey:
+        return self._published[0]
+
+    def rotate(self) -> keys.SigningKey:
+        """A new active key; the previous one stays published, older ones are retired."""
+        key = keys.generate("RS256")
+        self._publish(key)
+        return key
+
+    def _publish(self, key: keys.SigningKey) -> None:
+        with self._lock:
+            published = [key, *self._published][:PUBLISHED_KEYS]
+            certificates = {
+                k.kid: self._certificates.get(k.kid) or k.certificate_pem("wiflab-google-issuer")
+                for k in published
+            }
+            verification = keys.VerificationKeys(keys.render_jwks(k.public_jwk for k in published))
+            self._published, self._certificates, self._verification = (
+                published,
+                certificates,
+                verification,
+            )
+
+    def jwks(self) -> dict[str, Any]:
+        return keys.render_jwks(k.public_jwk for k in self._published)
+
+    def pem_map(self) -> dict[str, str]:
+        return dict(self._certificates)
+
+    def key_for(self, kid: str) -> jwt.PyJWK | None:
+        return self._verification.get(kid)
+
+    def id_token(
+        self,
+        account: ServiceAccount,
+        audience: str,
+        include_email: bool,
+        extra: Mapping[str, Any] | None = None,
+    ) -> str:
+        now = int(self._clock())
+        claims: dict[str, Any] = {
+            "aud": audience,
+            "azp": account.unique_id,
+            "exp": now + ID_TOKEN_LIFETIME,
+            "iat": now,
+            "iss": self.issuer,
+            "sub": account.unique_id,
+        }
+        if include_email:
+            claims["email"] = account.email
+            claims["email_verified"] = True
+        claims.update(extra or {})
+        return self.active.sign(claims)
+
+    def verify(self, token: str, audience: str | None = None) -> dict[str, Any]:
+        """The claims of one of our ID tokens; raises jwt.InvalidTokenError otherwise."""
+        header = jwt.get_unverified_header(token)
+        key = self.key_for(str(header.get("kid", "")))
+        if key is None:
+            raise jwt.InvalidSignatureError("unknown kid")
+        options = {"verify_aud": audience is not None}
+        return jwt.decode(
+            token,
+            key,
+            algorithms=["RS256"],
+            audience=audience,
+            issuer=[self.issuer, GOOGLE_ISSUER, "accounts.google.com"],
+            options=options,
+        )
+
+    def discovery(self, base_url: str) -> dict[str, Any]:
+        """The subset of Google's OpenID discovery document that verifiers read."""
+        base = base_url.rstrip("/")
+        return {
+            "issuer": self.issuer,
+            "jwks_uri": f"{base}/oauth2/v3/certs",
+            "token_endpoint": f"{base}/token",
+            "userinfo_endpoint": f"{base}/v1/userinfo",
+            "response_types_supported": ["code", "token", "id_token"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "claims_supported": [
+                "aud",
+                "email",
+                "email_verified",
+                "exp",
+                "iat",
+                "iss",
+                "sub",
+                "azp",
+            ],
+        }
+
+
+INVALID_TOKEN = OAuthError(400, "invalid_token", "Invalid Value")
+
+
+def tokeninfo(backend: GoogleBackend, access_token: str | None, id_token: str | None) -> dict:
+    """What ``/oauth2/v3/tokeninfo`` says of one of our tokens; values are strings there."""
+    now = backend.now()
+    if access_token:
+        issued = backend.tokens.lookup(access_token)
+        # Federated tokens are not OAuth access tokens: tokeninfo does not know them.
+        if issued is None or issued.kind != "access":
+            raise INVALID_TOKEN
+        account = backend.topology.service_account(issued.caller.name)
+        unique_id = account.unique_id if account else issued.caller.name
+        return {
+            "azp": unique_id,
+            "aud": unique_id,
+            "scope": " ".join(issued.scopes),
+            "exp": str(int(issued.expires_at)),
+            "expires_in": str(issued.expires_in(now)),
+            "email": issued.caller.name,
+            "email_verified": "true",
+            "access_type": "online",
+        }
+    if id_token:
+        try:
+            header = jwt.get_unverified_header(id_token)
+            claims = backend.issuer.verify(id_token)
+        except jwt.PyJWTError:
+            raise INVALID_TOKEN from None
+        info = {k: _as_string(v) for k, v in claims.items()}
+        info.update(alg=str(header.get("alg")), kid=str(header.get("kid")), typ="JWT")
+        return info
+    raise OAuthError(400, "invalid_request", "either access_token or id_token is required")
+
+
+def _as_string(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value if isinstance(value, str) else json.dumps(value)

@@ -1,0 +1,347 @@
+"""STS token exchange over HTTP: the encodings clients send, and every refusal in Google's words."""
+
+from __future__ import annotations
+
+import json
+import time
+from urllib.parse import quote
+
+import jwt
+import pytest
+
+from mock_gcp import sts
+from tests.mock_gcp.conftest import (
+    ACCESS_TOKEN_TYPE,
+    AUDIENCE,
+    CLOUD_PLATFORM,
+    JWT_TYPE,
+    POOL,
+    PROJECT_NUMBER,
+    TOKEN_EXCHANGE,
+)
+from wiflab import keys
+
+
+def test_exchange_returns_a_federated_token(google, issuer):
+    response = google.exchange(issuer.mint())
+    assert response.status_code == 200
+    body = response.json()
+    assert body["issued_token_type"] == ACCESS_TOKEN_TYPE
+    assert body["token_type"] == "Bearer"
+    assert 3590 <= body["expires_in"] <= 3600
+    issued = google.backend.tokens.lookup(body["access_token"])
+    assert (
+        issued.caller.principal()
+        == f"principal://iam.googleapis.com/{POOL}/subject/alice@domain.com"
+    )
+    assert issued.caller.groups == ("admins",)
+
+
+def test_federated_token_never_outlives_the_subject_token(google, issuer):
+    body = google.exchange(issuer.mint(exp=int(time.time()) + 600)).json()
+    assert 590 <= body["expires_in"] <= 600
+
+
+def test_es256_subject_token_is_accepted(google, issuer):
+    assert google.exchange(issuer.mint(key=issuer.es256)).status_code == 200
+
+
+def test_json_camel_case_as_github_actions_sends_it(google, issuer):
+    body = {
+        "audience": AUDIENCE,
+        "grantType": TOKEN_EXCHANGE,
+        "requestedTokenType": ACCESS_TOKEN_TYPE,
+        "scope": CLOUD_PLATFORM,
+        "subjectTokenType": JWT_TYPE,
+        "subjectToken": issuer.mint(),
+    }
+    response = google.session.post(f"{google.url}/v1/token", json=body)
+    assert response.status_code == 200, response.text
+
+
+def test_json_snake_case(google, issuer):
+    body = {
+        "audience": AUDIENCE,
+        "grant_type": TOKEN_EXCHANGE,
+        "requested_token_type": ACCESS_TOKEN_TYPE,
+        "scope": CLOUD_PLATFORM,
+        "subject_token_type": JWT_TYPE,
+        "subject_token": issuer.mint(),
+    }
+    assert google.session.post(f"{google.url}/v1/token", json=body).status_code == 200
+
+
+def test_options_double_encoded_as_google_auth_sends_them(google, issuer):
+    options = quote(json.dumps({"userProject": "demo-project"}))
+    assert google.exchange(issuer.mint(), options=options).status_code == 200
+
+
+def test_audience_with_https_prefix_in_token_is_accepted(google, issuer):
+    token = issuer.mint(
+        aud="https://iam.googleapis.com/" + AUDIENCE.removeprefix("//iam.googleapis.com/")
+    )
+    assert google.exchange(token).status_code == 200
+
+
+def test_allowed_audiences_replace_the_default(google, issuer):
+    audience = f"//iam.googleapis.com/{POOL}/providers/custom-aud"
+    assert google.exchange(issuer.mint(aud="my-audience"), audience).status_code == 200
+    refused = google.exchange(issuer.mint(aud=audience), audience)
+    assert refused.json()["error_description"] == (
+        f"The audience in ID Token [{audience}] does not match the expected audience."
+    )
+
+
+def test_uploaded_jwks_verifies_without_fetching(google, issuer, uploaded_key):
+    audience = f"//iam.googleapis.com/{POOL}/providers/uploaded-jwks"
+    token = issuer.mint(key=uploaded_key, iss="https://idp.example.com", aud=audience)
+    assert google.exchange(token, audience).status_code == 200
+
+
+def refusal(response) -> tuple[int, str, str]:
+    body = response.json()
+    return response.status_code, body["error"], body["error_description"]
+
+
+def test_project_id_instead_of_number(google, issuer):
+    audience = AUDIENCE.replace(PROJECT_NUMBER, "demo-project")
+    assert refusal(google.exchange(issuer.mint(), audience)) == (
+        400,
+        "invalid_request",
+        sts.BAD_AUDIENCE,
+    )
+
+
+@pytest.mark.parametrize(
+    "audience",
+    [
+        "",
+        "test-pool",
+        f"https://iam.googleapis.com/{POOL}/providers/lab-idp",
+        f"//iam.googleapis.com/{POOL}/providers/lab-idp/extra",
+    ],
+)
+def test_malformed_audience(google, issuer, audience):
+    assert refusal(google.exchange(issuer.mint(), audience)) == (
+        400,
+        "invalid_request",
+        sts.BAD_AUDIENCE,
+    )
+
+
+@pytest.mark.parametrize(
+    "audience",
+    [
+        f"//iam.googleapis.com/{POOL}/providers/nope",
+        AUDIENCE.replace("test-pool", "no-pool"),
+        AUDIENCE.replace(PROJECT_NUMBER, "999999999999"),
+        f"//iam.googleapis.com/{POOL}/providers/off-provider",
+        AUDIENCE.replace("test-pool", "off-pool"),
+    ],
+    ids=["unknown provider", "unknown pool", "other project", "disabled provider", "disabled pool"],
+)
+def test_unknown_or_disabled_target(google, issuer, audience):
+    assert refusal(google.exchange(issuer.mint(), audience)) == (
+        400,
+        "invalid_target",
+        sts.BAD_TARGET,
+    )
+
+
+def test_wrong_audience_in_token(google, issuer):
+    status, error, text = refusal(google.exchange(issuer.mint(aud="https://example.com")))
+    assert (status, error) == (400, "invalid_grant")
+    assert (
+        text
+        == "The audience in ID Token [https://example.com] does not match the expected audience."
+    )
+
+
+def test_wrong_issuer(google, issuer):
+    status, error, text = refusal(google.exchange(issuer.mint(iss="https://evil.example.com")))
+    assert (status, error) == (400, "invalid_grant")
+    assert text == (
+        "The issuer in ID Token https://evil.example.com does not match the expected ones: "
+        + issuer.url
+    )
+
+
+def test_expired_token_is_stale(google, issuer):
+    iat = int(time.time()) - 7200
+    response = google.exchange(issuer.mint(iat=iat, exp=iat + 3600))
+    assert refusal(response) == (
+        400,
+        "invalid_grant",
+        f"ID Token issued at {iat} is stale to sign-in.",
+    )
+
+
+def test_iat_from_two_days_ago_is_stale(google, issuer):
+    iat = int(time.time()) - 2 * 86400
+    response = google.exchange(issuer.mint(iat=iat, exp=iat + 86400))
+    assert refusal(response) == (
+        400,
+        "invalid_grant",
+        f"ID Token issued at {iat} is stale to sign-in.",
+    )
+
+
+def test_future_iat(google, issuer):
+    iat = int(time.time()) + 3600
+    response = google.exchange(issuer.mint(iat=iat, exp=iat + 3600))
+    assert refusal(response) == (
+        400,
+        "invalid_grant",
+        f"ID Token issued at {iat} is in the future.",
+    )
+
+
+def test_lifetime_over_24_hours(google, issuer):
+    now = int(time.time())
+    status, error, text = refusal(google.exchange(issuer.mint(iat=now, exp=now + 86401)))
+    assert (status, error) == (400, "invalid_grant")
+    assert "exceeds the maximum allowed lifetime" in text
+
+
+def test_lifetime_of_exactly_24_hours_is_accepted(google, issuer):
+    now = int(time.time())
+    assert google.exchange(issuer.mint(iat=now, exp=now + 86400)).status_code == 200
+
+
+@pytest.mark.parametrize("claim", ["iat", "exp"])
+def test_missing_time_claim(google, issuer, claim):
+    status, error, text = refusal(google.exchange(issuer.mint(**{claim: None})))
+    assert (status, error, text) == (
+        400,
+        "invalid_grant",
+        f"The ID Token has no valid {claim} claim.",
+    )
+
+
+def test_unknown_kid(google, issuer):
+    stranger = keys.generate("RS256")
+    status, error, text = refusal(google.exchange(issuer.mint(key=stranger)))
+    assert (status, error) == (400, "invalid_grant")
+    assert stranger.kid in text
+
+
+def test_tampered_signature(google, issuer):
+    header, _payload, signature = issuer.mint().split(".")
+    forged_claims = jwt.utils.base64url_encode(
+        json.dumps({**issuer.claims(), "sub": "mallory@domain.com"}).encode()
+    ).decode()
+    response = google.exchange(f"{header}.{forged_claims}.{signature}")
+    assert refusal(response) == (400, "invalid_grant", "Invalid ID Token signature.")
+
+
+def test_missing_kid(google, issuer):
+    token = jwt.encode(issuer.claims(), issuer.rs256.private, algorithm="RS256")
+    assert refusal(google.exchange(token)) == (
+        400,
+        "invalid_grant",
+        "The ID Token header has no kid.",
+    )
+
+
+def test_alg_none_is_refused(google, issuer):
+    token = jwt.encode(issuer.claims(), None, algorithm="none", headers={"kid": issuer.rs256.kid})
+    status, error, text = refusal(google.exchange(token))
+    assert (status, error) == (400, "invalid_grant")
+    assert "unsupported algorithm none" in text
+
+
+def test_hs256_key_confusion_is_refused(google, issuer):
+    # The classic attack: HMAC-sign with the RSA public key as the secret.
+    secret = issuer.rs256.public_pem().encode()
+    header = {"kid": issuer.rs256.kid, "alg": "HS256"}
+    signing_input = (
+        jwt.utils.base64url_encode(json.dumps(header).encode())
+        + b"."
+        + jwt.utils.base64url_encode(json.dumps(issuer.claims()).encode())
+    )
+    import hashlib
+    import hmac
+
+    signature = jwt.utils.base64url_encode(hmac.new(secret, signing_input, hashlib.sha256).digest())
+    token = (signing_input + b"." + signature).decode()
+    status, error, text = refusal(google.exchange(token))
+    assert (status, error) == (400, "invalid_grant")
+    assert "unsupported algorithm HS256" in text
+
+
+def test_es256_header_on_rsa_key_is_refused(google, issuer):
+    token = issuer.es256.sign(issuer.claims(), headers={"kid": issuer.rs256.kid})
+    status, error, text = refusal(google.exchange(token))
+    assert (status, error) == (400, "invalid_grant")
+    assert "does not match its key" in text
+
+
+def test_not_a_jwt(google):
+    assert refusal(google.exchange("not-a-token")) == (
+        400,
+        "invalid_grant",
+        "Unable to parse the ID Token.",
+    )
+
+
+def test_subject_over_127_bytes(google, issuer):
+    status, error, text = refusal(google.exchange(issuer.mint(sub="é" * 64)))
+    assert (status, error) == (400, "invalid_request")
+    assert text.startswith(
+        "The size of mapped attribute google.subject exceeds the 127 bytes limit."
+    )
+
+
+def test_condition_false(google, issuer):
+    response = google.exchange(issuer.mint(isadmin="false"))
+    assert refusal(response) == (400, "unauthorized_client", sts.CONDITION_REJECTED)
+
+
+def test_condition_that_fails_to_evaluate_rejects(google, issuer):
+    audience = f"//iam.googleapis.com/{POOL}/providers/bad-condition"
+    status, error, _ = refusal(google.exchange(issuer.mint(aud=audience), audience))
+    assert (status, error) == (400, "unauthorized_client")
+
+
+def test_unreachable_issuer(google, issuer):
+    audience = f"//iam.googleapis.com/{POOL}/providers/unreachable"
+    token = issuer.mint(iss="https://127.0.0.1:9", aud=audience)
+    assert refusal(google.exchange(token, audience)) == (
+        400,
+        "invalid_grant",
+        sts.ISSUER_UNREACHABLE,
+    )
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "error"),
+    [
+        ("grant_type", "client_credentials", "unsupported_grant_type"),
+        ("requested_token_type", "urn:ietf:params:oauth:token-type:id_token", "invalid_request"),
+        ("subject_token_type", "urn:ietf:params:aws:token-type:aws4_request", "invalid_request"),
+        ("scope", "", "invalid_scope"),
+        ("options", "{not json", "invalid_request"),
+        ("options", json.dumps({"userProject": "x" * 33}), "invalid_request"),
+    ],
+)
+def test_bad_fields_are_named(google, issuer, field, value, error):
+    status, code, text = refusal(google.exchange(issuer.mint(), **{field: value}))
+    assert (status, code) == (400, error)
+    assert field in text
+
+
+def test_json_body_that_is_not_an_object(google):
+    response = google.session.post(
+        f"{google.url}/v1/token", data="[1]", headers={"Content-Type": "application/json"}
+    )
+    assert refusal(response) == (400, "invalid_request", "Invalid JSON payload received.")
+
+
+def test_key_rotation_at_the_issuer_is_picked_up(google, issuer):
+    assert google.exchange(issuer.mint()).status_code == 200  # the JWKS is now cached
+    rotated = keys.generate("RS256")
+    issuer.published.append(rotated)
+    try:
+        assert google.exchange(issuer.mint(key=rotated)).status_code == 200
+    finally:
+        issuer.published.remove(rotated)
