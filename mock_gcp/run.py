@@ -1,0 +1,346 @@
+"""Cloud Run's front end, locally: a reverse proxy in front of one service's app.
+
+Each request is admitted or refused by the rules in ``mock_gcp.run_auth`` (Google's error pages,
+byte for byte), then forwarded the way Cloud Run forwards it: the checked credential header
+with its JWT signature replaced by ``SIGNATURE_REMOVED_BY_GOOGLE``, every other header as sent
+(hop-by-hop ones dropped), ``X-Forwarded-For``/``X-Forwarded-Proto`` added, any method, path,
+query and body; the app's answer is streamed back unchanged.
+
+It is a plain WSGI app rather than Flask routes: a proxy must not route, redirect or answer
+OPTIONS itself. Serve it with ``wiflab.serving.ThreadedServer`` or, built from environment
+variables, under gunicorn: ``mock_gcp.run:create_app_from_env()``.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import os
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+import jwt
+import requests
+import urllib3
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.wrappers import Request, Response
+
+from mock_gcp.run_auth import (
+    ERROR_CONTENT_TYPE,
+    FrontEndCheck,
+    RunError,
+    remove_signature,
+)
+from mock_gcp.topology import Policy, Service, Topology, load_topology
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
+log = logging.getLogger(__name__)
+
+# Real tokens say https://accounts.google.com (or without scheme); the local issuer is added.
+GOOGLE_ISSUERS = ("https://accounts.google.com", "accounts.google.com")
+# Cloud Run resource names carry a region; the stand-in has none, and says so.
+LOCAL_REGION = "local"
+JWKS_LIFESPAN_SECONDS = 300
+# Cloud Run's limit on an HTTP/1 request body.
+MAX_REQUEST_BYTES = 32 * 1024 * 1024
+CONNECT_TIMEOUT_SECONDS = 5
+# Cloud Run's default request timeout.
+REQUEST_TIMEOUT_SECONDS = 300
+STREAM_CHUNK_BYTES = 64 * 1024
+# RFC 9110 section 7.6.1: meaningful for one connection only, never forwarded.
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+# Recomputed by the HTTP client from the body actually forwarded.
+_RECOMPUTED = frozenset({"content-length"})
+
+
+class _FrontEndRequest(Request):
+    max_content_length = MAX_REQUEST_BYTES
+
+
+class _Passthrough(Response):
+    """A response that adds no Content-Type of its own: the app's headers go back as they were."""
+
+    default_mimetype = None
+
+
+class FrontEnd:
+    """The WSGI app: admit (``FrontEndCheck``), then forward to ``upstream_url``."""
+
+    def __init__(self, service_name: str, check: FrontEndCheck, upstream_url: str):
+        self.service_name = service_name
+        self.check = check
+        self.upstream_url = upstream_url.rstrip("/")
+        self._session = requests.Session()
+        # Only the caller's headers go upstream: no User-Agent, Accept or Accept-Encoding of ours.
+        self._session.headers.clear()
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        request = _FrontEndRequest(environ)
+        target = _request_target(environ)
+        path = target.partition("?")[0]
+        try:
+            admission = self.check.admit(request.headers, path)
+        except RunError as error:
+            log.info(
+                "run[%s] %s %s: denied %d: %s",
+                self.service_name,
+                request.method,
+                path,
+                error.status,
+                error.log_reason,
+            )
+            return _error_response(error)(environ, start_response)
+        log.info(
+            "run[%s] %s %s: allowed %s by %s",
+            self.service_name,
+            request.method,
+            path,
+            admission.caller or "anyone",
+            admission.grant,
+        )
+        return self._forward(request, target, admission.header)(environ, start_response)
+
+    def _forward(self, request: Request, target: str, checked_header: str | None) -> Response:
+        try:
+            body = request.get_data(cache=False)
+        except RequestEntityTooLarge:
+            return _error_response(
+                # unverified: the text of Google's 413 page.
+                RunError(
+                    413,
+                    "Request Entity Too Large",
+                    "Your client issued a request that was too large.",
+                    "body too large",
+                )
+            )
+        headers = _upstream_headers(request, checked_header)
+        try:
+            upstream = self._session.request(
+                request.method,
+                self.upstream_url + target,
+                headers=headers,
+                data=body or None,
+                stream=True,
+                allow_redirects=False,
+                timeout=(CONNECT_TIMEOUT_SECONDS, REQUEST_TIMEOUT_SECONDS),
+            )
+        except requests.ConnectionError as exc:  # refused, reset, or no connection in time
+            log.warning(
+                "run[%s]: upstream %s failed: %s", self.service_name, self.upstream_url, exc
+            )
+            return _upstream_failure(
+                503,
+                "Service Unavailable",
+                f"The service did not answer: its app at {self.upstream_url} is unreachable.",
+            )
+        except requests.Timeout:
+            return _upstream_failure(504, "Gateway Timeout", "upstream request timeout")
+        except requests.RequestException as exc:
+            return _upstream_failure(502, "Bad Gateway", f"The service's answer was invalid: {exc}")
+        dropped = _hop_by_hop(upstream.headers.get("Connection", ""))
+        response = _Passthrough(
+            _stream(upstream, self.service_name),
+            status=f"{upstream.status_code} {upstream.reason}"
+            if upstream.reason
+            else upstream.status_code,
+            headers=[
+                (name, value)
+                for name, value in upstream.raw.headers.items()
+                if name.lower() not in dropped
+            ],
+            direct_passthrough=True,
+        )
+        response.call_on_close(upstream.close)
+        return response
+
+
+def create_app(
+    service: Service,
+    *,
+    service_url: str,
+    upstream_url: str,
+    google_keys: Callable[[str], jwt.PyJWK | None],
+    google_issuers: Collection[str],
+    policy_for_invoke: Callable[[], Iterable[tuple[str, Policy]]],
+    allow_unauthenticated: Callable[[], bool] | None = None,
+    email_for_unique_id: Callable[[str], str | None] | None = None,
+) -> FrontEnd:
+    """The front end of ``service`` at ``service_url``, forwarding to its app at ``upstream_url``.
+
+    ``allow_unauthenticated`` defaults to the service's own flag; ``email_for_unique_id``
+    resolves the ``sub`` of tokens minted without email (None: such callers are refused).
+    """
+    check = FrontEndCheck(
+        service_url=service_url,
+        custom_audiences=tuple(service.custom_audiences),
+        google_keys=google_keys,
+        google_issuers=tuple(google_issuers),
+        policies=policy_for_invoke,
+        allow_unauthenticated=allow_unauthenticated or (lambda: service.allow_unauthenticated),
+        email_for_unique_id=email_for_unique_id,
+    )
+    return FrontEnd(service.name, check, upstream_url)
+
+
+def create_app_for_topology(
+    topology: Callable[[], Topology],
+    service_name: str,
+    *,
+    service_url: str,
+    upstream_url: str,
+    google_keys: Callable[[str], jwt.PyJWK | None],
+    google_issuers: Collection[str],
+) -> FrontEnd:
+    """The front end of a topology's service, following the topology as it changes.
+
+    ``topology`` is read per request (e.g. ``lambda: backend.topology``): bindings and the
+    allowUnauthenticated flag applied at run time take effect at once.
+    """
+    service = topology().service(service_name)
+    if service is None:
+        raise FrontEndConfigError(f"no service {service_name!r} in the topology")
+
+    def current() -> Service:
+        return topology().service(service_name) or service
+
+    def email_for(unique_id: str) -> str | None:
+        account = topology().service_account(unique_id)
+        return account.email if account else None
+
+    return create_app(
+        service,
+        service_url=service_url,
+        upstream_url=upstream_url,
+        google_keys=google_keys,
+        google_issuers=google_issuers,
+        policy_for_invoke=lambda: invoke_policies(topology(), current()),
+        allow_unauthenticated=lambda: current().allow_unauthenticated,
+        email_for_unique_id=email_for,
+    )
+
+
+def invoke_policies(topology: Topology, service: Service) -> list[tuple[str, Policy]]:
+    """Where run.routes.invoke can come from: the service's own policy, then the project's."""
+    project = f"projects/{topology.project_id}"
+    return [
+        (f"{project}/locations/{LOCAL_REGION}/services/{service.name}", service.policy),
+        (project, topology.policy),
+    ]
+
+
+class FrontEndConfigError(ValueError):
+    """The front end cannot start: the message names the setting."""
+
+
+def create_app_from_env(environ: Mapping[str, str] | None = None) -> FrontEnd:
+    """For gunicorn (``mock_gcp.run:create_app_from_env()``): settings from WIFLAB_* variables.
+
+    WIFLAB_TOPOLOGY (file), WIFLAB_RUN_SERVICE (its name there), WIFLAB_RUN_SERVICE_URL (the
+    URL callers use, hence the ``aud`` expected), WIFLAB_RUN_UPSTREAM (the app), and the
+    Google issuer: WIFLAB_GOOGLE_CERTS_URL (its JWKS) and WIFLAB_GOOGLE_ISSUER (its ``iss``).
+    """
+    env = os.environ if environ is None else environ
+
+    def required(name: str) -> str:
+        value = env.get(name, "").strip()
+        if not value:
+            raise FrontEndConfigError(f"{name} is required")
+        return value
+
+    topology = load_topology(required("WIFLAB_TOPOLOGY"))
+    return create_app_for_topology(
+        lambda: topology,
+        required("WIFLAB_RUN_SERVICE"),
+        service_url=required("WIFLAB_RUN_SERVICE_URL"),
+        upstream_url=required("WIFLAB_RUN_UPSTREAM"),
+        google_keys=jwks_key_lookup(required("WIFLAB_GOOGLE_CERTS_URL")),
+        google_issuers=(required("WIFLAB_GOOGLE_ISSUER"), *GOOGLE_ISSUERS),
+    )
+
+
+def jwks_key_lookup(certs_url: str) -> Callable[[str], jwt.PyJWK | None]:
+    """kid -> key from a JWKS URL: fetched once and cached; an unknown kid may refetch once."""
+    client = jwt.PyJWKClient(certs_url, cache_jwk_set=True, lifespan=JWKS_LIFESPAN_SECONDS)
+
+    def lookup(kid: str) -> jwt.PyJWK | None:
+        try:
+            return client.get_signing_key(kid)
+        except jwt.PyJWKClientConnectionError as exc:
+            log.warning("Google certs at %s unavailable: %s", certs_url, exc)
+            return None
+        except jwt.PyJWTError:
+            return None
+
+    return lookup
+
+
+def _request_target(environ: WSGIEnvironment) -> str:
+    """The path and query as the client sent them, so escapes like %2F survive the hop."""
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI") or ""
+    if raw.startswith("/"):
+        return raw
+    path = quote(environ.get("PATH_INFO", "").encode("latin-1"), safe="/;:@&=+$,!~*'()%")
+    query = environ.get("QUERY_STRING", "")
+    return (path or "/") + (f"?{query}" if query else "")
+
+
+def _hop_by_hop(connection: str) -> frozenset[str]:
+    named = {token.strip().lower() for token in connection.split(",") if token.strip()}
+    return HOP_BY_HOP | named
+
+
+def _upstream_headers(request: Request, checked_header: str | None) -> dict[str, str]:
+    dropped = _hop_by_hop(request.headers.get("Connection", "")) | _RECOMPUTED
+    headers = {
+        name: value for name, value in request.headers.items() if name.lower() not in dropped
+    }
+    if checked_header is not None:
+        headers[checked_header] = remove_signature(request.headers[checked_header])
+    client = request.remote_addr or ""
+    forwarded_for = request.headers.get("X-Forwarded-For")
+    headers["X-Forwarded-For"] = f"{forwarded_for}, {client}" if forwarded_for else client
+    # Cloud Run always says https; locally the front end speaks http, and an app building
+    # absolute URLs from this header must get ones that work.
+    headers["X-Forwarded-Proto"] = request.scheme
+    for name in ("User-Agent", "Accept-Encoding"):
+        if name not in request.headers:
+            headers[name] = urllib3.util.SKIP_HEADER  # send none rather than the client's default
+    return headers
+
+
+def _stream(upstream: requests.Response, service_name: str) -> Iterator[bytes]:
+    """The body as it arrives (read1: whatever is there, not a full buffer), undecoded:
+    compressed stays compressed and Content-Length stays true."""
+    try:
+        while data := upstream.raw.read1(STREAM_CHUNK_BYTES, decode_content=False):
+            yield data
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        # Headers are already sent: all a proxy can do is cut the response short.
+        log.warning("run[%s]: upstream response broke off: %s", service_name, exc)
+
+
+def _error_response(error: RunError) -> Response:
+    response = Response(error.page(), status=error.status, content_type=ERROR_CONTENT_TYPE)
+    for name, value in error.headers:
+        response.headers[name] = value
+    return response
+
+
+def _upstream_failure(status: int, title: str, text: str) -> Response:
+    # unverified: Cloud Run's page when the container does not answer; same template.
+    return _error_response(RunError(status, title, html.escape(text), text))
