@@ -319,7 +319,7 @@ def _upstream_headers(request: Request, checked_header: str | None) -> dict[str,
     headers["X-Forwarded-Proto"] = request.scheme
     for name in ("User-Agent", "Accept-Encoding"):
         if name not in request.headers:
-            headers[name] = urllib3.util.SKIP_HEADER  # send none rather than the client's default
+            headers[name] = urllib3.util.SKIP_HEADER  # else urllib3 would add its own
     return headers
 
 
