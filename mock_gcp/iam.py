@@ -70,8 +70,8 @@ PERMISSIONS_BY_ROLE: Mapping[str, frozenset[str]] = MappingProxyType(
 )
 
 IAM_HOST = "//iam.googleapis.com/"
-POOL_NAME = re.compile(r"projects/(\d+)/locations/global/workloadIdentityPools/([a-z0-9-]{4,32})")
-_EMAIL = re.compile(r"[^@\s:/]+@[^@\s:/]+\.[^@\s:/]+")
+_POOL_NAME = re.compile(r"projects/(\d+)/locations/global/workloadIdentityPools/([a-z0-9-]{4,32})")
+EMAIL = re.compile(r"[^@\s:/]+@[^@\s:/]+\.[^@\s:/]+")
 _DOMAIN = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}", re.IGNORECASE)
 _ATTRIBUTE_NAME = re.compile(r"[a-z0-9_]{1,100}")
 _EMAIL_KINDS = ("user:", "serviceAccount:", "group:")
@@ -92,7 +92,7 @@ def validate_member(member: str) -> str | None:
     for kind in _EMAIL_KINDS:
         if member.startswith(kind):
             email = member.removeprefix(kind)
-            return None if _EMAIL.fullmatch(email) else f"{kind} needs an email address"
+            return None if EMAIL.fullmatch(email) else f"{kind} needs an email address"
     if member.startswith("domain:"):
         return None if _DOMAIN.fullmatch(member.removeprefix("domain:")) else "bad domain"
     if member.startswith(("principal://", "principalSet://")):
@@ -108,7 +108,7 @@ def _validate_federated(member: str) -> str | None:
     host, _, path = rest.partition("/")
     if host != "iam.googleapis.com" or not path.startswith("projects/"):
         return f"expected {_FEDERATED_FORMATS}"
-    match = POOL_NAME.match(path)
+    match = _POOL_NAME.match(path)
     if match is None:
         project = path.split("/")[1]
         if project and not project.isdigit():

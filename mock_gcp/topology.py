@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 import yaml
 
 from mock_gcp.cel import AttributeMapping, CelCompileError, Condition
-from mock_gcp.iam import PERMISSIONS_BY_ROLE, validate_member
+from mock_gcp.iam import EMAIL, PERMISSIONS_BY_ROLE, validate_member
 from wiflab.keys import KeyLoadError, VerificationKeys
 
 ROOT = "topology"
@@ -33,7 +33,6 @@ JWK_NOT_VALID = "Input JWK is not in a valid json format"
 
 _PROJECT_ID = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]")
 _POOL_OR_PROVIDER_ID = re.compile(r"[a-z0-9-]{4,32}")
-_EMAIL = re.compile(r"[^@\s:/]+@[^@\s:/]+\.[^@\s:/]+")
 _SA_EMAIL = re.compile(r"(?P<name>[^@]+)@(?P<project>[^@.]+)\.iam\.gserviceaccount\.com")
 _SA_NAME = re.compile(r"[a-z](?:[-a-z0-9]{4,28}[a-z0-9])")
 _UNIQUE_ID = re.compile(r"\d{21}")
@@ -114,6 +113,10 @@ class IdpSettings:
         """A fresh, plain (JSON-serializable) copy of one profile's claims."""
         frozen = self.profiles.get(profile)
         return None if frozen is None else _thaw(frozen)
+
+    def plain(self) -> dict[str, dict[str, Any]]:
+        """Every profile as plain data, e.g. for the IdP's settings."""
+        return _thaw(self.profiles)
 
 
 @dataclass(frozen=True)
@@ -216,9 +219,10 @@ def _mapping(
 
 
 def _type_name(value: Any) -> str:
-    names = {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean"}
     if value is None:
         return "empty"
+    names = {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean"}
+    names |= {int: "a number", float: "a number"}
     return names.get(type(value), f"a {type(value).__name__}")
 
 
@@ -424,7 +428,7 @@ def _service_account(value: Any, path: str) -> ServiceAccount:
 
 
 def _sa_email(value: Any, path: str) -> str:
-    email = _string(value, path, _EMAIL, "an email address")
+    email = _string(value, path, EMAIL, "an email address")
     match = _SA_EMAIL.fullmatch(email)
     if match and not _SA_NAME.fullmatch(match["name"]):
         raise TopologyError(
@@ -484,7 +488,7 @@ def _check_json(value: Any, path: str) -> None:
 
 
 def _declared_account(value: Any, path: str, accounts: tuple[ServiceAccount, ...]) -> str:
-    email = _string(value, path, _EMAIL, "an email address")
+    email = _string(value, path, EMAIL, "an email address")
     match = next((sa for sa in accounts if sa.email.lower() == email.lower()), None)
     if match is None:
         raise TopologyError(path, f"{email!r} is not one of serviceAccounts")
@@ -606,7 +610,7 @@ def topology_to_dict(t: Topology) -> dict[str, Any]:
             for s in t.services
         ],
         "policy": _policy_to_dict(t.policy),
-        "idp": {"profiles": _thaw(t.idp.profiles)},
+        "idp": {"profiles": t.idp.plain()},
     }
     if t.lifetime_extension:
         doc["orgPolicy"] = {
