@@ -120,12 +120,12 @@ class GunicornProcess:
             app_spec,
         ]
         self._cmd = cmd
-        self._env = {**os.environ, **(env or {})}
+        self.env = {**os.environ, **(env or {})}
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 15.0) -> GunicornProcess:
         self.process = subprocess.Popen(
-            self._cmd, env=self._env, pass_fds=[self._sock.fileno()], stdin=subprocess.DEVNULL
+            self._cmd, env=self.env, pass_fds=[self._sock.fileno()], stdin=subprocess.DEVNULL
         )
         wait_ready(self.url + self._ready_path, timeout, self.process)
         return self
