@@ -158,13 +158,7 @@ class SecurityTokenService:
                 raise StsError(400, "unauthorized_client", CONDITION_REJECTED)
         except (MappingError, ConditionError) as exc:
             raise StsError(400, exc.error, exc.description) from None
-        caller = Caller(
-            kind="federated",
-            name=mapped.subject,
-            pool_name=topology.pool_name(provider.pool_id),
-            groups=mapped.groups,
-            attributes=mapped.attributes,
-        )
+        caller = Caller.federated(topology.pool_name(provider.pool_id), mapped)
         now = self._backend.now()
         # The federated token lives an hour, but never beyond the subject token itself
         # (the seed write-up's "expires_in": 3092 for a token minted an hour earlier).

@@ -9,7 +9,11 @@ from collections.abc import Sequence
 
 # Modules that expose ``register(subparsers)``; each adds its subcommands and sets
 # ``func`` (taking the parsed args, returning an exit code) on its parsers.
-COMMAND_MODULES = ("idp_server.commands",)
+COMMAND_MODULES = (
+    "idp_server.commands",
+    "wiflab.up",
+    "wiflab.demo",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -62,7 +62,10 @@ class ThreadedServer:
             fd=sock.fileno(),
         )
         self._sock = sock  # keep the fd alive as long as the server
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # A short poll interval: stop() waits up to one interval for the loop to notice.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     def _dispatch(self, environ: Any, start_response: Any) -> Any:
         return self.app(environ, start_response)
@@ -116,6 +119,8 @@ class GunicornProcess:
             "5",
             "--log-level",
             "warning",
+            # gunicorn's control socket is one per user: parallel servers would fight over it.
+            "--no-control-socket",
             *(extra_args or []),
             app_spec,
         ]
@@ -123,12 +128,19 @@ class GunicornProcess:
         self.env = {**os.environ, **(env or {})}
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 15.0) -> GunicornProcess:
+    def launch(self) -> GunicornProcess:
+        """Start the child without waiting: several servers can then boot side by side."""
         self.process = subprocess.Popen(
             self._cmd, env=self.env, pass_fds=[self._sock.fileno()], stdin=subprocess.DEVNULL
         )
+        return self
+
+    def wait_ready(self, timeout: float = 15.0) -> GunicornProcess:
         wait_ready(self.url + self._ready_path, timeout, self.process)
         return self
+
+    def start(self, timeout: float = 15.0) -> GunicornProcess:
+        return self.launch().wait_ready(timeout)
 
     def stop(self, timeout: float = 10.0) -> int | None:
         code = None
@@ -150,14 +162,18 @@ class GunicornProcess:
 
 
 def wait_ready(url: str, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:
-    """Poll url until it answers 200; fail early if the process died."""
+    """Poll url until it answers below 500; fail early if the process died.
+
+    Any such answer means the app is built and serving: a private Cloud Run front end
+    answers 403 to a probe without a token, and that is ready too.
+    """
     deadline = time.monotonic() + timeout
     delay = 0.01
     while True:
         if process is not None and process.poll() is not None:
             raise RuntimeError(f"server exited with code {process.returncode} before ready")
         try:
-            if requests.get(url, timeout=1).status_code == 200:
+            if requests.get(url, timeout=1).status_code < 500:
                 return
         except requests.RequestException:
             pass

@@ -1,0 +1,1 @@
+"""The wiflab pytest plugin (being written)."""

@@ -1,0 +1,66 @@
+"""``wiflab up``: the local stack in the foreground until SIGINT or SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+from mock_gcp.topology import TopologyError
+from wiflab.stack import DEFAULT_PORT_BASE, MODES, Stack, StackOptions
+
+EXIT_BAD_TOPOLOGY = 2
+
+
+def register(subparsers: Any) -> None:
+    up = subparsers.add_parser(
+        "up", help="run the IdP, Google's side and the Cloud Run services locally"
+    )
+    add_stack_arguments(up)
+    up.set_defaults(func=up_command)
+
+
+def add_stack_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--topology", type=Path, default=Path("wif.yaml"))
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        help="where endpoints.json and credentials/ go (default: a temp dir)",
+    )
+    parser.add_argument("--mode", choices=MODES, default="threads")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument(
+        "--port-base",
+        type=int,
+        default=DEFAULT_PORT_BASE,
+        help=f"fixed ports from here (default {DEFAULT_PORT_BASE}); 0 = ephemeral ports",
+    )
+
+
+def stack_from_args(args: argparse.Namespace) -> Stack:
+    """A Stack, or exit 2 with the topology's error before any port is opened."""
+    state_dir = args.state_dir or Path(tempfile.mkdtemp(prefix="wiflab-"))
+    options = StackOptions(args.topology, state_dir, args.mode, args.host, args.port_base)
+    try:
+        return Stack(options)
+    except TopologyError as exc:
+        print(f"wiflab: {args.topology}: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_BAD_TOPOLOGY) from None
+    except OSError as exc:
+        print(f"wiflab: {args.topology}: {exc.strerror}", file=sys.stderr)
+        raise SystemExit(EXIT_BAD_TOPOLOGY) from None
+
+
+def up_command(args: argparse.Namespace) -> int:
+    stack = stack_from_args(args)
+    stopping = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopping.set())
+    with stack:
+        print(f"wiflab ready: {stack.endpoints_path}", flush=True)
+        stopping.wait()
+    return 0
