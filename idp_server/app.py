@@ -9,7 +9,7 @@ Routes:
   including a held one, whose tokens then cannot be verified).
 - ``GET /token/<profile>``: a fresh token for a claim profile configured at start-up, always
   as JSON ``{"id_token": ...}`` (for google-auth's url credential source, format json);
-  takes the same query parameters.
+  takes the same query parameters, and ``?aud=`` sets the token's audience.
 - ``/admin/keys``: rotation, see idp_server.admin.
 - ``GET /healthz``.
 
@@ -119,7 +119,9 @@ def create_app(settings: IdpSettings | None = None) -> Flask:
         if claims is None:
             known = ", ".join(sorted(settings.profiles)) or "none"
             raise IdpError(404, "not_found", f"profile: {profile!r} is not configured ({known})")
-        return token_response(dict(claims), as_json=True)
+        # One profile serves several providers: each url-sourced credential names its aud.
+        audience = request.args.get("aud")
+        return token_response({**claims, **({"aud": audience} if audience else {})}, as_json=True)
 
     @app.get("/healthz")
     def healthz() -> Response:

@@ -1,0 +1,193 @@
+"""`wiflab up` as users run it: ready line, endpoints.json, the chain through it, clean stop."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+from google.auth import identity_pool
+from google.auth.transport.requests import Request
+from google.cloud import iam_credentials_v1
+
+from wiflab.stack import Stack, StackOptions
+
+REPO = Path(__file__).resolve().parents[2]
+TOPOLOGY = REPO / "wif.yaml"
+SA = "oidc-federated@demo-project.iam.gserviceaccount.com"
+SERVICE = "federated-auth-cloud-run"
+CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
+
+
+def start_up(state_dir: Path, *args: str) -> tuple[subprocess.Popen[str], dict]:
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "wiflab.cli",
+            "up",
+            "--topology",
+            str(TOPOLOGY),
+            "--state-dir",
+            str(state_dir),
+            "--port-base",
+            "0",
+            *args,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    line = process.stdout.readline()
+    assert line == f"wiflab ready: {state_dir / 'endpoints.json'}\n", process.stderr.read()
+    return process, json.loads((state_dir / "endpoints.json").read_text())
+
+
+def all_urls(endpoints: dict) -> list[str]:
+    return [
+        endpoints["idp"]["issuer"],
+        endpoints["sts"]["token_url"],
+        *(s["url"] for s in endpoints["services"].values()),
+    ]
+
+
+def refuses_connections(url: str) -> bool:
+    parts = urlsplit(url)
+    with socket.socket() as sock:
+        return sock.connect_ex((parts.hostname, parts.port)) != 0
+
+
+def seed_001_chain(endpoints: dict) -> dict:
+    """The seed's client: federated credential -> generateIdToken -> the service's /dump."""
+    config = endpoints["credentials"]["oidc-pool-run.oidc-provider-1.file"]
+    credentials = identity_pool.Credentials.from_file(config).with_scopes([CLOUD_PLATFORM])
+    client = iam_credentials_v1.IAMCredentialsClient(
+        credentials=credentials,
+        transport="rest",
+        client_options={"api_endpoint": endpoints["iamcredentials"]["api_endpoint"]},
+    )
+    url = endpoints["services"][SERVICE]["url"]
+    token = client.generate_id_token(
+        name=f"projects/-/serviceAccounts/{SA}", audience=url, include_email=True
+    ).token
+    response = requests.get(f"{url}/dump", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+@pytest.mark.parametrize(
+    ("mode", "stop_signal"), [("threads", signal.SIGTERM), ("processes", signal.SIGINT)]
+)
+def test_up_serves_the_chain_and_stops_cleanly(tmp_path, mode, stop_signal):
+    process, endpoints = start_up(tmp_path, "--mode", mode)
+    try:
+        assert endpoints["mode"] == mode
+        dump = seed_001_chain(endpoints)
+        assert dump["identity"]["claims"]["email"] == SA
+        assert dump["identity"]["verified"] is True
+    finally:
+        process.send_signal(stop_signal)
+        assert process.wait(timeout=30) == 0
+    assert all(refuses_connections(url) for url in all_urls(endpoints))
+
+
+def test_credential_files_and_secrets_are_private(tmp_path):
+    with Stack(StackOptions(TOPOLOGY, tmp_path, port_base=0)) as stack:
+        paths = [Path(p) for p in stack.endpoints["credentials"].values()]
+        assert {p.name for p in paths} >= {
+            "oidc-pool-run.oidc-provider-1.file.json",
+            "oidc-pool-run.oidc-provider-1.url.oidc-federated.json",
+            "tenant-pool.tenant-provider.file.bigquery-runner.json",
+        }
+        secret = Path(stack.endpoints["idp"]["admin_secret_file"])
+        token = tmp_path / "credentials" / "oidc-pool-run.oidc-provider-1.subject-token"
+        for private in (secret, token, stack.endpoints_path):
+            assert private.stat().st_mode & 0o077 == 0
+
+
+def test_two_stacks_on_ephemeral_ports_do_not_clash(tmp_path):
+    with (
+        Stack(StackOptions(TOPOLOGY, tmp_path / "a", port_base=0)) as a,
+        Stack(StackOptions(TOPOLOGY, tmp_path / "b", port_base=0)) as b,
+    ):
+        assert set(all_urls(a.endpoints)).isdisjoint(all_urls(b.endpoints))
+        assert seed_001_chain(a.endpoints)["identity"]["claims"]["email"] == SA
+        assert seed_001_chain(b.endpoints)["identity"]["claims"]["email"] == SA
+
+
+def test_fixed_ports_follow_the_port_base(tmp_path):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        base = probe.getsockname()[1]
+    # A free port is not a free range; try a high base and skip if something holds it.
+    base = 20000 + base % 20000
+    try:
+        stack = Stack(StackOptions(TOPOLOGY, tmp_path, port_base=base)).__enter__()
+    except OSError:
+        pytest.skip(f"ports from {base} are in use")
+    try:
+        assert stack.endpoints["idp"]["issuer"] == f"http://127.0.0.1:{base}"
+        assert stack.endpoints["iamcredentials"]["api_endpoint"] == f"http://127.0.0.1:{base + 1}"
+        assert stack.endpoints["services"][SERVICE]["url"] == f"http://127.0.0.1:{base + 10}"
+    finally:
+        stack.stop()
+
+
+def test_bad_topology_exits_2_before_opening_ports(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        TOPOLOGY.read_text().replace(
+            "google.subject: assertion.sub", "google.sub: assertion.sub", 1
+        )
+    )
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "wiflab.cli",
+            "up",
+            "--topology",
+            str(bad),
+            "--state-dir",
+            str(tmp_path / "s"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "pools[0].providers[0].attributeMapping" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "s" / "endpoints.json").exists()
+
+
+def test_missing_topology_file_exits_2(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "wiflab.cli", "up", "--topology", str(tmp_path / "nope.yaml")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ},
+    )
+    assert done.returncode == 2
+    assert "nope.yaml" in done.stderr
+
+
+def test_url_sourced_impersonated_credential(tmp_path):
+    """The IdP's profile route mints with each provider's aud; impersonation yields SA tokens."""
+    with Stack(StackOptions(TOPOLOGY, tmp_path, port_base=0)) as stack:
+        config = stack.endpoints["credentials"]["oidc-pool-run.oidc-provider-1.url.oidc-federated"]
+        credentials = identity_pool.Credentials.from_file(config).with_scopes([CLOUD_PLATFORM])
+        credentials.refresh(Request())
+        info = requests.get(
+            stack.endpoints["google_issuer"]["tokeninfo"],
+            params={"access_token": credentials.token},
+        ).json()
+        assert info["email"] == SA
