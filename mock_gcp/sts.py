@@ -195,8 +195,10 @@ class SecurityTokenService:
         self, token: str, provider: Provider, provider_name: str
     ) -> dict[str, Any]:
         try:
-            header = jwt.get_unverified_header(token)
-            unverified = jwt.decode(token, options={"verify_signature": False})
+            # One parse for header and claims; the signature is checked below, once the
+            # issuer says which key should have made it.
+            parsed = jwt.decode_complete(token, options={"verify_signature": False})
+            header, unverified = parsed["header"], parsed["payload"]
         except jwt.PyJWTError:
             raise _invalid_grant("Unable to parse the ID Token.") from None  # unverified
         kid = header.get("kid")
