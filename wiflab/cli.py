@@ -13,6 +13,7 @@ COMMAND_MODULES = (
     "idp_server.commands",
     "wiflab.up",
     "wiflab.demo",
+    "deploy.commands",
 )
 
 

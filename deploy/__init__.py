@@ -1,0 +1,1 @@
+"""Cloud Run + WIF setup and teardown on real Google Cloud, generated from the topology."""
