@@ -23,6 +23,7 @@ from mock_gcp.errors import ApiError, invalid_argument
 from mock_gcp.iam import Caller, Grant, find_grant
 from mock_gcp.tokens import IssuedToken
 from mock_gcp.topology import ServiceAccount
+from wiflab.bearer import bearer_token
 
 SERVICE = "iamcredentials.googleapis.com"
 DEFAULT_LIFETIME = 3600
@@ -191,15 +192,15 @@ class IamCredentials:
 
     def authenticate(self, authorization: str | None, method: str) -> IssuedToken:
         """The bearer's live token, or Google's 401."""
-        scheme, _, token = (authorization or "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        token = bearer_token(authorization)
+        if token is None:
             raise IamCredentialsError(
                 401,
                 "UNAUTHENTICATED",
                 f"Request is missing required authentication credential. {_CREDENTIALS_TEXT}",
                 [_error_info("CREDENTIALS_MISSING", method)],
             )
-        issued = self._backend.tokens.lookup(token.strip())
+        issued = self._backend.tokens.lookup(token)
         if issued is None:
             raise IamCredentialsError(
                 401,

@@ -26,13 +26,13 @@ from typing import TYPE_CHECKING, Any
 import jwt
 
 from mock_gcp.iam import Caller, find_grant
+from wiflab.bearer import bearer_token, credential_header
 
 if TYPE_CHECKING:
     from mock_gcp.topology import Policy
 
 INVOKE_PERMISSION = "run.routes.invoke"
 SIGNATURE_REMOVED = "SIGNATURE_REMOVED_BY_GOOGLE"
-CREDENTIAL_HEADERS = ("X-Serverless-Authorization", "Authorization")
 # Slack on exp/iat. Google's front-end figure is unpublished (unverified); 10 s is the clock
 # skew google-auth itself allows when verifying Google's ID tokens.
 CLOCK_SKEW_SECONDS = 10
@@ -183,20 +183,6 @@ class FrontEndCheck:
             return None
         kind = "serviceAccount" if email.endswith(".gserviceaccount.com") else "user"
         return Caller(kind, email)
-
-
-def credential_header(headers: Mapping[str, str]) -> str | None:
-    """X-Serverless-Authorization when present (Authorization then belongs to the app)."""
-    for name in CREDENTIAL_HEADERS:
-        if headers.get(name):
-            return name
-    return None
-
-
-def bearer_token(value: str) -> str | None:
-    scheme, _, token = value.strip().partition(" ")
-    token = token.strip()
-    return token if scheme.lower() == "bearer" and token else None
 
 
 def remove_signature(value: str) -> str:

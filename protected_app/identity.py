@@ -18,9 +18,9 @@ from typing import Any, Protocol
 import jwt
 
 from protected_app.settings import Settings, VerifyMode
+from wiflab.bearer import bearer_token, credential_header
 
 SIGNATURE_REMOVED = "SIGNATURE_REMOVED_BY_GOOGLE"
-CREDENTIAL_HEADERS = ("X-Serverless-Authorization", "Authorization")
 # How long a fetched JWKS is trusted before it is fetched again; an unknown kid may force one
 # earlier refetch (rate-limited by PyJWKClient's cooldown).
 JWKS_LIFESPAN_SECONDS = 300
@@ -53,20 +53,6 @@ class Verifier(Protocol):
     def check(self, token: str, jose_header: Mapping[str, Any]) -> Identity:
         """Verified (with ``by``) or not (with ``error``); header and claims are added later."""
         ...
-
-
-def credential_header(headers: Mapping[str, str]) -> str | None:
-    """The header Cloud Run authenticates with: X-Serverless-Authorization wins when present."""
-    for name in CREDENTIAL_HEADERS:
-        if headers.get(name):
-            return name
-    return None
-
-
-def bearer_token(value: str) -> str | None:
-    scheme, _, token = value.strip().partition(" ")
-    token = token.strip()
-    return token if scheme.lower() == "bearer" and token else None
 
 
 def identify(headers: Mapping[str, str], verifier: Verifier) -> Identity:
