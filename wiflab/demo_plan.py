@@ -1,0 +1,170 @@
+"""What the demo will do: which fake user, provider, service account and Cloud Run service.
+
+Defaults follow the seeds: profile ``alice``; the first provider that accepts her token; the
+service account whose policy names her and that may invoke the service; the first private
+service. Every choice can be forced by flag, so a teacher can show each failure on purpose
+(``--profile bob``: STS refuses; ``--profile dave``: IAM refuses). When nothing fits, the demo
+still picks the likeliest candidate and lets Google say no: that is the lesson.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from mock_gcp.iam import Caller
+from mock_gcp.topology import Provider, Service, ServiceAccount, Topology
+from wiflab.demo_endpoints import Endpoints
+from wiflab.demo_explain import (
+    explain_account_grant,
+    explain_exchange,
+    explain_invoke,
+    token_audience,
+)
+
+DEFAULT_PROFILE = "alice"
+ID_TOKEN_PERMISSION = "iam.serviceAccounts.getOpenIdToken"
+ACCESS_TOKEN_PERMISSION = "iam.serviceAccounts.getAccessToken"
+APP_WITH_DUMP = "protected_app"
+
+
+class PlanError(ValueError):
+    """A choice that cannot be made: the flag it concerns, and why."""
+
+    def __init__(self, flag: str, message: str):
+        super().__init__(f"{flag}: {message}")
+        self.flag = flag
+
+
+@dataclass(frozen=True)
+class DemoPlan:
+    profile: str
+    claims: dict[str, Any]  # the profile's claims plus the aud the provider expects
+    provider: Provider
+    provider_key: str  # "POOL/PROVIDER"
+    sts_audience: str
+    account: ServiceAccount
+    service: Service
+    service_url: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "profile": self.profile,
+            "provider": self.provider_key,
+            "audience": self.sts_audience,
+            "serviceAccount": self.account.email,
+            "service": self.service.name,
+            "serviceUrl": self.service_url,
+        }
+
+
+def choose(
+    topology: Topology,
+    endpoints: Endpoints,
+    profile: str | None = None,
+    provider: str | None = None,
+    service_account: str | None = None,
+    service: str | None = None,
+) -> DemoPlan:
+    profile = profile or DEFAULT_PROFILE
+    base_claims = topology.idp.claims(profile)
+    if base_claims is None:
+        known = ", ".join(topology.idp.profiles) or "none in the topology's idp.profiles"
+        raise PlanError("--profile", f"{profile!r} is not a profile (known: {known})")
+    chosen_provider, key = _provider(topology, endpoints, base_claims, provider)
+    sts_audience = endpoints.providers[key]
+    claims = {**base_claims, "aud": token_audience(chosen_provider, sts_audience)}
+    verdict = explain_exchange(topology, chosen_provider, claims)
+    chosen_service, url = _service(topology, endpoints, service)
+    account = _account(topology, verdict.caller, chosen_service, service_account)
+    return DemoPlan(
+        profile, claims, chosen_provider, key, sts_audience, account, chosen_service, url
+    )
+
+
+def _provider(
+    topology: Topology, endpoints: Endpoints, base_claims: dict[str, Any], wanted: str | None
+) -> tuple[Provider, str]:
+    if wanted is not None:
+        pool_id, _, provider_id = wanted.partition("/")
+        found = topology.provider(pool_id, provider_id)
+        if found is None:
+            raise PlanError("--provider", f"{wanted!r} is not a POOL/PROVIDER of the topology")
+        if wanted not in endpoints.providers:
+            raise PlanError("--provider", f"{wanted!r} is not served by these endpoints")
+        return found, wanted
+    candidates = [
+        (p, f"{p.pool_id}/{p.provider_id}")
+        for pool in topology.pools
+        for p in pool.providers
+        if f"{p.pool_id}/{p.provider_id}" in endpoints.providers
+    ]
+    if not candidates:
+        raise PlanError("--provider", "the endpoints serve none of the topology's providers")
+    for candidate, key in candidates:
+        claims = {**base_claims, "aud": token_audience(candidate, endpoints.providers[key])}
+        if explain_exchange(topology, candidate, claims).accepted:
+            return candidate, key
+    return candidates[0]  # no provider accepts this profile: STS will say why
+
+
+def _service(topology: Topology, endpoints: Endpoints, wanted: str | None) -> tuple[Service, str]:
+    if wanted is not None:
+        found = topology.service(wanted)
+        if found is None or wanted not in endpoints.services:
+            known = ", ".join(s for s in endpoints.services) or "none"
+            raise PlanError("--service", f"{wanted!r} is not a running service (known: {known})")
+        return found, endpoints.services[wanted]
+    served = [s for s in topology.services if s.name in endpoints.services]
+    private = [s for s in served if not s.allow_unauthenticated]
+    ranked = [s for s in private if s.app == APP_WITH_DUMP] + private + served
+    if not ranked:
+        raise PlanError("--service", "the endpoints serve none of the topology's services")
+    return ranked[0], endpoints.services[ranked[0].name]
+
+
+def _account(
+    topology: Topology, caller: Caller | None, service: Service, wanted: str | None
+) -> ServiceAccount:
+    if wanted is not None:
+        found = topology.service_account(wanted)
+        if found is None:
+            known = ", ".join(sa.email for sa in topology.service_accounts) or "none"
+            raise PlanError("--service-account", f"{wanted!r} is not in the topology ({known})")
+        return found
+    accounts = list(topology.service_accounts)
+    if not accounts:
+        raise PlanError("--service-account", "the topology has no serviceAccounts")
+
+    def usable(account: ServiceAccount) -> bool:
+        return caller is not None and all(
+            explain_account_grant(topology, caller, account, permission).passed
+            for permission in (ID_TOKEN_PERMISSION, ACCESS_TOKEN_PERMISSION)
+        )
+
+    def invokes(account: ServiceAccount) -> bool:
+        return explain_invoke(topology, service, account.email).passed
+
+    ranked = (
+        [a for a in accounts if usable(a) and invokes(a)]
+        + [a for a in accounts if usable(a)]
+        + [a for a in accounts if invokes(a)]
+        + accounts
+    )
+    return ranked[0]
+
+
+def forecast(topology: Topology, endpoints: Endpoints, profile: str) -> str:
+    """What the default chain would do for ``profile``, from the rules alone (no HTTP)."""
+    plan = choose(topology, endpoints, profile=profile)
+    account = plan.account.email.split("@")[0]
+    verdict = explain_exchange(topology, plan.provider, plan.claims)
+    if verdict.caller is None:
+        failed = next((c for c in verdict.checks if not c.passed), None)
+        return f"STS refuses: {failed.rule if failed else 'attribute condition'}"
+    for permission in (ID_TOKEN_PERMISSION, ACCESS_TOKEN_PERMISSION):
+        if not explain_account_grant(topology, verdict.caller, plan.account, permission).passed:
+            return f"IAM refuses: no binding on {account} names it"
+    if not explain_invoke(topology, plan.service, plan.account.email).passed:
+        return f"Cloud Run refuses: {account} lacks run.invoker"
+    return f"passes, as {account}"

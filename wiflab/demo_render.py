@@ -1,0 +1,214 @@
+"""The demo's output: numbered steps for a terminal, or one JSON document for machines.
+
+The terminal text comes in pieces (preamble, each step as it completes, ending) so a slow
+step on real Google Cloud shows progress. Only rendering here; every value arrives already
+display-safe (tokens shortened).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from wiflab.demo_explain import short_member
+from wiflab.demo_steps import STEP_COUNT, DemoResult, HttpCall, Step
+from wiflab.demo_tokens import DecodedJwt
+
+INDENT = "   "
+# Registered claims first, time claims last (with readable times); the rest in token order.
+CLAIMS_FIRST = ("iss", "sub", "aud", "azp", "email")
+
+
+@dataclass(frozen=True)
+class Style:
+    """ANSI colour, or none (not a TTY, or NO_COLOR set)."""
+
+    colour: bool
+
+    def _wrap(self, code: str, text: str) -> str:
+        return f"\033[{code}m{text}\033[0m" if self.colour else text
+
+    def bold(self, text: str) -> str:
+        return self._wrap("1", text)
+
+    def dim(self, text: str) -> str:
+        return self._wrap("2", text)
+
+    def good(self, text: str) -> str:
+        return self._wrap("32", text)
+
+    def bad(self, text: str) -> str:
+        return self._wrap("31", text)
+
+    def note(self, text: str) -> str:
+        return self._wrap("33", text)
+
+    def url(self, text: str) -> str:
+        return self._wrap("36", text)
+
+
+def render_json(result: DemoResult, now: float) -> str:
+    return json.dumps(result.to_json(now), indent=2, ensure_ascii=False) + "\n"
+
+
+def render_preamble(result: DemoResult, style: Style) -> str:
+    plan = result.plan
+    fields = {
+        "target": f"{result.target}, {result.stack}",
+        "topology": result.topology,
+        "profile": f"{plan.profile} (the fake user whose token is minted)",
+        "provider": plan.provider_key,
+        "account": plan.account.email,
+        "service": f"{plan.service.name} at {style.url(plan.service_url)}",
+    }
+    title = style.bold("wiflab demo: Workload Identity Federation, one step at a time")
+    return _text([title, "", *_fields(fields, "  ")])
+
+
+def render_ending(result: DemoResult, style: Style) -> str:
+    failed = result.failed
+    if failed is not None:
+        return _text(_stopped(failed, style))
+    return _text(_what_dump_saw(result, style) + _summary(result, style))
+
+
+def render_step(step: Step, now: float, style: Style) -> str:
+    lines = ["", style.bold(f"── Step {step.number}/{STEP_COUNT} · {step.title}")]
+    lines.append(f"{INDENT}{style.dim('why: ' + step.why)}")
+    if step.call is not None:
+        lines += _request(step, step.call, style)
+        lines += _response(step, style)
+    for token in step.tokens:
+        lines += _jwt(token, now, style)
+    if step.checks:
+        lines.append("")
+        for check in step.checks:
+            mark = style.good("✓") if check.passed else style.bad("✗")
+            lines.append(f"{INDENT}{mark} {check.rule}: {check.text}")
+            lines += [f"{INDENT}    {detail}" for detail in check.details]
+    for note in step.notes:
+        lines.append(f"{INDENT}{style.note('note:')} {note}")
+    if step.error is not None:
+        lines.append("")
+        lines.append(f"{INDENT}{style.bold('what to check:')}")
+        lines += [_hint(hint) for hint in step.hints]
+    return _text(lines)
+
+
+def _request(step: Step, call: HttpCall, style: Style) -> list[str]:
+    lines = ["", f"{INDENT}→ {call.method} {style.url(call.url)}"]
+    lines += [f"{INDENT}  {name}: {value}" for name, value in call.headers.items()]
+    if isinstance(call.body, dict):
+        # The IdP's body is claims, where "true" (a string) and true (a boolean) differ.
+        typed = step.key == "mint"
+        lines += _fields({key: _value(value, typed) for key, value in call.body.items()})
+    return lines
+
+
+def _response(step: Step, style: Style) -> list[str]:
+    call = step.call
+    if call is None or call.status is None:
+        error = step.error
+        return [f"{INDENT}{style.bad('✗ no answer:')} {error.message if error else ''}"]
+    status = f"{call.status} {call.reason}".strip()
+    lines = [f"{INDENT}← {style.good(status) if step.ok else style.bad(status)}"]
+    lines += _fields({key: _value(value) for key, value in step.shown.items()})
+    return lines
+
+
+def _jwt(token: DecodedJwt, now: float, style: Style) -> list[str]:
+    lines = ["", f"{INDENT}{style.bold('Decoded JWT')} · {style.dim(token.name)}"]
+    times = token.times(now)
+    first = [c for c in CLAIMS_FIRST if c in token.claims]
+    order = first + [c for c in token.claims if c not in first and c not in times]
+    order += [c for c in token.claims if c in times]
+    shown = {"header": json.dumps(dict(token.header))}
+    for claim in order:
+        text = _value(token.claims[claim], typed=True)
+        shown[claim] = f"{text}  {style.dim(times[claim])}" if claim in times else text
+    return lines + _fields(shown)
+
+
+def _stopped(step: Step, style: Style) -> list[str]:
+    error = step.error
+    answer = f"{error.status} {error.code}" if error and error.status else "no answer"
+    return ["", style.bad(f"✗ Stopped at step {step.number}/{STEP_COUNT}: refused ({answer}).")]
+
+
+def _what_dump_saw(result: DemoResult, style: Style) -> list[str]:
+    dump = result.dump or {}
+    verified = "verified" if dump.get("verified") else "NOT verified"
+    shown = {
+        "caller": str(dump.get("email") or dump.get("sub")),
+        "identity": f"{verified}, by {dump.get('by')}",
+    }
+    if dump.get("header"):
+        shown["header"] = f"{dump['header']}: {dump.get('forwarded')}"
+    if dump.get("service"):
+        shown["service"] = f"{dump['service']} (K_SERVICE)"
+    return ["", style.bold("── What /dump saw"), *_fields(shown, INDENT)]
+
+
+def _summary(result: DemoResult, style: Style) -> list[str]:
+    plan = result.plan
+    account = plan.account.email
+    sts, id_token, dump = (_step_by_key(result, key) for key in ("sts", "id_token", "dump"))
+    lines = ["", style.bold("── What just happened")]
+    lines += [
+        f"{INDENT}1. {plan.profile}'s token, signed by the fake IdP, passed {plan.provider_key};",
+        f"{INDENT}   Google now knows the caller as {short_member(_identity(sts))}.",
+        f"{INDENT}2. With that federated token alone, IAM Credentials minted a Google-signed ID",
+        f"{INDENT}   token and an access token for {account}",
+        f"{INDENT}   ({_role(id_token)}). No service-account key anywhere.",
+        f"{INDENT}3. Cloud Run let the ID token in: its aud is the service URL and the",
+        f"{INDENT}   account holds {_role(dump)} on {plan.service.name}.",
+        "",
+        style.bold("── Next"),
+    ]
+    commands = {f"wiflab demo --profile {p}": outcome for p, outcome in result.try_next.items()}
+    commands["wiflab demo --json"] = "every step as one JSON document"
+    commands["wiflab up"] = "keep the stack running for your own clients"
+    lines += _fields({command: style.dim(text) for command, text in commands.items()}, INDENT)
+    lines.append(f"{INDENT}README.md, and the comments in {result.topology}, explain each rule.")
+    return lines
+
+
+def _step_by_key(result: DemoResult, key: str) -> Step | None:
+    return next((step for step in result.steps if step.key == key), None)
+
+
+def _identity(step: Step | None) -> str:
+    for check in step.checks if step else []:
+        if check.rule == "identity":
+            return str(check.data.get("principal"))
+    return "(unknown)"
+
+
+def _role(step: Step | None) -> str:
+    for check in step.checks if step else []:
+        if check.rule == "IAM binding" and check.data:
+            return str(check.data["role"])
+    return "its binding"
+
+
+def _hint(hint: str) -> str:
+    # Commands are set apart, ready to copy.
+    return f"{INDENT}      $ {hint}" if hint.startswith("gcloud ") else f"{INDENT}  • {hint}"
+
+
+def _text(lines: list[str]) -> str:
+    return "\n".join(lines) + "\n"
+
+
+def _fields(fields: dict[str, str], indent: str = INDENT + "  ") -> list[str]:
+    """``key  value`` lines, the values aligned within the block."""
+    width = max((len(key) for key in fields), default=0) + 2
+    return [f"{indent}{key:<{width}}{value}" for key, value in fields.items()]
+
+
+def _value(value: Any, typed: bool = False) -> str:
+    """A value as JSON; plain strings bare unless ``typed`` (claims, where types matter)."""
+    if isinstance(value, str) and not typed:
+        return value
+    return json.dumps(value, ensure_ascii=False)

@@ -1,0 +1,447 @@
+"""The chain as raw REST calls, one step at a time, each recorded for display.
+
+The seeds' flow: mint a fake OIDC token at the IdP; exchange it at STS (RFC 8693) for a
+federated token; with that token call IAM Credentials' generateIdToken (direct federation,
+seed 001) and generateAccessToken (impersonation, seed 004); call the Cloud Run service's
+``/dump`` with the Google-signed ID token. Plain ``requests``, like the seeds' curl: the
+official-library flows live in the samples and tests. The first refused step ends the run.
+
+Every recorded value is display-safe: tokens are shortened (``demo_tokens.redact``) before
+they are stored, and the IdP's secret is shown by name only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any
+
+import requests
+
+from mock_gcp.iam import Caller
+from mock_gcp.topology import Topology
+from wiflab.demo_endpoints import Endpoints
+from wiflab.demo_errors import GoogleError, read_error
+from wiflab.demo_explain import (
+    Check,
+    explain_account_grant,
+    explain_exchange,
+    explain_invoke,
+    explain_service_audience,
+    explain_token_audience,
+)
+from wiflab.demo_hints import iam_hints, idp_hints, run_hints, sts_hints, unreachable_hints
+from wiflab.demo_plan import ACCESS_TOKEN_PERMISSION, ID_TOKEN_PERMISSION, DemoPlan
+from wiflab.demo_tokens import DecodedJwt, decode, redact
+
+TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
+ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
+JWT_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:jwt"
+CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
+ACCESS_TOKEN_LIFETIME = "3600s"
+IDP_SECRET_ENV = "IDP_TOKEN_SECRET"
+TIMEOUT_SECONDS = 30
+# The local stand-in's diagnostic headers (Google sends neither): used to cross-check.
+MAPPED_HEADER = "X-Wiflab-Mapped"
+GRANT_HEADER = "X-Wiflab-Grant"
+
+STEP_TEXT = {
+    "mint": (
+        "Mint the fake OIDC token",
+        "The workload's own credential: a JWT signed by an IdP the provider trusts.",
+    ),
+    "sts": (
+        "Exchange it at Google's STS for a federated token",
+        "STS checks issuer, signature and aud, maps the claims, applies the condition.",
+    ),
+    "id_token": (
+        "generateIdToken with the federated token (direct federation)",
+        "Cloud Run wants a Google-signed ID token; IAM mints one for a service account.",
+    ),
+    "access_token": (
+        "generateAccessToken (impersonation)",
+        "What service_account_impersonation_url does: the account's own access token.",
+    ),
+    "dump": (
+        "Call the protected service's /dump with the ID token",
+        "Cloud Run checks the token's signature and aud, and the caller's run.invoker.",
+    ),
+}
+STEP_COUNT = len(STEP_TEXT)
+
+
+@dataclass
+class HttpCall:
+    """One request and its answer, as shown: essential fields only, tokens shortened."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: Any = None
+    status: int | None = None
+    reason: str = ""
+    response: Any = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "request": {
+                "method": self.method,
+                "url": self.url,
+                "headers": self.headers,
+                "body": self.body,
+            },
+            "response": {"status": self.status, "reason": self.reason, "body": self.response},
+        }
+
+
+@dataclass
+class Step:
+    number: int
+    key: str
+    call: HttpCall | None = None
+    shown: dict[str, Any] = field(default_factory=dict)  # the answer's essential fields
+    tokens: list[DecodedJwt] = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    error: GoogleError | None = None
+    hints: tuple[str, ...] = ()
+
+    @property
+    def title(self) -> str:
+        return STEP_TEXT[self.key][0]
+
+    @property
+    def why(self) -> str:
+        return STEP_TEXT[self.key][1]
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_json(self, now: float) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "number": self.number,
+            "key": self.key,
+            "title": self.title,
+            "why": self.why,
+            "ok": self.ok,
+        }
+        if self.call is not None:
+            body.update(self.call.to_json())
+        body["tokens"] = [token.to_json(now) for token in self.tokens]
+        body["decision"] = [check.to_json() for check in self.checks]
+        if self.notes:
+            body["notes"] = self.notes
+        if self.error is not None:
+            body["error"] = self.error.to_json()
+            body["hints"] = list(self.hints)
+        return body
+
+
+class Chain:
+    """The five steps against ``endpoints`` for ``plan``, run one by one by ``steps()``."""
+
+    def __init__(
+        self,
+        endpoints: Endpoints,
+        topology: Topology,
+        plan: DemoPlan,
+        topology_label: str,
+        started_here: bool,
+        session: requests.Session | None = None,
+    ):
+        self._endpoints = endpoints
+        self._topology = topology
+        self._plan = plan
+        self._topology_label = topology_label
+        self._started_here = started_here
+        self._http = session or requests.Session()
+        self._subject_token = ""
+        self._subject_claims: dict[str, Any] = {}
+        self._caller: Caller | None = None
+        self._federated_token = ""
+        self._id_token = ""
+        self.dump: dict[str, Any] | None = None  # what /dump saw, once step 5 has run
+
+    def steps(self) -> Iterator[Step]:
+        """Each step once it has run; the first refused one is the last."""
+        actions: list[Callable[[Step], None]] = [
+            self._mint,
+            self._exchange,
+            self._generate_id_token,
+            self._generate_access_token,
+            self._call_dump,
+        ]
+        for number, (key, action) in enumerate(zip(STEP_TEXT, actions, strict=True), start=1):
+            step = Step(number, key)
+            action(step)
+            yield step
+            if not step.ok:
+                return
+
+    # -- the steps ---------------------------------------------------------------------
+
+    def _mint(self, step: Step) -> None:
+        headers = {"Accept": "application/json"}
+        shown_headers = dict(headers)
+        secret = os.environ.get(IDP_SECRET_ENV)
+        if secret:
+            headers["Authorization"] = f"Bearer {secret}"
+            shown_headers["Authorization"] = f"Bearer ${IDP_SECRET_ENV}"
+        claims = self._plan.claims
+        call = HttpCall("POST", self._endpoints.idp_token_url, shown_headers, redact(claims))
+        answer = self._send(step, call, headers=headers, json=claims)
+        if answer is None:
+            return
+        token = answer.get("id_token") if answer.status_code == 200 else None
+        if not isinstance(token, str):
+            self._refused(step, answer, idp_hints)
+            return
+        self._subject_token = token
+        step.shown = _pick(answer.body, "id_token", "token_type", "expires_in")
+        decoded = decode("the subject token, signed by the fake IdP", token)
+        if decoded is not None:
+            step.tokens.append(decoded)
+            self._subject_claims = dict(decoded.claims)
+        step.checks.append(explain_token_audience(self._plan.provider))
+
+    def _exchange(self, step: Step) -> None:
+        form = {
+            "grant_type": TOKEN_EXCHANGE,
+            "audience": self._plan.sts_audience,
+            "scope": CLOUD_PLATFORM,
+            "requested_token_type": ACCESS_TOKEN_TYPE,
+            "subject_token": self._subject_token,
+            "subject_token_type": JWT_TOKEN_TYPE,
+        }
+        call = HttpCall(
+            "POST",
+            self._endpoints.sts_token_url,
+            {"Content-Type": "application/x-www-form-urlencoded"},
+            redact(form),
+        )
+        verdict = explain_exchange(
+            self._topology, self._plan.provider, self._subject_claims or self._plan.claims
+        )
+        step.checks.extend(verdict.checks)
+        answer = self._send(step, call, data=form)
+        if answer is None:
+            return
+        token = answer.get("access_token") if answer.status_code == 200 else None
+        if not isinstance(token, str):
+            self._refused(step, answer, lambda e: sts_hints(e, self._plan, self._topology_label))
+            if verdict.accepted:
+                step.notes.append(self._expected_otherwise("accept this token"))
+            return
+        self._federated_token = token
+        self._caller = verdict.caller
+        step.shown = _pick(answer.body, "access_token", "issued_token_type", "token_type")
+        step.shown |= _pick(answer.body, "expires_in")
+        step.notes.append("the federated token is opaque: only Google can read it")
+        if not verdict.accepted:
+            step.notes.append(self._expected_otherwise("refuse this token"))
+        reported = _mapped_principal(answer.headers.get(MAPPED_HEADER))
+        if reported and verdict.caller and reported != verdict.caller.principal():
+            step.notes.append(f"the stand-in reports the caller as {reported}")
+
+    def _generate_id_token(self, step: Step) -> None:
+        body = {"audience": self._plan.service_url, "includeEmail": True}
+        answer = self._iam_call(step, "generateIdToken", body, ID_TOKEN_PERMISSION)
+        if answer is None:
+            return
+        self._id_token = answer.body["token"]
+        step.shown = _pick(answer.body, "token")
+        decoded = decode("the Google-signed ID token", self._id_token)
+        if decoded is not None:
+            step.tokens.append(decoded)
+
+    def _generate_access_token(self, step: Step) -> None:
+        body = {"scope": [CLOUD_PLATFORM], "lifetime": ACCESS_TOKEN_LIFETIME}
+        answer = self._iam_call(step, "generateAccessToken", body, ACCESS_TOKEN_PERMISSION)
+        if answer is None:
+            return
+        step.shown = _pick(answer.body, "accessToken", "expireTime")
+        step.notes.append("the account's own access token, for APIs that refuse federated ones")
+
+    def _call_dump(self, step: Step) -> None:
+        url = f"{self._plan.service_url.rstrip('/')}/dump"
+        headers = {"Authorization": f"Bearer {self._id_token}"}
+        call = HttpCall("GET", url, redact(headers))
+        decoded = decode("the Google-signed ID token", self._id_token)
+        aud = decoded.claims.get("aud") if decoded is not None else None
+        plan = self._plan
+        step.checks.append(explain_service_audience(plan.service, plan.service_url, aud))
+        step.checks.append(
+            explain_invoke(self._topology, self._plan.service, self._plan.account.email)
+        )
+        answer = self._send(step, call, headers=headers)
+        if answer is None:
+            return
+        if answer.status_code != 200 or not isinstance(answer.body, dict):
+            self._refused(step, answer, lambda e: run_hints(e, self._plan, self._topology_label))
+            return
+        self.dump = _what_dump_saw(answer.body)
+        step.shown = {"identity.verified": self.dump["verified"], "identity.by": self.dump["by"]}
+
+    # -- HTTP ----------------------------------------------------------------------------
+
+    def _iam_call(
+        self, step: Step, method: str, body: dict[str, Any], permission: str
+    ) -> _Answer | None:
+        account = self._plan.account.email
+        url = f"{self._endpoints.iamcredentials}/v1/projects/-/serviceAccounts/{account}:{method}"
+        headers = {"Authorization": f"Bearer {self._federated_token}"}
+        call = HttpCall("POST", url, redact(headers), body)
+        if self._caller is not None:
+            step.checks.append(
+                explain_account_grant(self._topology, self._caller, self._plan.account, permission)
+            )
+        answer = self._send(step, call, headers=headers, json=body)
+        if answer is None:
+            return None
+        token_field = "token" if method == "generateIdToken" else "accessToken"
+        if answer.status_code != 200 or not isinstance(answer.get(token_field), str):
+            self._refused(
+                step,
+                answer,
+                lambda e: iam_hints(e, self._plan, self._caller, self._topology_label),
+            )
+            if step.checks and step.checks[-1].passed:
+                step.notes.append(self._expected_otherwise(f"allow {method}"))
+            return None
+        reported = answer.headers.get(GRANT_HEADER)
+        expected = step.checks[-1].data if step.checks else {}
+        if reported and expected and reported != _grant_text(expected):
+            step.notes.append(f"the stand-in reports the grant as {reported}")
+        return answer
+
+    def _send(self, step: Step, call: HttpCall, **kwargs: Any) -> _Answer | None:
+        step.call = call
+        try:
+            response = self._http.request(
+                call.method, call.url, timeout=TIMEOUT_SECONDS, allow_redirects=False, **kwargs
+            )
+        except requests.RequestException as exc:
+            step.error = GoogleError(
+                None, "unreachable", f"could not reach {call.url} ({type(exc).__name__})"
+            )
+            step.hints = unreachable_hints(self._started_here)
+            return None
+        answer = _Answer(response)
+        call.status, call.reason = answer.status_code, answer.reason
+        call.response = redact(answer.body)
+        return answer
+
+    def _refused(
+        self, step: Step, answer: _Answer, hints: Callable[[GoogleError], tuple[str, ...]]
+    ) -> None:
+        step.error = redact_error(read_error(answer.status_code, answer.reason, answer.text))
+        step.shown = step.error.fields()
+        step.hints = hints(step.error)
+
+    def _expected_otherwise(self, outcome: str) -> str:
+        return (
+            f"{self._topology_label} says Google should {outcome}: "
+            "is the running stack using that topology?"
+        )
+
+
+class _Answer:
+    """A response read once: its JSON body when it has one, else its text."""
+
+    def __init__(self, response: requests.Response):
+        self.status_code = response.status_code
+        try:
+            self.reason = HTTPStatus(response.status_code).phrase
+        except ValueError:
+            self.reason = response.reason or ""
+        self.headers = response.headers
+        self.text = response.text
+        try:
+            self.body: Any = response.json()
+        except ValueError:
+            self.body = self.text
+
+    def get(self, key: str) -> Any:
+        return self.body.get(key) if isinstance(self.body, dict) else None
+
+
+def redact_error(error: GoogleError) -> GoogleError:
+    return GoogleError(error.status, error.code, redact(error.message), error.shape)
+
+
+def _pick(body: Any, *keys: str) -> dict[str, Any]:
+    return {key: redact(body[key]) for key in keys if isinstance(body, dict) and key in body}
+
+
+def _mapped_principal(header: str | None) -> str | None:
+    try:
+        reported = json.loads(header) if header else None
+    except ValueError:
+        return None
+    principal = reported.get("principal") if isinstance(reported, dict) else None
+    return principal if isinstance(principal, str) else None
+
+
+def _grant_text(data: Any) -> str:
+    return f"{data.get('role')} on {data.get('resource')} via {data.get('member')}"
+
+
+def _what_dump_saw(body: dict[str, Any]) -> dict[str, Any]:
+    identity = body.get("identity") if isinstance(body.get("identity"), dict) else {}
+    claims = identity.get("claims") if isinstance(identity.get("claims"), dict) else {}
+    header = identity.get("header")
+    headers = body.get("headers") if isinstance(body.get("headers"), dict) else {}
+    cloud_run = body.get("cloud_run") if isinstance(body.get("cloud_run"), dict) else {}
+    return redact(
+        {
+            "verified": identity.get("verified"),
+            "by": identity.get("by"),
+            "header": header,
+            "forwarded": headers.get(header) if isinstance(header, str) else None,
+            "email": claims.get("email"),
+            "sub": claims.get("sub"),
+            "aud": claims.get("aud"),
+            "service": cloud_run.get("K_SERVICE"),
+        }
+    )
+
+
+@dataclass
+class DemoResult:
+    """A whole run: where it ran, what was chosen, each step, and what /dump saw."""
+
+    target: str
+    stack: str  # how the stack came to be, e.g. "started for this demo (threads)"
+    topology: str
+    plan: DemoPlan
+    steps: list[Step]
+    dump: dict[str, Any] | None = None
+    # Other fake users to try, each with what the rules say will happen.
+    try_next: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return len(self.steps) == STEP_COUNT and all(step.ok for step in self.steps)
+
+    @property
+    def failed(self) -> Step | None:
+        return next((step for step in self.steps if not step.ok), None)
+
+    def to_json(self, now: float) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "ok": self.ok,
+            "target": self.target,
+            "stack": self.stack,
+            "topology": self.topology,
+            "plan": self.plan.to_json(),
+            "steps": [step.to_json(now) for step in self.steps],
+            "dump": self.dump,
+        }
+        if self.failed is not None:
+            body["failedStep"] = self.failed.number
+        body["tryNext"] = self.try_next
+        return body
