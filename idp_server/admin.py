@@ -17,7 +17,8 @@ import json
 import logging
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Blueprint, request
+from werkzeug.wrappers import Response
 
 from idp_server.errors import IdpError, invalid_request
 from idp_server.guard import require_bearer
@@ -49,11 +50,11 @@ def parse_new_key(body: bytes) -> tuple[str, KeyStatus]:
     return alg, KeyStatus(status)
 
 
-def register_admin_routes(app: Flask, store: KeyStore, admin_secret: str | None) -> None:
-    @app.before_request
+def admin_blueprint(store: KeyStore, admin_secret: str | None) -> Blueprint:
+    admin = Blueprint("admin", __name__, url_prefix="/admin")
+
+    @admin.before_request
     def guard_admin() -> None:
-        if not request.path.startswith("/admin/"):
-            return
         if admin_secret is None:
             raise IdpError(
                 403, "forbidden", "admin routes are disabled: start the IdP with IDP_ADMIN_SECRET"
@@ -68,11 +69,11 @@ def register_admin_routes(app: Flask, store: KeyStore, admin_secret: str | None)
     def listing(keyset: KeySet, status: int = 200, **extra: Any) -> Response:
         return json_response({**extra, "keys": keyset.listing()}, status)
 
-    @app.get("/admin/keys")
+    @admin.get("/keys")
     def list_keys() -> Response:
         return listing(store.current())
 
-    @app.post("/admin/keys")
+    @admin.post("/keys")
     def add_key() -> Response:
         alg, status = parse_new_key(request.get_data(cache=False))
         key = generate(alg)
@@ -80,14 +81,16 @@ def register_admin_routes(app: Flask, store: KeyStore, admin_secret: str | None)
         log.info("key %s added (%s, %s)", key.kid, alg, status.value)
         return listing(keyset, 201, added=KeyEntry(key, status).describe())
 
-    @app.post("/admin/keys/<kid>/activate")
+    @admin.post("/keys/<kid>/activate")
     def activate_key(kid: str) -> Response:
         keyset = store.update(lambda keys: keys.activated(kid))
         log.info("key %s activated", kid)
         return listing(keyset)
 
-    @app.post("/admin/keys/<kid>/retire")
+    @admin.post("/keys/<kid>/retire")
     def retire_key(kid: str) -> Response:
         keyset = store.update(lambda keys: keys.retired(kid))
         log.info("key %s retired", kid)
         return listing(keyset)
+
+    return admin

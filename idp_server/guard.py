@@ -11,10 +11,10 @@ def require_bearer(authorization: str | None, secret: str, purpose: str, setting
     """Refuse (401) unless the Authorization header is ``Bearer <secret>``."""
     scheme, _, presented = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not presented:
-        raise IdpError(
-            401, "unauthorized", f"Authorization: send 'Bearer <{setting}>' to {purpose}"
-        )
+        raise _unauthorized(f"Authorization: send 'Bearer <{setting}>' to {purpose}")
     if not compare_digest(presented.strip().encode("utf-8"), secret.encode("utf-8")):
-        raise IdpError(
-            401, "unauthorized", f"Authorization: the bearer secret does not match {setting}"
-        )
+        raise _unauthorized(f"Authorization: the bearer secret does not match {setting}")
+
+
+def _unauthorized(description: str) -> IdpError:
+    return IdpError(401, "unauthorized", description, {"WWW-Authenticate": "Bearer"})

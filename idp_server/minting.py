@@ -9,12 +9,15 @@ allowed, for negative tests), non-integer times, or ``exp - iat`` above the maxi
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from idp_server.errors import ConfigError, IdpError, invalid_request
+from idp_server.guard import require_bearer
+from idp_server.keystore import KeyStore
 
 MAX_BODY_BYTES = 64 * 1024
 TIME_CLAIMS = ("iat", "exp", "nbf")
@@ -69,6 +72,41 @@ def complete_claims(
             f"{rules.max_lifetime} s (IDP_MAX_LIFETIME)"
         )
     return completed
+
+
+@dataclass(frozen=True)
+class Minted:
+    token: str
+    expires_in: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {"id_token": self.token, "token_type": "Bearer", "expires_in": self.expires_in}
+
+
+class Minter:
+    """What both token routes do between reading the request and writing the answer."""
+
+    def __init__(self, rules: ClaimRules, store: KeyStore, secret: str | None):
+        self._rules = rules
+        self._store = store
+        self._secret = secret
+
+    def check_caller(self, authorization: str | None) -> None:
+        if self._secret is not None:
+            require_bearer(authorization, self._secret, "mint tokens", "IDP_TOKEN_SECRET")
+
+    def mint(
+        self,
+        claims: Mapping[str, Any],
+        *,
+        issuer: str,
+        alg: str | None = None,
+        kid: str | None = None,
+    ) -> Minted:
+        now = int(time.time())
+        completed = complete_claims(claims, issuer=issuer, now=now, rules=self._rules)
+        key = self._store.current().signer(alg=alg, kid=kid)
+        return Minted(key.sign(completed), max(0, completed["exp"] - now))
 
 
 def check_profiles(

@@ -1,14 +1,29 @@
-"""JSON responses, for every route and error alike."""
+"""JSON responses, for every route and every refusal alike."""
 
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
-from flask import Response
+from werkzeug.wrappers import Response
+
+from idp_server.errors import IdpError
 
 JSON = "application/json"
+TEXT = "text/plain"
+
+log = logging.getLogger(__name__)
 
 
 def json_response(body: Any, status: int = 200) -> Response:
     return Response(json.dumps(body), status=status, mimetype=JSON)
+
+
+def error_response(exc: IdpError, path: str) -> Response:
+    if exc.status == 401:
+        # The description names the setting, never the secret sent or expected.
+        log.warning("refused %s: %s", path, exc.description)
+    response = json_response(exc.body(), exc.status)
+    response.headers.update(exc.headers)
+    return response
