@@ -31,6 +31,11 @@ EXIT_REFUSED = 1
 EXIT_USAGE = 2
 MAX_SUGGESTIONS = 5
 
+DESCRIPTION = """\
+Mint a fake OIDC token, exchange it at STS, get a Google ID token and an access
+token from IAM Credentials, call the protected service. Each step shows its
+request, the answer, every JWT decoded and the rule that allowed or refused it."""
+
 EPILOG = """\
 examples:
   wiflab demo                    alice: every step passes
@@ -46,9 +51,7 @@ def register(subparsers: Any) -> None:
     demo = subparsers.add_parser(
         "demo",
         help="run the whole WIF chain, explained step by step",
-        description="Mint a fake OIDC token, exchange it at STS, get Google ID and access "
-        "tokens from IAM Credentials, call the protected service: each request, answer, "
-        "decoded JWT and the rule that allowed it.",
+        description=DESCRIPTION,
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -91,7 +94,8 @@ def demo_command(args: argparse.Namespace) -> int:
         if args.target is not None and args.target != endpoints.target:
             return _usage(f"--target {args.target}, but {args.endpoints} is for {endpoints.target}")
         topology = _load_topology(args.topology)
-        return _run(args, topology, endpoints, f"the stack of {args.endpoints}", started_here=False)
+        where = "real Google Cloud" if endpoints.target == "gcp" else "the running stack"
+        return _run(args, topology, endpoints, f"{where} of {args.endpoints}", started_here=False)
     with tempfile.TemporaryDirectory(prefix="wiflab-demo-") as state_dir:
         # The state dir holds the IdP's admin secret and minted tokens: gone when we are.
         args.state_dir = args.state_dir or Path(state_dir)

@@ -94,9 +94,14 @@ def run_hints(error: GoogleError, plan: DemoPlan, topology: str) -> tuple[str, .
     return (f"is {service} the dump service (app: protected_app, which serves /dump)?",)
 
 
-def unreachable_hints(started_here: bool) -> tuple[str, ...]:
+def unreachable_hints(started_here: bool, target: str) -> tuple[str, ...]:
     if started_here:
         return ("the stack this demo started stopped answering; run the demo again",)
+    if target == "gcp":
+        return (
+            "is the deployment up, and are the URLs in the endpoints file its own?",
+            "deploy/ writes that file; this machine needs HTTPS access to Google and Cloud Run",
+        )
     return (
         "is the stack still running? `wiflab up` prints where its endpoints.json is",
         "then: wiflab demo --endpoints STATE_DIR/endpoints.json",

@@ -13,7 +13,7 @@ from typing import Any
 
 from wiflab.demo_explain import short_member
 from wiflab.demo_steps import STEP_COUNT, DemoResult, HttpCall, Step
-from wiflab.demo_tokens import DecodedJwt
+from wiflab.demo_tokens import DecodedJwt, redact
 
 INDENT = "   "
 # Registered claims first, time claims last (with readable times); the rest in token order.
@@ -123,17 +123,18 @@ def _jwt(token: DecodedJwt, now: float, style: Style) -> list[str]:
     first = [c for c in CLAIMS_FIRST if c in token.claims]
     order = first + [c for c in token.claims if c not in first and c not in times]
     order += [c for c in token.claims if c in times]
+    claims = redact(dict(token.claims))
     shown = {"header": json.dumps(dict(token.header))}
     for claim in order:
-        text = _value(token.claims[claim], typed=True)
+        text = _value(claims[claim], typed=True)
         shown[claim] = f"{text}  {style.dim(times[claim])}" if claim in times else text
     return lines + _fields(shown)
 
 
 def _stopped(step: Step, style: Style) -> list[str]:
     error = step.error
-    answer = f"{error.status} {error.code}" if error and error.status else "no answer"
-    return ["", style.bad(f"✗ Stopped at step {step.number}/{STEP_COUNT}: refused ({answer}).")]
+    why = f"refused ({error.status} {error.code})" if error and error.status else "no answer"
+    return ["", style.bad(f"✗ Stopped at step {step.number}/{STEP_COUNT}: {why}.")]
 
 
 def _what_dump_saw(result: DemoResult, style: Style) -> list[str]:

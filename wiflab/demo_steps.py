@@ -151,14 +151,13 @@ class Chain:
         plan: DemoPlan,
         topology_label: str,
         started_here: bool,
-        session: requests.Session | None = None,
     ):
         self._endpoints = endpoints
         self._topology = topology
         self._plan = plan
         self._topology_label = topology_label
         self._started_here = started_here
-        self._http = session or requests.Session()
+        self._http = requests.Session()
         self._subject_token = ""
         self._subject_claims: dict[str, Any] = {}
         self._caller: Caller | None = None
@@ -249,7 +248,7 @@ class Chain:
 
     def _generate_id_token(self, step: Step) -> None:
         body = {"audience": self._plan.service_url, "includeEmail": True}
-        answer = self._iam_call(step, "generateIdToken", body, ID_TOKEN_PERMISSION)
+        answer = self._iam_call(step, "generateIdToken", body, ID_TOKEN_PERMISSION, "token")
         if answer is None:
             return
         self._id_token = answer.body["token"]
@@ -260,7 +259,9 @@ class Chain:
 
     def _generate_access_token(self, step: Step) -> None:
         body = {"scope": [CLOUD_PLATFORM], "lifetime": ACCESS_TOKEN_LIFETIME}
-        answer = self._iam_call(step, "generateAccessToken", body, ACCESS_TOKEN_PERMISSION)
+        answer = self._iam_call(
+            step, "generateAccessToken", body, ACCESS_TOKEN_PERMISSION, "accessToken"
+        )
         if answer is None:
             return
         step.shown = _pick(answer.body, "accessToken", "expireTime")
@@ -274,14 +275,12 @@ class Chain:
         aud = decoded.claims.get("aud") if decoded is not None else None
         plan = self._plan
         step.checks.append(explain_service_audience(plan.service, plan.service_url, aud))
-        step.checks.append(
-            explain_invoke(self._topology, self._plan.service, self._plan.account.email)
-        )
+        step.checks.append(explain_invoke(self._topology, plan.service, plan.account.email))
         answer = self._send(step, call, headers=headers)
         if answer is None:
             return
         if answer.status_code != 200 or not isinstance(answer.body, dict):
-            self._refused(step, answer, lambda e: run_hints(e, self._plan, self._topology_label))
+            self._refused(step, answer, lambda e: run_hints(e, plan, self._topology_label))
             return
         self.dump = _what_dump_saw(answer.body)
         step.shown = {"identity.verified": self.dump["verified"], "identity.by": self.dump["by"]}
@@ -289,8 +288,10 @@ class Chain:
     # -- HTTP ----------------------------------------------------------------------------
 
     def _iam_call(
-        self, step: Step, method: str, body: dict[str, Any], permission: str
+        self, step: Step, method: str, body: dict[str, Any], permission: str, answer_field: str
     ) -> _Answer | None:
+        """An IAM Credentials call with the federated token; the answer when it has
+        ``answer_field``, else None with the refusal recorded."""
         account = self._plan.account.email
         url = f"{self._endpoints.iamcredentials}/v1/projects/-/serviceAccounts/{account}:{method}"
         headers = {"Authorization": f"Bearer {self._federated_token}"}
@@ -302,8 +303,7 @@ class Chain:
         answer = self._send(step, call, headers=headers, json=body)
         if answer is None:
             return None
-        token_field = "token" if method == "generateIdToken" else "accessToken"
-        if answer.status_code != 200 or not isinstance(answer.get(token_field), str):
+        if answer.status_code != 200 or not isinstance(answer.get(answer_field), str):
             self._refused(
                 step,
                 answer,
@@ -328,7 +328,7 @@ class Chain:
             step.error = GoogleError(
                 None, "unreachable", f"could not reach {call.url} ({type(exc).__name__})"
             )
-            step.hints = unreachable_hints(self._started_here)
+            step.hints = unreachable_hints(self._started_here, self._endpoints.target)
             return None
         answer = _Answer(response)
         call.status, call.reason = answer.status_code, answer.reason

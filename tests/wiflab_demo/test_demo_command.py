@@ -139,7 +139,7 @@ def test_endpoints_uses_the_running_stack(running_stack: Stack) -> None:
     result = run_demo("--endpoints", str(endpoints), "--topology", str(TOPOLOGY), "--json")
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
-    assert doc["stack"] == f"the stack of {endpoints}"
+    assert doc["stack"] == f"the running stack of {endpoints}"
     urls = [step["request"]["url"] for step in doc["steps"]]
     stack = running_stack.endpoints
     service_url = stack["services"]["federated-auth-cloud-run"]["url"]
