@@ -55,9 +55,8 @@ def register(subparsers: Any) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    add_stack_arguments(demo)
     # Ephemeral ports: the demo never clashes with a `wiflab up` already running.
-    demo.set_defaults(port_base=0)
+    add_stack_arguments(demo, port_base=0)
     demo.add_argument(
         "--endpoints",
         type=Path,

@@ -239,6 +239,7 @@ class Stack:
             "target": "local",
             "mode": self.options.mode,
             "project": {"id": topology.project_id, "number": topology.project_number},
+            "topology": str(self.options.topology_path.resolve()),
             "idp": {
                 "issuer": idp,
                 "token_url": f"{idp}/token",

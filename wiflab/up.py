@@ -24,7 +24,9 @@ def register(subparsers: Any) -> None:
     up.set_defaults(func=up_command)
 
 
-def add_stack_arguments(parser: argparse.ArgumentParser) -> None:
+def add_stack_arguments(
+    parser: argparse.ArgumentParser, port_base: int = DEFAULT_PORT_BASE
+) -> None:
     parser.add_argument("--topology", type=Path, default=Path("wif.yaml"))
     parser.add_argument(
         "--state-dir",
@@ -36,8 +38,8 @@ def add_stack_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--port-base",
         type=int,
-        default=DEFAULT_PORT_BASE,
-        help=f"fixed ports from here (default {DEFAULT_PORT_BASE}); 0 = ephemeral ports",
+        default=port_base,
+        help=f"fixed ports from here (default {port_base}); 0 = ephemeral ports",
     )
 
 
@@ -48,10 +50,9 @@ def stack_from_args(args: argparse.Namespace) -> Stack:
     try:
         return Stack(options)
     except TopologyError as exc:
-        print(f"wiflab: {args.topology}: {exc}", file=sys.stderr)
-        raise SystemExit(EXIT_BAD_TOPOLOGY) from None
-    except OSError as exc:
-        print(f"wiflab: {args.topology}: {exc.strerror}", file=sys.stderr)
+        # The error names the file itself when it could not be read at all.
+        where = "" if str(args.topology) in str(exc) else f"{args.topology}: "
+        print(f"wiflab: {where}{exc}", file=sys.stderr)
         raise SystemExit(EXIT_BAD_TOPOLOGY) from None
 
 

@@ -24,7 +24,8 @@ def blueprint(backend: GoogleBackend) -> Blueprint:
                 "principal": exchange.token.caller.principal(),
                 "subject": exchange.mapped.subject,
                 "groups": list(exchange.mapped.groups),
-                "attributes": exchange.mapped.attributes,
+                # Values may be tuples (list-valued attributes): JSON arrays.
+                "attributes": dict(exchange.mapped.attributes),
                 "provider": exchange.provider_name,
             },
             default=list,
