@@ -1,1 +1,443 @@
-"""The wiflab pytest plugin (being written)."""
+"""wiflab's pytest plugin: test your own Workload Identity Federation code the way moto lets you
+test AWS code, against the local stand-in of Google's side, with the official client libraries.
+
+Registered through the ``pytest11`` entry point, so installing wiflab is enough. Fixtures:
+
+- ``wif_stack`` (session): the whole chain on loopback in threads mode, ephemeral ports, state
+  in a temp dir (one per xdist worker). ``.endpoints`` (the endpoints.json schema),
+  ``.topology``, ``.audience(provider)``, ``.account(name)``, ``.service_url(name)``,
+  ``.mint(...)``, ``.iam_client(credentials)``.
+- ``mint_token(profile=None, *, provider=None, alg=None, kid=None, **claims)``: a subject token
+  signed by the lab IdP; the profile's claims and the provider's audience, then your claims
+  (a claim given as None is left out).
+- ``external_account_info(provider=None, source="file"|"url"|"executable",
+  service_account=None, *, profile=None, **claims)``: an external-account config (a dict).
+- ``external_account_credentials(..., scopes=CLOUD_PLATFORM)``: the google-auth credential.
+- ``wif_topology``: apply another topology (pools, providers, bindings) for one test, without
+  restarting; the previous one is restored when the test ends.
+
+The topology is ``--wif-topology PATH`` (or ini ``wif_topology``), else wiflab's example.
+Only stdlib and pytest are imported here at load time: the plugin loads in every pytest run of
+an environment where wiflab is installed, and google-auth is needed only by the fixtures that
+build credentials.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+import pytest
+
+if TYPE_CHECKING:
+    from idp_server.client import IdpClient
+    from mock_gcp.backend import GoogleBackend
+    from mock_gcp.topology import Topology
+
+CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
+SOURCES = ("file", "url", "executable")
+ALLOW_EXECUTABLES = "GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES"
+EXECUTABLE_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:jwt"
+
+
+def example_topology() -> Path:
+    """wif.yaml beside the wiflab package (a source checkout or an editable install)."""
+    return Path(__file__).resolve().parent.parent / "wif.yaml"
+
+
+class WifStack:
+    """One target of the chain: its endpoints, its topology, and how to mint and name things.
+
+    ``backend`` is the in-process Google side (threads mode only); elsewhere it is None.
+    """
+
+    def __init__(
+        self,
+        endpoints: Mapping[str, Any],
+        topology: Topology,
+        *,
+        backend: GoogleBackend | None = None,
+        token_secret: str | None = None,
+    ):
+        self.endpoints = dict(endpoints)
+        self._topology = topology
+        self.backend = backend
+        self._token_secret = token_secret
+
+    @property
+    def topology(self) -> Topology:
+        """The topology in force: a test may have applied its own (wif_topology)."""
+        return self.backend.topology if self.backend is not None else self._topology
+
+    @property
+    def target(self) -> str:
+        return self.endpoints["target"]
+
+    # -- names ----------------------------------------------------------------------------
+
+    @property
+    def default_provider(self) -> str:
+        providers = list(self.endpoints.get("providers", {}))
+        if not providers:
+            raise ValueError("the topology has no enabled provider: pass provider='POOL/PROVIDER'")
+        return providers[0]
+
+    def audience(self, provider: str | None = None) -> str:
+        """The provider's resource name, as STS expects it: ``//iam.googleapis.com/...``."""
+        pool, sep, provider_id = (provider or self.default_provider).partition("/")
+        if not sep:
+            raise ValueError(f"provider {provider!r}: expected 'POOL/PROVIDER'")
+        number = self.endpoints["project"]["number"]
+        return (
+            f"//iam.googleapis.com/projects/{number}/locations/global/"
+            f"workloadIdentityPools/{pool}/providers/{provider_id}"
+        )
+
+    def account(self, name: str) -> str:
+        """A service account's email from its name (the part before @), in the target project."""
+        if "@" in name:
+            return name
+        for email in self.endpoints.get("serviceAccounts", []):
+            if email.split("@")[0] == name:
+                return email
+        return f"{name}@{self.endpoints['project']['id']}.iam.gserviceaccount.com"
+
+    def service_url(self, name: str) -> str:
+        try:
+            return self.endpoints["services"][name]["url"]
+        except KeyError:
+            known = ", ".join(self.endpoints.get("services", {})) or "none"
+            raise KeyError(f"no Cloud Run service {name!r} (services: {known})") from None
+
+    # -- the IdP --------------------------------------------------------------------------
+
+    @cached_property
+    def idp(self) -> IdpClient:
+        """A client of the lab IdP; it can rotate keys when the admin secret is known."""
+        from idp_server.client import IdpClient
+
+        idp = self.endpoints["idp"]
+        secret_file = idp.get("admin_secret_file")
+        admin = Path(secret_file).read_text().strip() if secret_file else None
+        return IdpClient(
+            idp["token_url"].removesuffix("/token"),
+            token_secret=self._token_secret,
+            admin_secret=admin,
+        )
+
+    @property
+    def token_secret(self) -> str | None:
+        return self._token_secret
+
+    def subject_claims(
+        self, profile: str | None = None, *, provider: str | None = None, **claims: Any
+    ) -> dict[str, Any]:
+        """The profile's claims, the provider's audience, then claims; None removes a claim."""
+        profiles = self.topology.idp.profiles
+        if profile is None:
+            profile = next(iter(profiles), None)
+        base: dict[str, Any] = {}
+        if profile is not None:
+            found = self.topology.idp.claims(profile)
+            if found is None:
+                raise ValueError(
+                    f"profile {profile!r} is not in the topology's idp.profiles "
+                    f"({', '.join(profiles) or 'none'})"
+                )
+            base = found
+        merged = {**base, "aud": self.audience(provider), **claims}
+        return {name: value for name, value in merged.items() if value is not None}
+
+    def mint(
+        self,
+        profile: str | None = None,
+        *,
+        provider: str | None = None,
+        alg: str | None = None,
+        kid: str | None = None,
+        **claims: Any,
+    ) -> str:
+        """A token signed by the lab IdP (through its /token route, as a workload gets one)."""
+        body = json.dumps(self.subject_claims(profile, provider=provider, **claims))
+        return self.idp.mint(body, alg=alg, kid=kid)
+
+    # -- Google's APIs --------------------------------------------------------------------
+
+    def iam_client(self, credentials: Any = None) -> Any:
+        """google-cloud-iam's IAMCredentialsClient (REST) at this target's endpoint."""
+        from google.cloud import iam_credentials_v1
+
+        return iam_credentials_v1.IAMCredentialsClient(
+            credentials=credentials,
+            transport="rest",
+            client_options={"api_endpoint": self.endpoints["iamcredentials"]["api_endpoint"]},
+        )
+
+
+@contextmanager
+def local_stack(topology_path: Path, state_dir: Path, mode: str = "threads") -> Iterator[WifStack]:
+    """The local stand-in on ephemeral loopback ports, stopped on exit."""
+    from wiflab.stack import Stack, StackOptions
+
+    stack = Stack(StackOptions(topology_path, state_dir, mode=mode, port_base=0))
+    endpoints = stack.start()
+    try:
+        yield WifStack(endpoints, stack.topology, backend=stack.backend)
+    finally:
+        stack.stop()
+
+
+class ExternalAccounts:
+    """External-account configs and google-auth credentials for one test (files in workdir)."""
+
+    def __init__(self, stack: WifStack, workdir: Path):
+        self._stack = stack
+        self._workdir = workdir
+        self._count = 0
+
+    def info(
+        self,
+        provider: str | None = None,
+        source: str = "file",
+        service_account: str | None = None,
+        *,
+        profile: str | None = None,
+        subject_token: str | None = None,
+        **claims: Any,
+    ) -> dict[str, Any]:
+        """The config; subject_token: a token of your own (expired, forged...) instead of one
+        the IdP mints from the profile and claims."""
+        from wiflab import credentials
+
+        if source not in SOURCES:
+            raise ValueError(f"source {source!r}: expected one of {', '.join(SOURCES)}")
+        if subject_token is not None and (claims or profile or source == "url"):
+            raise ValueError(
+                "subject_token replaces profile and claims, with source file or executable"
+            )
+        stack = self._stack
+        if source == "url":
+            credential_source = self._url_source(profile, provider, claims)
+        else:
+            token = subject_token or stack.mint(profile, provider=provider, **claims)
+            if source == "file":
+                path = self._write("subject-token", token)
+                credential_source = credentials.file_source(str(path))
+            else:
+                credential_source = credentials.executable_source(self._executable(token))
+        return credentials.external_account(
+            stack.audience(provider),
+            credential_source,
+            token_url=stack.endpoints["sts"]["token_url"],
+            service_account=stack.account(service_account) if service_account else None,
+            iamcredentials=stack.endpoints["iamcredentials"]["api_endpoint"],
+        )
+
+    def credentials(
+        self,
+        provider: str | None = None,
+        source: str = "file",
+        service_account: str | None = None,
+        *,
+        profile: str | None = None,
+        subject_token: str | None = None,
+        scopes: tuple[str, ...] | list[str] = (CLOUD_PLATFORM,),
+        **claims: Any,
+    ) -> Any:
+        """google-auth's credential for that config; executable needs ALLOW_EXECUTABLES=1."""
+        info = self.info(
+            provider,
+            source,
+            service_account,
+            profile=profile,
+            subject_token=subject_token,
+            **claims,
+        )
+        return credentials_from_info(info, scopes)
+
+    def _url_source(
+        self, profile: str | None, provider: str | None, claims: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """The IdP's profile route: a fresh token on every refresh, as an ambient endpoint."""
+        from wiflab import credentials
+
+        if claims:
+            raise ValueError(
+                "source='url' serves a profile of the IdP as configured; "
+                f"for extra claims ({', '.join(claims)}) use source='file' or 'executable'"
+            )
+        stack = self._stack
+        name = profile or next(iter(stack.topology.idp.profiles), None)
+        if name is None:
+            raise ValueError("source='url' needs an IdP profile, and the topology has none")
+        url = stack.endpoints["idp"]["profile_url"].format(profile=quote(name, safe=""))
+        url += "?aud=" + quote(stack.audience(provider), safe="")
+        secret = stack.token_secret
+        headers = {"Authorization": f"Bearer {secret}"} if secret else None
+        return credentials.url_source(url, headers)
+
+    def _executable(self, token: str) -> str:
+        """A tiny executable printing the executable-response JSON google-auth reads."""
+        import jwt
+
+        exp = jwt.decode(token, options={"verify_signature": False})["exp"]
+        response = {
+            "version": 1,
+            "success": True,
+            "token_type": EXECUTABLE_TOKEN_TYPE,
+            "id_token": token,
+            "expiration_time": exp,
+        }
+        script = self._write(
+            "executable.py", f"import sys\nsys.stdout.write({json.dumps(response)!r})\n"
+        )
+        return f"{shlex.quote(sys.executable)} {shlex.quote(str(script))}"
+
+    def _write(self, stem: str, text: str) -> Path:
+        self._count += 1
+        path = self._workdir / f"wif-{self._count}-{stem}"
+        path.write_text(text)
+        path.chmod(0o600)
+        return path
+
+
+def credentials_from_info(info: Mapping[str, Any], scopes: Any = (CLOUD_PLATFORM,)) -> Any:
+    """google-auth's credential class for an external-account config (empty scopes: none)."""
+    if "executable" in info["credential_source"]:
+        from google.auth import pluggable
+
+        return pluggable.Credentials.from_info(info, scopes=list(scopes) or None)
+    from google.auth import identity_pool
+
+    return identity_pool.Credentials.from_info(info, scopes=list(scopes) or None)
+
+
+class TopologyOverride:
+    """Apply topologies for one test; ``restore()`` brings back the one it started with."""
+
+    def __init__(self, backend: GoogleBackend):
+        self._backend = backend
+        self._original = backend.topology
+
+    def document(self) -> dict[str, Any]:
+        """The topology in force as an editable YAML-shaped dict (REST field names)."""
+        from mock_gcp.topology import topology_to_dict
+
+        return topology_to_dict(self._backend.topology)
+
+    def apply(self, topology: Topology | Mapping[str, Any] | str | Path) -> Topology:
+        """Swap in a topology (object, dict or YAML file), validated as at start-up."""
+        from mock_gcp.topology import Topology, load_topology, parse_topology
+
+        if isinstance(topology, Topology):
+            parsed = topology
+        elif isinstance(topology, Mapping):
+            parsed = parse_topology(dict(topology))
+        else:
+            parsed = load_topology(topology)
+        self._backend.apply_topology(parsed)
+        return parsed
+
+    @contextmanager
+    def applied(self, topology: Topology | Mapping[str, Any] | str | Path) -> Iterator[Topology]:
+        previous = self._backend.topology
+        try:
+            yield self.apply(topology)
+        finally:
+            self._backend.apply_topology(previous)
+
+    def restore(self) -> None:
+        self._backend.apply_topology(self._original)
+
+
+# -- pytest hooks and fixtures ------------------------------------------------------------
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("wiflab", "wiflab: Workload Identity Federation stand-in")
+    group.addoption(
+        "--wif-topology",
+        default=None,
+        metavar="PATH",
+        help="topology YAML for the wif_stack fixture (default: ini wif_topology, else "
+        "wiflab's example wif.yaml)",
+    )
+    parser.addini("wif_topology", "topology YAML for the wif_stack fixture", default="")
+
+
+def topology_path(config: pytest.Config) -> Path:
+    """--wif-topology, else ini wif_topology (relative to the ini file), else the example."""
+    option = config.getoption("--wif-topology")
+    if option:
+        return Path(option)
+    ini = config.getini("wif_topology")
+    if ini:
+        return (config.inipath.parent if config.inipath else Path.cwd()) / ini
+    path = example_topology()
+    if not path.is_file():
+        raise pytest.UsageError(
+            f"wiflab's example topology is not at {path}: pass --wif-topology PATH "
+            "(or set wif_topology in your pytest ini)"
+        )
+    return path
+
+
+@pytest.fixture(scope="session")
+def wif_stack(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory):
+    """The local chain in threads mode, started once per session (per xdist worker)."""
+    path = topology_path(pytestconfig)
+    with local_stack(path, tmp_path_factory.mktemp("wiflab-stack")) as stack:
+        yield stack
+
+
+@pytest.fixture
+def mint_token(wif_stack: WifStack) -> Callable[..., str]:
+    return wif_stack.mint
+
+
+@pytest.fixture
+def _wif_external_accounts(wif_stack: WifStack, tmp_path: Path) -> ExternalAccounts:
+    return ExternalAccounts(wif_stack, tmp_path)
+
+
+@pytest.fixture
+def external_account_info(_wif_external_accounts: ExternalAccounts) -> Callable[..., dict]:
+    return _wif_external_accounts.info
+
+
+@pytest.fixture
+def external_account_credentials(
+    _wif_external_accounts: ExternalAccounts, monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., Any]:
+    def build(
+        provider: str | None = None,
+        source: str = "file",
+        service_account: str | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        if source == "executable":
+            # google-auth runs executables only when the environment allows it.
+            monkeypatch.setenv(ALLOW_EXECUTABLES, "1")
+        return _wif_external_accounts.credentials(provider, source, service_account, **kwargs)
+
+    return build
+
+
+@pytest.fixture
+def wif_topology(wif_stack: WifStack) -> Iterator[TopologyOverride]:
+    if wif_stack.backend is None:
+        pytest.skip(
+            "wif_topology applies a topology inside the stand-in: it needs the in-process "
+            f"stack (threads mode), not target={wif_stack.target} "
+            f"mode={wif_stack.endpoints.get('mode')}"
+        )
+    override = TopologyOverride(wif_stack.backend)
+    yield override
+    override.restore()
