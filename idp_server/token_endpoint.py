@@ -76,8 +76,11 @@ class TokenEndpoint:
 
 
 def _read_body(environ: dict[str, Any]) -> bytes:
+    # One byte over the limit is read, so that a chunked body (no Content-Length) that is too
+    # large is told apart from one exactly at the limit: werkzeug stops quietly at its limit.
+    # read() with no size reads to the end: one sized read may stop at a chunk boundary.
     try:
-        body = get_input_stream(environ, max_content_length=MAX_BODY_BYTES).read(MAX_BODY_BYTES + 1)
+        body = get_input_stream(environ, max_content_length=MAX_BODY_BYTES + 1).read()
     except RequestEntityTooLarge:
         raise too_large() from None
     if len(body) > MAX_BODY_BYTES:
