@@ -32,16 +32,19 @@ from e2e.lab_topology import (
     FORGE_ISSUER,
     FORGE_PROVIDER,
 )
+from e2e.names import (
+    CLOUD_PLATFORM,
+    FEDERATED_SA,
+    LAB_PROVIDER,
+    SERVICE,
+    TARGET_SA,
+    TENANT_PROVIDER,
+    TENANT_SA,
+    WORKLOAD_SA,
+)
 
 GOOGLE, UNVERIFIED, LAB = "google", "unverified", "lab"
 
-LAB_PROVIDER = "oidc-pool-run/oidc-provider-1"
-TENANT_PROVIDER = "tenant-pool/tenant-provider"
-SERVICE = "federated-auth-cloud-run"
-FEDERATED_SA = "oidc-federated"
-TARGET_SA = "target-serviceaccount"
-TENANT_SA = "bigquery-runner"
-WORKLOAD_SA = "workload-runner"
 HOUR = 3600
 
 Produce = Callable[[Chain], Refusal]
@@ -393,7 +396,7 @@ def no_token(chain: Chain) -> dict[str, str]:
     return {}
 
 
-CLOUD_PLATFORM = ["https://www.googleapis.com/auth/cloud-platform"]
+CLOUD_PLATFORM_SCOPES = [CLOUD_PLATFORM]
 ID_TOKEN_BODY = {"audience": "https://a"}
 NO_FLAVOR_TOKEN = NO_FLAVOR.replace("{path}", TOKEN_PATH)
 WRONG = "https://wrong.wiflab.test"
@@ -501,19 +504,19 @@ CASES: list[Case] = [
     iam("sign-blob-openid-creator-only", iam_call("carol", "sign_blob", TARGET_SA, payload=b"x"),
         403, ERROR_DENIED, denied("iam.serviceAccounts.signBlob")),
     iam("access-token-openid-creator-only",
-        iam_call("carol", "generate_access_token", TARGET_SA, scope=CLOUD_PLATFORM),
+        iam_call("carol", "generate_access_token", TARGET_SA, scope=CLOUD_PLATFORM_SCOPES),
         403, ERROR_DENIED, denied("iam.serviceAccounts.getAccessToken")),
     # IAM Credentials: the request
     iam("access-token-missing-scope",
         iam_call("alice", "generate_access_token", FEDERATED_SA, scope=[]),
         400, ERROR_INVALID, INVALID_ARGUMENT),
     iam("access-token-lifetime-over-1h",
-        iam_call("alice", "generate_access_token", FEDERATED_SA, scope=CLOUD_PLATFORM,
+        iam_call("alice", "generate_access_token", FEDERATED_SA, scope=CLOUD_PLATFORM_SCOPES,
                  lifetime=duration_pb2.Duration(seconds=2 * HOUR)),
         400, ERROR_INVALID, LIFETIME_OVER_1H),
     iam("access-token-lifetime-over-12h-extended",
         iam_call("acme-project", "generate_access_token", TENANT_SA, TENANT_PROVIDER,
-                 scope=CLOUD_PLATFORM, lifetime=duration_pb2.Duration(seconds=13 * HOUR)),
+                 scope=CLOUD_PLATFORM_SCOPES, lifetime=duration_pb2.Duration(seconds=13 * HOUR)),
         400, ERROR_INVALID, INVALID_ARGUMENT, words=UNVERIFIED),
     iam("project-id-in-name",
         iam_call("alice", "generate_id_token", FEDERATED_SA, project=project_id, audience="https://a"),

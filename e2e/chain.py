@@ -4,6 +4,7 @@ as Google answered it (status, error code, text), whatever the service's error s
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Callable
@@ -43,6 +44,22 @@ class Refusal:
         if page:
             return cls(response.status_code, page["title"], page["message"])
         return cls(response.status_code, None, response.text)
+
+
+def token_owner(stack: WifStack, access_token: str) -> str:
+    """Whose access token this is, as Google's tokeninfo endpoint says."""
+    info = requests.get(
+        stack.endpoints["google_issuer"]["tokeninfo"],
+        params={"access_token": access_token},
+        timeout=10,
+    )
+    assert info.status_code == 200, info.text
+    return info.json()["email"]
+
+
+def google_error(refused: Exception) -> dict[str, Any]:
+    """The JSON error body google-auth carries as a refresh error's second argument."""
+    return json.loads(refused.args[1])
 
 
 class Accepted(AssertionError):

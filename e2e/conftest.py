@@ -59,7 +59,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "wif_requires(providers=(), metadata=False, idp_admin=False, in_process=False): "
+        "wif_requires(providers=(), accounts=(), metadata=False, idp_admin=False, "
+        "in_process=False): "
         "what the test needs from the target beyond the example topology; skipped without it",
     )
 
@@ -92,8 +93,10 @@ def gcp_target(config: pytest.Config) -> WifStack:
         endpoints = json.loads(Path(path).read_text())
     except (OSError, ValueError) as exc:
         pytest.fail(f"--gcp-config {path}: cannot read the endpoints file: {exc}", pytrace=False)
-    # deploy/ may name the topology it deployed; else the one this run was given.
-    topology = load_topology(endpoints.get("topology") or topology_path(config))
+    # The topology deployed, as the endpoints file names it (relative to the file); else the
+    # one this run was given.
+    named = endpoints.get("topology")
+    topology = load_topology(Path(path).parent / named if named else topology_path(config))
     return WifStack(endpoints, topology, token_secret=os.environ.get(IDP_TOKEN_SECRET_ENV))
 
 
@@ -104,6 +107,9 @@ def missing(stack: WifStack, requirements: dict[str, Any]) -> str | None:
         pool, _, provider_id = provider.partition("/")
         if stack.topology.provider(pool, provider_id) is None:
             return f"needs provider {provider}, which {where} does not have (e2e/lab_topology.py)"
+    for account in requirements.get("accounts", ()):
+        if stack.topology.service_account(stack.account(account)) is None:
+            return f"needs service account {account}, which {where} does not have"
     if requirements.get("metadata") and not stack.endpoints.get("metadata", {}).get("host"):
         return f"needs a metadata server, and {where} names none (endpoints metadata.host)"
     if requirements.get("idp_admin") and not stack.endpoints["idp"].get("admin_secret_file"):
