@@ -93,6 +93,12 @@ def serve_command(args: argparse.Namespace) -> int:
         level=logging.INFO,
         format="[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s",
     )
+    state_file: Path | None = None
+
+    def remove_private_state() -> None:
+        if state_file is not None and args.state_dir is None:
+            shutil.rmtree(state_file.parent, ignore_errors=True)
+
     try:
         settings = IdpSettings.from_env(os.environ, **_flag_overrides(args))
         keyset = initial_keyset(settings.key_source)
@@ -106,12 +112,9 @@ def serve_command(args: argparse.Namespace) -> int:
         settings = settings.replace(key_state=state_file, key_source=None)
         app = create_app(settings)
     except (ConfigError, OSError) as exc:
+        remove_private_state()
         print(f"wiflab idp serve: {exc}", file=sys.stderr)
         return 2
-
-    def remove_private_state(_arbiter: Any) -> None:
-        if args.state_dir is None:
-            shutil.rmtree(state_file.parent, ignore_errors=True)
 
     _say(f"issuer {settings.issuer or '(from each request Host header)'}")
     _say(f"listening on {listening} ({args.workers} gunicorn workers)")
@@ -120,7 +123,7 @@ def serve_command(args: argparse.Namespace) -> int:
         _say(f"  {entry.key.kid}  {entry.key.alg}  {entry.status.value}")
     guard = "Authorization: Bearer <IDP_TOKEN_SECRET>" if settings.minting_secret else "nothing"
     _say(f"/token requires {guard}; admin routes {_admin_state(settings)}")
-    IdpGunicorn(app, sock, args.workers, on_exit=remove_private_state).run()
+    IdpGunicorn(app, sock, args.workers, on_exit=lambda _arbiter: remove_private_state()).run()
     return 0
 
 

@@ -21,6 +21,9 @@ class IdpGunicorn(BaseApplication):  # type: ignore[misc]
         self._options = {
             "bind": [f"fd://{sock.fileno()}"],
             "workers": workers,
+            # Measured with bench/idp_tokens.py: gthread's keep-alive saves the TCP handshake
+            # but its thread hand-off costs more CPU per token than sync workers do.
+            "worker_class": "sync",
             "preload_app": True,
             "on_exit": on_exit,
             "loglevel": "info",

@@ -1,9 +1,9 @@
 """``/token`` as plain WSGI in front of Flask: the IdP's one hot route.
 
-Profiled under gunicorn (bench/idp_tokens.py), a token cost ~455 us of CPU: RS256 signing
-~225 (OpenSSL's own floor), gunicorn's sync worker and the TCP connection ~90, and Flask's
-per-request machinery (request context, URL adapter, session, signals) ~80, which was more than
-all of the IdP's own rules. This route skips that machinery; the rules (caller check, claims,
+Profiled under gunicorn (bench/idp_tokens.py) as a Flask route, a token cost ~455 us of CPU:
+RS256 signing ~225 (OpenSSL's own floor), gunicorn's sync worker and the TCP connection ~90,
+and Flask's per-request machinery (request context, URL adapter, session, signals) ~80, more
+than all of the IdP's own rules. Served here it costs ~380 us. The rules (caller check, claims,
 key choice) and the error rendering are the ones the Flask routes use.
 """
 
