@@ -73,6 +73,12 @@ def measure(wrk: str, url: str, script: Path, pid: int) -> Run:
     return Run(requests / seconds, (cpu_seconds(pid) - cpu_before) / requests * 1e6)
 
 
+def wrk_rate(wrk: str, url: str, script: Path) -> float:
+    """Requests/s of one wrk run (bench.google_side measures with it too)."""
+    requests, seconds = wrk_run(wrk, url, script)
+    return requests / seconds
+
+
 def wrk_run(wrk: str, url: str, script: Path) -> tuple[int, float]:
     """(requests, seconds) of one wrk run; any non-2xx answer makes the figure worthless."""
     out = subprocess.run(
