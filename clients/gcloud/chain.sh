@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# The chain with the gcloud CLI: the config gcloud writes, the federated token gcloud gets for
+# it, and the service account's ID token gcloud mints by impersonation.
+#
+#   subject token --STS--> federated token --generateAccessToken + generateIdToken-->
+#   Google-signed ID token --> the protected Cloud Run service
+#
+# Settings are read from the environment (clients/README.md). Run: clients/gcloud/chain.sh
+# gcloud keeps its state in CLOUDSDK_CONFIG; this script changes none of it.
+set -euo pipefail
+
+fail() { echo "error: $*" >&2; exit 1; }
+setting() { [ -n "${!1:-}" ] || fail "set $1 ($2); see clients/README.md"; }
+short() { echo "${1:0:20}...(${#1} chars)"; }  # enough to recognise a token, not to use it
+claims() { jq -R 'split(".")[1] | gsub("-"; "+") | gsub("_"; "/") | @base64d | fromjson' <<<"$1"; }
+# gcloud wraps Google's refusal in a paragraph of its own; the first ERROR line holds it.
+gcloud_error() { grep -m1 '^ERROR:' "$1" | sed 's/^ERROR: ([^)]*) //'; }
+
+setting GOOGLE_APPLICATION_CREDENTIALS "the external-account config"
+setting WIF_SERVICE_ACCOUNT "the service account to act as"
+setting WIF_SERVICE_URL "the protected service's URL"
+account=$WIF_SERVICE_ACCOUNT
+url=${WIF_SERVICE_URL%/}
+audience=${WIF_AUDIENCE:-$url}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+gcloud=(gcloud --quiet --verbosity=error)
+
+echo "== (1) the config, as gcloud writes it =="
+# From the provider's resource name and where the subject token is, both read here from
+# GOOGLE_APPLICATION_CREDENTIALS: on Google Cloud the file written is the same.
+source_=$(jq -c .credential_source "$GOOGLE_APPLICATION_CREDENTIALS")
+if file=$(jq -er .file <<<"$source_"); then
+  from=(--credential-source-file="$file")
+elif source_url=$(jq -er .url <<<"$source_"); then
+  from=(--credential-source-url="$source_url")
+else
+  fail "$GOOGLE_APPLICATION_CREDENTIALS: this client reads file- and url-sourced configs only"
+fi
+if field=$(jq -er .format.subject_token_field_name <<<"$source_"); then
+  from+=(--credential-source-type=json --credential-source-field-name="$field")
+fi
+provider=$(jq -r .audience "$GOOGLE_APPLICATION_CREDENTIALS")
+"${gcloud[@]}" --no-user-output-enabled iam workload-identity-pools create-cred-config \
+  "${provider#//iam.googleapis.com/}" \
+  "${from[@]}" --output-file="$work/config.json"
+if [ -n "${WIFLAB_ENDPOINTS:-}" ]; then
+  # The local stack. create-cred-config always writes Google's STS URL and gcloud has no
+  # endpoint override for STS: the config's token_url is the only way to point it elsewhere.
+  # IAM Credentials has one (api_endpoint_overrides/iamcredentials). Without a project,
+  # gcloud asks Cloud Resource Manager, a fixed Google URL, for the pool's.
+  jq --arg sts "$(jq -r .sts.token_url "$WIFLAB_ENDPOINTS")" '.token_url = $sts' \
+    "$work/config.json" >"$work/local.json"
+  mv "$work/local.json" "$work/config.json"
+  CLOUDSDK_API_ENDPOINT_OVERRIDES_IAMCREDENTIALS="$(jq -r .iamcredentials.api_endpoint "$WIFLAB_ENDPOINTS")/"
+  GOOGLE_CLOUD_PROJECT=$(jq -r .project.id "$WIFLAB_ENDPOINTS")
+  export CLOUDSDK_API_ENDPOINT_OVERRIDES_IAMCREDENTIALS GOOGLE_CLOUD_PROJECT
+fi
+jq . "$work/config.json"
+
+echo "== (2) the federated token: gcloud exchanges the subject token at STS =="
+# Application Default Credentials read the config; no `gcloud auth login` needed
+# (clients/README.md says why this script does without it).
+if ! federated=$(GOOGLE_APPLICATION_CREDENTIALS="$work/config.json" \
+  "${gcloud[@]}" auth application-default print-access-token 2>"$work/stderr"); then
+  # google-auth's exception text, with STS's JSON answer inside it
+  why=$(grep -o '{"error":"[^}]*}' "$work/stderr" | jq -r '"\(.error): \(.error_description)"')
+  fail "STS refused the token exchange: ${why:-$(gcloud_error "$work/stderr")}" \
+    "Check the provider's attribute condition and mapping against the subject token's claims" \
+    "(aud, iss, exp)."
+fi
+echo "federated token: $(short "$federated")"
+
+echo "== (3) the account's ID token: gcloud impersonates the account with the federated token =="
+# gcloud calls generateAccessToken, then generateIdToken for the audience: the federated
+# principal needs both getAccessToken and getOpenIdToken (roles/iam.workloadIdentityUser).
+# The token file is a pipe, so the token is on no command line and in no file.
+if ! id_token=$("${gcloud[@]}" auth print-identity-token --access-token-file=<(echo "$federated") \
+  --impersonate-service-account="$account" --include-email --audiences="$audience" \
+  2>"$work/stderr"); then
+  # gcloud's text: "STATUS: Failed to impersonate [SA]. <advice> <Google's message> <note>"
+  why=$(gcloud_error "$work/stderr")
+  message=$(grep -o "Permission '[^']*' denied on resource (or it may not exist)\." <<<"$why") \
+    || message=${why#*: }
+  fail "IAM Credentials refused: ${why%%:*}: $message" \
+    "Check that the federated principal holds roles/iam.workloadIdentityUser on $account."
+fi
+echo "ID token: $(short "$id_token")"
+claims "$id_token"
+
+echo "== (4) Cloud Run checks the ID token (signature, aud, run.invoker), then the service answers =="
+answer=$(curl -sS -w '\n%{http_code}' -H @<(echo "Authorization: Bearer $id_token") "$url/dump")
+body=${answer%$'\n'*} status=${answer##*$'\n'}
+if [ "$status" != 200 ]; then
+  # Cloud Run refuses with an HTML page; its first <h2> says why.
+  why=$(sed -n 's:.*<h2>\(.*\)</h2>.*:\1:p' <<<"$body" | head -1 | sed 's/<[^>]*>//g')
+  case $status in
+    401) hint="Check that the audience (WIF_AUDIENCE, else WIF_SERVICE_URL) is the service's URL." ;;
+    403) hint="Check that $account holds roles/run.invoker on the service." ;;
+    *) hint="" ;;
+  esac
+  fail "the service refused the call: $status $why $hint"
+fi
+echo "== the service's answer (GET $url/dump) =="
+jq . <<<"$body"
