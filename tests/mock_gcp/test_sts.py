@@ -345,3 +345,9 @@ def test_key_rotation_at_the_issuer_is_picked_up(google, issuer):
         assert google.exchange(issuer.mint(key=rotated)).status_code == 200
     finally:
         issuer.published.remove(rotated)
+
+
+def test_numeric_subject_is_refused_by_the_mapping_not_the_signature(google, issuer):
+    status, error, text = refusal(google.exchange(issuer.mint(sub=12345)))
+    assert (status, error) == (400, "unauthorized_client")
+    assert text == "The mapped attribute 'google.subject' must be of type STRING."
