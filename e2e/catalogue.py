@@ -60,17 +60,12 @@ class Case:
     text: str
     words: str = GOOGLE
     requires: dict[str, Any] = field(default_factory=dict)
-    # A defect of the stand-in, found by this case and not fixed yet: the case is expected to
-    # fail until it is, and then fails as XPASS so the note gets removed.
-    known_defect: str | None = None
 
     def expected_text(self, facts: dict[str, Any]) -> str:
         return self.text.format_map(facts)
 
     def param(self) -> Any:
         marks = [pytest.mark.wif_requires(**self.requires)] if self.requires else []
-        if self.known_defect:
-            marks.append(pytest.mark.xfail(reason=self.known_defect, strict=True))
         return pytest.param(self, id=self.id, marks=marks)
 
 

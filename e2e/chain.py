@@ -99,6 +99,8 @@ class Chain:
     # -- the official clients -------------------------------------------------------------
 
     def credentials(self, provider: str | None = None, **kwargs: Any) -> Any:
+        """google-auth credentials (ExternalAccounts.credentials); no service_account: the
+        federated principal itself."""
         return self.accounts.credentials(provider, **kwargs)
 
     def credentials_with_audience(self, audience: str, token: str) -> Any:
@@ -139,13 +141,9 @@ class Chain:
     def account_name(self, account: str) -> str:
         return f"projects/-/serviceAccounts/{self.stack.account(account)}"
 
-    def federated(self, profile: str | None = None, provider: str | None = None, **claims: Any):
-        """google-auth credentials for the federated principal itself (no impersonation)."""
-        return self.accounts.credentials(provider, profile=profile, **claims)
-
     def id_token(self, account: str, audience: str, profile: str = "alice") -> str:
         """A Google-signed ID token for account, through direct federation (seed 001)."""
-        client = self.iam(self.federated(profile))
+        client = self.iam(self.credentials(profile=profile))
         return client.generate_id_token(
             name=self.account_name(account), audience=audience, include_email=True
         ).token
