@@ -6,13 +6,16 @@ Registered through the ``pytest11`` entry point, so installing wiflab is enough.
 - ``wif_stack`` (session): the whole chain on loopback in threads mode, ephemeral ports, state
   in a temp dir (one per xdist worker). ``.endpoints`` (the endpoints.json schema),
   ``.topology``, ``.audience(provider)``, ``.account(name)``, ``.service_url(name)``,
-  ``.mint(...)``, ``.iam_client(credentials)``.
+  ``.mint(...)``, ``.iam_client(credentials)``, ``.idp`` (the IdP's client, key rotation).
 - ``mint_token(profile=None, *, provider=None, alg=None, kid=None, **claims)``: a subject token
   signed by the lab IdP; the profile's claims and the provider's audience, then your claims
   (a claim given as None is left out).
 - ``external_account_info(provider=None, source="file"|"url"|"executable",
-  service_account=None, *, profile=None, **claims)``: an external-account config (a dict).
-- ``external_account_credentials(..., scopes=CLOUD_PLATFORM)``: the google-auth credential.
+  service_account=None, *, profile=None, subject_token=None, **claims)``: an external-account
+  config (a dict) whose subject token the IdP mints (or yours: ``subject_token=``);
+  with ``service_account`` it impersonates that account.
+- ``external_account_credentials(..., scopes=(CLOUD_PLATFORM,))``: the google-auth credential
+  (for ``executable``, GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES=1 is set for the test).
 - ``wif_topology``: apply another topology (pools, providers, bindings) for one test, without
   restarting; the previous one is restored when the test ends.
 
@@ -69,7 +72,8 @@ class WifStack:
         self.endpoints = dict(endpoints)
         self._topology = topology
         self.backend = backend
-        self._token_secret = token_secret
+        # The IdP's /token secret, when minting is guarded (a deployed IdP).
+        self.token_secret = token_secret
 
     @property
     def topology(self) -> Topology:
@@ -128,13 +132,9 @@ class WifStack:
         admin = Path(secret_file).read_text().strip() if secret_file else None
         return IdpClient(
             idp["token_url"].removesuffix("/token"),
-            token_secret=self._token_secret,
+            token_secret=self.token_secret,
             admin_secret=admin,
         )
-
-    @property
-    def token_secret(self) -> str | None:
-        return self._token_secret
 
     def subject_claims(
         self, profile: str | None = None, *, provider: str | None = None, **claims: Any
