@@ -43,6 +43,9 @@ class StackOptions:
     host: str = LOOPBACK
     # Fixed ports from here (IdP +0, Google +1, services +10, +11, ...); 0 = ephemeral.
     port_base: int = DEFAULT_PORT_BASE
+    # The iss of Google-signed ID tokens; None = the stand-in's own URL. Set it to
+    # https://accounts.google.com for relying parties that insist on Google's.
+    google_issuer: str | None = None
 
 
 class Stack:
@@ -117,7 +120,10 @@ class Stack:
                 bind_host=host,
             )
         )
-        backend = GoogleBackend(self.topology, self._deviations(google.url, idp.url))
+        issuer = self.options.google_issuer or google.url
+        backend = GoogleBackend(
+            self.topology, LocalDeviations(google_issuer=issuer, lab_idp_issuer=idp.url)
+        )
         google.app = create_google(backend)
         self.backend = backend
         servers = [idp, google]
@@ -141,7 +147,7 @@ class Stack:
                 service_url=front.url,
                 upstream_url=upstream,
                 google_keys=backend.issuer.key_for,
-                google_issuers=[google.url],
+                google_issuers=[issuer],
             )
             servers.append(front)
             services[service.name] = front.url
@@ -172,9 +178,10 @@ class Stack:
             IDP_PROFILES=json.dumps(self.topology.idp.plain()),
             IDP_ADMIN_SECRET=self._admin_secret,
         )
+        issuer = self.options.google_issuer or google.url
         google.env.update(
             WIFLAB_TOPOLOGY=str(self.options.topology_path.resolve()),
-            WIFLAB_GOOGLE_ISSUER=google.url,
+            WIFLAB_GOOGLE_ISSUER=issuer,
             WIFLAB_IDP_ISSUER=idp.url,
         )
         servers = [idp, google]
@@ -206,7 +213,7 @@ class Stack:
                 WIFLAB_RUN_SERVICE_URL=front.url,
                 WIFLAB_RUN_UPSTREAM=upstream,
                 WIFLAB_GOOGLE_CERTS_URL=f"{google.url}/oauth2/v3/certs",
-                WIFLAB_GOOGLE_ISSUER=google.url,
+                WIFLAB_GOOGLE_ISSUER=issuer,
             )
             servers.append(front)
             services[service.name] = front.url
@@ -217,9 +224,6 @@ class Stack:
         for server in servers:
             server.wait_ready()
         return {"idp": idp.url, "google": google.url, "services": services}
-
-    def _deviations(self, google_url: str, idp_url: str) -> LocalDeviations:
-        return LocalDeviations(google_issuer=google_url, lab_idp_issuer=idp_url)
 
     # -- endpoints.json and credentials ----------------------------------------------------
 
@@ -249,7 +253,7 @@ class Stack:
             "sts": {"token_url": f"{google}/v1/token"},
             "iamcredentials": {"api_endpoint": google},
             "google_issuer": {
-                "issuer": google,
+                "issuer": self.options.google_issuer or google,
                 "certs_v1": f"{google}/oauth2/v1/certs",
                 "certs_v3": f"{google}/oauth2/v3/certs",
                 "tokeninfo": f"{google}/oauth2/v3/tokeninfo",

@@ -41,12 +41,19 @@ def add_stack_arguments(
         default=port_base,
         help=f"fixed ports from here (default {port_base}); 0 = ephemeral ports",
     )
+    parser.add_argument(
+        "--google-issuer",
+        help="iss of Google-signed ID tokens (default: the stand-in's own URL; "
+        "https://accounts.google.com for relying parties that insist on it)",
+    )
 
 
 def stack_from_args(args: argparse.Namespace) -> Stack:
     """A Stack, or exit 2 with the topology's error before any port is opened."""
     state_dir = args.state_dir or Path(tempfile.mkdtemp(prefix="wiflab-"))
-    options = StackOptions(args.topology, state_dir, args.mode, args.host, args.port_base)
+    options = StackOptions(
+        args.topology, state_dir, args.mode, args.host, args.port_base, args.google_issuer
+    )
     try:
         return Stack(options)
     except TopologyError as exc:

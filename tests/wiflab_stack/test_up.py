@@ -192,3 +192,14 @@ def test_url_sourced_impersonated_credential(tmp_path):
             params={"access_token": credentials.token},
         ).json()
         assert info["email"] == SA
+
+
+@pytest.mark.parametrize("mode", ["threads", "processes"])
+def test_google_issuer_setting_for_relying_parties_that_insist(tmp_path, mode):
+    options = StackOptions(
+        TOPOLOGY, tmp_path, mode=mode, port_base=0, google_issuer="https://accounts.google.com"
+    )
+    with Stack(options) as stack:
+        dump = seed_001_chain(stack.endpoints)
+        assert dump["identity"]["claims"]["iss"] == "https://accounts.google.com"
+        assert stack.endpoints["google_issuer"]["issuer"] == "https://accounts.google.com"
