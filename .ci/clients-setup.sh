@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# What the sample clients (clients/) need on a fresh machine, so their tests run rather than
+# skip: curl and jq (shell, gcloud), Node.js and the Node client's locked packages, and the
+# gcloud CLI, which must already be installed (Google's own package repository is not one
+# this setup reaches). Safe to run again. Then run the suite with WIFLAB_REQUIRE_CLIENTS=1,
+# so a client whose tool is missing fails instead of skipping.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { echo "clients-setup: $*" >&2; }
+
+missing=()
+for tool in curl jq; do
+  command -v "$tool" >/dev/null || missing+=("$tool")
+done
+# Debian's nodejs (18 on bookworm) is new enough: the Node client needs 18 or later.
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
+if ((${#missing[@]})); then
+  say "installing ${missing[*]}"
+  sudo=()
+  [ "$(id -u)" = 0 ] || sudo=(sudo)
+  "${sudo[@]}" apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${missing[@]}" >&2
+fi
+
+say "installing the Node client's packages (npm ci, from clients/node/package-lock.json)"
+npm ci --prefix clients/node --no-audit --no-fund --loglevel=error >&2
+
+if ! command -v gcloud >/dev/null; then
+  say "gcloud not found: install the Google Cloud CLI (https://cloud.google.com/sdk/docs/install)"
+  exit 1
+fi
+say "node $(node --version), $(gcloud --version 2>/dev/null | head -1), $(jq --version)"
