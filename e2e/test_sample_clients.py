@@ -151,10 +151,12 @@ def error_lines(stderr: str) -> list[str]:
     return stderr.strip().splitlines()
 
 
+@pytest.mark.parametrize("source", ["file", "url"])
 @pytest.mark.parametrize("client", COMMANDS)
-def test_client_calls_the_service_as_the_account(client, endpoints, client_env):
+def test_client_calls_the_service_as_the_account(client, source, endpoints, client_env):
+    """The stack's federated configs, their subject token read from a file or the IdP's URL."""
     require_tools(client)
-    env = client_env(endpoints["credentials"][FEDERATED])
+    env = client_env(endpoints["credentials"][f"oidc-pool-run.oidc-provider-1.{source}"])
     done = run(COMMANDS[client], env)
     assert done.returncode == 0, done.stderr
     identity = service_answer(done.stdout, endpoints)["identity"]

@@ -6,7 +6,7 @@
 #   Google-signed ID token --> the protected Cloud Run service
 #
 # Settings are read from the environment (clients/README.md). Run: clients/gcloud/chain.sh
-# gcloud keeps its state in CLOUDSDK_CONFIG; this script changes none of it.
+# It logs no account in and sets no gcloud property: your gcloud configuration stays as it was.
 set -euo pipefail
 
 fail() { echo "error: $*" >&2; exit 1; }
@@ -47,14 +47,15 @@ provider=$(jq -r .audience "$GOOGLE_APPLICATION_CREDENTIALS")
 if [ -n "${WIFLAB_ENDPOINTS:-}" ]; then
   # The local stack. create-cred-config always writes Google's STS URL and gcloud has no
   # endpoint override for STS: the config's token_url is the only way to point it elsewhere.
-  # IAM Credentials has one (api_endpoint_overrides/iamcredentials). Without a project,
-  # gcloud asks Cloud Resource Manager, a fixed Google URL, for the pool's.
+  # IAM Credentials has one (api_endpoint_overrides/iamcredentials). Without
+  # GOOGLE_CLOUD_PROJECT, gcloud asks Cloud Resource Manager (a fixed Google URL) for one.
   jq --arg sts "$(jq -r .sts.token_url "$WIFLAB_ENDPOINTS")" '.token_url = $sts' \
     "$work/config.json" >"$work/local.json"
   mv "$work/local.json" "$work/config.json"
-  CLOUDSDK_API_ENDPOINT_OVERRIDES_IAMCREDENTIALS="$(jq -r .iamcredentials.api_endpoint "$WIFLAB_ENDPOINTS")/"
+  iamcredentials=$(jq -r .iamcredentials.api_endpoint "$WIFLAB_ENDPOINTS")
+  export CLOUDSDK_API_ENDPOINT_OVERRIDES_IAMCREDENTIALS="$iamcredentials/"  # with its final /
   GOOGLE_CLOUD_PROJECT=$(jq -r .project.id "$WIFLAB_ENDPOINTS")
-  export CLOUDSDK_API_ENDPOINT_OVERRIDES_IAMCREDENTIALS GOOGLE_CLOUD_PROJECT
+  export GOOGLE_CLOUD_PROJECT
 fi
 jq . "$work/config.json"
 
@@ -65,7 +66,8 @@ if ! federated=$(GOOGLE_APPLICATION_CREDENTIALS="$work/config.json" \
   "${gcloud[@]}" auth application-default print-access-token 2>"$work/stderr"); then
   # google-auth's exception text, with STS's JSON answer inside it
   why=$(grep -o '{"error":"[^}]*}' "$work/stderr" | jq -r '"\(.error): \(.error_description)"')
-  fail "STS refused the token exchange: ${why:-$(gcloud_error "$work/stderr")}" \
+  [ -n "$why" ] || fail "$(gcloud_error "$work/stderr")"  # not STS's answer
+  fail "STS refused the token exchange: $why" \
     "Check the provider's attribute condition and mapping against the subject token's claims" \
     "(aud, iss, exp)."
 fi
@@ -88,15 +90,17 @@ fi
 echo "ID token: $(short "$id_token")"
 claims "$id_token"
 
-echo "== (4) Cloud Run checks the ID token (signature, aud, run.invoker), then the service answers =="
+echo "== (4) the service, once Cloud Run has checked the ID token (signature, aud, run.invoker) =="
 answer=$(curl -sS -w '\n%{http_code}' -H @<(echo "Authorization: Bearer $id_token") "$url/dump")
 body=${answer%$'\n'*} status=${answer##*$'\n'}
 if [ "$status" != 200 ]; then
   # Cloud Run refuses with an HTML page; its first <h2> says why.
   why=$(sed -n 's:.*<h2>\(.*\)</h2>.*:\1:p' <<<"$body" | head -1 | sed 's/<[^>]*>//g')
   case $status in
-    401) hint="Check that the audience (WIF_AUDIENCE, else WIF_SERVICE_URL) is the service's URL." ;;
-    403) hint="Check that $account holds roles/run.invoker on the service." ;;
+    401)
+      hint="Check that the audience (WIF_AUDIENCE, else WIF_SERVICE_URL) is the service's URL." ;;
+    403)
+      hint="Check that $account holds roles/run.invoker on the service." ;;
     *) hint="" ;;
   esac
   fail "the service refused the call: $status $why $hint"

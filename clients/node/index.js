@@ -38,17 +38,18 @@ function iamClientOptions(endpointsFile) {
   };
 }
 
-// google-auth-library reports STS's refusal as "Error code ERROR: DESCRIPTION". Over the REST
-// fallback, IAM's refusal carries Google's JSON error body as its message; over gRPC, the
-// status code and Google's message as details.
-function refusal(error, account) {
-  if (/^Error code \w+:/.test(error.message)) {
-    return (
-      `STS refused the token exchange: ${error.message.replace(/^Error code /, '')} ` +
-      "Check the provider's attribute condition and mapping against the subject token's " +
-      'claims (aud, iss, exp).'
-    );
-  }
+// google-auth-library reports STS's refusal as "Error code ERROR: DESCRIPTION".
+function stsRefusal(error) {
+  return (
+    `STS refused the token exchange: ${error.message.replace(/^Error code /, '')} ` +
+    "Check the provider's attribute condition and mapping against the subject token's " +
+    'claims (aud, iss, exp).'
+  );
+}
+
+// Over the REST fallback, IAM's refusal carries Google's JSON error body as its message; over
+// gRPC, the status code and Google's message as details.
+function iamRefusal(error, account) {
   let google = {};
   try {
     google = JSON.parse(error.message).error ?? {};
@@ -79,14 +80,21 @@ async function main() {
   const url = setting('WIF_SERVICE_URL', "the protected service's URL").replace(/\/+$/, '');
   const audience = process.env.WIF_AUDIENCE || url;
 
-  // 1. The config names the subject token and the provider that trusts it. The external-account
-  //    client exchanges the token at STS (the config's token_url) when first used, asking for
-  //    the cloud-platform scope. With no service_account_impersonation_url, the federated token
-  //    itself calls IAM Credentials: seed 001's short cut.
+  // 1. The config names the subject token and the provider that trusts it; the external-account
+  //    client reads the token and exchanges it at STS (the config's token_url), asking for the
+  //    cloud-platform scope.
   const authClient = ExternalAccountClient.fromJSON(JSON.parse(fs.readFileSync(config, 'utf8')));
+  try {
+    const {token: federated} = await authClient.getAccessToken();
+    console.log(`federated token from STS: ${short(federated)}`);
+  } catch (error) {
+    if (!/^Error code /.test(error.message)) throw error; // not STS's answer
+    fail(stsRefusal(error));
+  }
 
-  // 2. IAM Credentials mints the account's ID token for the service's audience. The federated
-  //    principal needs iam.serviceAccounts.getOpenIdToken on the account.
+  // 2. With no service_account_impersonation_url in the config, the federated token itself
+  //    calls IAM Credentials (seed 001's short cut), which mints the account's ID token for the
+  //    service's audience. The principal needs iam.serviceAccounts.getOpenIdToken on it.
   const iam = new IAMCredentialsClient({
     authClient,
     ...iamClientOptions(process.env.WIFLAB_ENDPOINTS),
@@ -99,7 +107,7 @@ async function main() {
       includeEmail: true,
     });
   } catch (error) {
-    fail(refusal(error, account));
+    fail(iamRefusal(error, account));
   }
   const claims = JSON.parse(Buffer.from(token.split('.')[1], 'base64url'));
   console.log(`ID token from IAM Credentials: ${short(token)}`);
@@ -115,4 +123,6 @@ async function main() {
 }
 
 // An unreadable config or subject token, an unreachable endpoint.
-main().catch(error => fail(error.cause ? `${error.message}: ${error.cause.message}` : error.message));
+main().catch(error => {
+  fail(error.cause ? `${error.message}: ${error.cause.message}` : error.message);
+});

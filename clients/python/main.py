@@ -16,6 +16,7 @@ import requests
 from google.api_core import exceptions as api_exceptions
 from google.auth import exceptions as auth_exceptions
 from google.auth import jwt
+from google.auth.transport.requests import Request
 from google.cloud import iam_credentials_v1
 
 from report import fail, iam_refusal, service_refusal, short, sts_refusal
@@ -29,15 +30,19 @@ def main() -> None:
     audience = os.environ.get("WIF_AUDIENCE") or url
     endpoints = local_endpoints()
 
-    # 1. The config names the subject token and the provider that trusts it. google-auth
-    #    exchanges the token at STS (the config's token_url) when first used; STS wants a
-    #    scope. With no service_account_impersonation_url in the config, the federated token
-    #    itself calls IAM Credentials: seed 001's short cut.
+    # 1. The config names the subject token and the provider that trusts it; google-auth
+    #    reads the token and exchanges it at STS (the config's token_url). STS wants a scope.
     credentials, _ = google.auth.load_credentials_from_file(config)
     credentials = credentials.with_scopes([CLOUD_PLATFORM])
+    try:
+        credentials.refresh(Request())
+    except auth_exceptions.OAuthError as error:
+        fail(sts_refusal(error))
+    print(f"federated token from STS: {short(credentials.token)}")
 
-    # 2. IAM Credentials mints the account's ID token for the service's audience. The
-    #    federated principal needs iam.serviceAccounts.getOpenIdToken on the account.
+    # 2. With no service_account_impersonation_url in the config, the federated token itself
+    #    calls IAM Credentials (seed 001's short cut), which mints the account's ID token for
+    #    the service's audience. The principal needs iam.serviceAccounts.getOpenIdToken on it.
     client = iam_credentials_v1.IAMCredentialsClient(
         credentials=credentials, **iam_client_options(endpoints)
     )
@@ -45,8 +50,6 @@ def main() -> None:
         token = client.generate_id_token(
             name=f"projects/-/serviceAccounts/{account}", audience=audience, include_email=True
         ).token
-    except auth_exceptions.OAuthError as error:
-        fail(sts_refusal(error))
     except api_exceptions.GoogleAPICallError as error:
         fail(iam_refusal(error, account))
     print(f"ID token from IAM Credentials: {short(token)}")

@@ -49,9 +49,11 @@ def impersonation_refusal(error: RefreshError, account: str) -> str:
 
 
 def iam_refusal(error: GoogleAPICallError, account: str) -> str:
-    # Over REST, the response holds Google's JSON error; over gRPC, the exception itself.
-    body = error.response.json().get("error", {}) if hasattr(error.response, "json") else {}
-    status = body.get("status", error.code)
+    try:  # over REST, the response holds Google's JSON error
+        body = error.response.json()["error"]
+    except (AttributeError, KeyError, TypeError, ValueError):
+        body = {}  # over gRPC, the exception itself
+    status = body.get("status", getattr(error.grpc_status_code, "name", error.code))
     message = body.get("message", error.message)
     return (
         f"IAM Credentials refused: {status}: {message} Check that the federated principal "

@@ -20,7 +20,8 @@ claims() { jq -R 'split(".")[1] | gsub("-"; "+") | gsub("_"; "/") | @base64d | f
 request() {
   local token=$1 out
   shift
-  out=$(curl -sS -w '\n%{http_code}' -H @<([ -z "$token" ] || echo "Authorization: Bearer $token") "$@")
+  out=$(curl -sS -w '\n%{http_code}' \
+    -H @<([ -z "$token" ] || echo "Authorization: Bearer $token") "$@")
   BODY=${out%$'\n'*} STATUS=${out##*$'\n'}
 }
 JSON=(-H 'Content-Type: application/json' --data-binary @-)  # POST the JSON on stdin
@@ -42,8 +43,8 @@ source_=$(jq -c .credential_source "$config")
 if file=$(jq -er .file <<<"$source_"); then
   raw=$(<"$file")
 elif source_url=$(jq -er .url <<<"$source_"); then
-  raw=$(curl -sSf -H @<(jq -r '.headers // {} | to_entries[] | "\(.key): \(.value)"' <<<"$source_") \
-    "$source_url")
+  headers=$(jq -r '.headers // {} | to_entries[] | "\(.key): \(.value)"' <<<"$source_")
+  raw=$(curl -sSf -H @<(echo "$headers") "$source_url")
 else
   fail "$config: this client reads file- and url-sourced configs only"
 fi
@@ -91,7 +92,7 @@ id_token=$(jq -r .token <<<"$BODY")
 echo "ID token: $(short "$id_token")"
 claims "$id_token"
 
-echo "== (3) Cloud Run checks the ID token (signature, aud, run.invoker), then the service answers =="
+echo "== (3) the service, once Cloud Run has checked the ID token (signature, aud, run.invoker) =="
 echo "GET $url/dump"
 echo "Authorization: Bearer $(short "$id_token")"
 request "$id_token" "$url/dump"
@@ -99,8 +100,10 @@ if [ "$STATUS" != 200 ]; then
   # Cloud Run refuses with an HTML page; its first <h2> says why.
   why=$(sed -n 's:.*<h2>\(.*\)</h2>.*:\1:p' <<<"$BODY" | head -1 | sed 's/<[^>]*>//g')
   case $STATUS in
-    401) hint="Check that the audience (WIF_AUDIENCE, else WIF_SERVICE_URL) is the service's URL." ;;
-    403) hint="Check that $account holds roles/run.invoker on the service." ;;
+    401)
+      hint="Check that the audience (WIF_AUDIENCE, else WIF_SERVICE_URL) is the service's URL." ;;
+    403)
+      hint="Check that $account holds roles/run.invoker on the service." ;;
     *) hint="" ;;
   esac
   fail "the service refused the call: $STATUS $why $hint"
