@@ -10,8 +10,8 @@ import pytest
 
 from tests.wiflab_demo.conftest import REPO, RUN_LIMIT_SECONDS, WIFLAB, demo_env
 from wiflab import keys
-from wiflab.demo_errors import read_error
-from wiflab.demo_tokens import decode, readable_time, redact, shorten
+from wiflab.demo.errors import read_error
+from wiflab.demo.tokens import decode, readable_time, redact, shorten
 from wiflab.stack import Stack
 
 ANSI = "\033["

@@ -23,9 +23,9 @@ import requests
 
 from mock_gcp.iam import Caller
 from mock_gcp.topology import Topology
-from wiflab.demo_endpoints import Endpoints
-from wiflab.demo_errors import GoogleError, read_error
-from wiflab.demo_explain import (
+from wiflab.demo.endpoints import Endpoints
+from wiflab.demo.errors import GoogleError, read_error
+from wiflab.demo.explain import (
     Check,
     explain_account_grant,
     explain_exchange,
@@ -33,9 +33,9 @@ from wiflab.demo_explain import (
     explain_service_audience,
     explain_token_audience,
 )
-from wiflab.demo_hints import iam_hints, idp_hints, run_hints, sts_hints, unreachable_hints
-from wiflab.demo_plan import ACCESS_TOKEN_PERMISSION, ID_TOKEN_PERMISSION, DemoPlan
-from wiflab.demo_tokens import DecodedJwt, decode, redact
+from wiflab.demo.hints import iam_hints, idp_hints, run_hints, sts_hints, unreachable_hints
+from wiflab.demo.plan import ACCESS_TOKEN_PERMISSION, ID_TOKEN_PERMISSION, DemoPlan
+from wiflab.demo.tokens import DecodedJwt, decode, redact
 
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"

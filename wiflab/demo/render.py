@@ -11,9 +11,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from wiflab.demo_explain import short_member
-from wiflab.demo_steps import STEP_COUNT, DemoResult, HttpCall, Step
-from wiflab.demo_tokens import DecodedJwt, redact
+from wiflab.demo.explain import short_member
+from wiflab.demo.steps import STEP_COUNT, DemoResult, HttpCall, Step
+from wiflab.demo.tokens import DecodedJwt, redact
 
 INDENT = "   "
 # Registered claims first, time claims last (with readable times); the rest in token order.

@@ -7,8 +7,8 @@ command that changes it on real Google Cloud). Google's own words are shown by t
 from __future__ import annotations
 
 from mock_gcp.iam import Caller
-from wiflab.demo_errors import GoogleError
-from wiflab.demo_plan import DemoPlan
+from wiflab.demo.errors import GoogleError
+from wiflab.demo.plan import DemoPlan
 
 WORKLOAD_IDENTITY_USER = "roles/iam.workloadIdentityUser"
 
