@@ -6,7 +6,7 @@ seed 001) and generateAccessToken (impersonation, seed 004); call the Cloud Run 
 ``/dump`` with the Google-signed ID token. Plain ``requests``, like the seeds' curl: the
 official-library flows live in the samples and tests. The first refused step ends the run.
 
-Every recorded value is display-safe: tokens are shortened (``demo_tokens.redact``) before
+Every recorded value is display-safe: tokens are shortened (``tokens.redact``) before
 they are stored, and the IdP's secret is shown by name only.
 """
 
