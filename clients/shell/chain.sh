@@ -57,7 +57,7 @@ claims "$subject"
 
 echo "== (1) STS exchanges it for a federated token (RFC 8693) =="
 # The provider's full resource name is the audience; STS wants a scope.
-request=$(jq -n --arg audience "$(jq -r .audience "$config")" --arg token "$subject" '{
+exchange=$(jq -n --arg audience "$(jq -r .audience "$config")" --arg token "$subject" '{
   audience: $audience,
   grantType: "urn:ietf:params:oauth:grant-type:token-exchange",
   requestedTokenType: "urn:ietf:params:oauth:token-type:access_token",
@@ -66,8 +66,8 @@ request=$(jq -n --arg audience "$(jq -r .audience "$config")" --arg token "$subj
   subjectToken: $token}')
 token_url=$(jq -r .token_url "$config")
 echo "POST $token_url"
-jq --arg short "$(short "$subject")" '.subjectToken = $short' <<<"$request"
-request "" "${JSON[@]}" "$token_url" <<<"$request"
+jq --arg short "$(short "$subject")" '.subjectToken = $short' <<<"$exchange"
+request "" "${JSON[@]}" "$token_url" <<<"$exchange"
 if [ "$STATUS" != 200 ]; then
   fail "STS refused the token exchange: $(jq -r '"\(.error): \(.error_description)"' <<<"$BODY")" \
     "Check the provider's attribute condition and mapping against the subject token's claims" \
