@@ -297,12 +297,11 @@ def test_gcloud_writes_googles_urls_whatever_the_overrides(endpoints, tmp_path, 
     )
 
 
-def test_gcloud_login_with_a_federated_config_needs_sts_introspection(
+def test_gcloud_login_with_a_federated_config_names_the_principal(
     endpoints, tmp_path, client_env
 ):
     """gcloud names every account it holds. For a federated token it asks STS's token
-    introspection endpoint (the config's token_info_url) whose principal it is; the stand-in
-    serves no /v1/introspect, so this login is refused locally (it works on Google Cloud)."""
+    introspection endpoint (the config's token_info_url) whose principal it is."""
     require_tools("gcloud")
     config = json.loads(Path(endpoints["credentials"][FEDERATED]).read_text())
     config["token_info_url"] = endpoints["sts"]["token_url"].replace("/token", "/introspect")
@@ -310,10 +309,13 @@ def test_gcloud_login_with_a_federated_config_needs_sts_introspection(
     path.write_text(json.dumps(config))
     env = client_env(path)
     done = gcloud(env, "auth", "login", f"--cred-file={path}")
-    assert done.returncode == 1
-    assert done.stderr.startswith('ERROR: (gcloud.auth.login) {"error":{"code":404,')
-    assert '"status":"NOT_FOUND"' in done.stderr
-    assert "No credentialed accounts." in gcloud(env, "auth", "list").stderr
+    assert done.returncode == 0, done.stderr
+    principal = (
+        f"principal://iam.googleapis.com/projects/{endpoints['project']['number']}/locations/"
+        "global/workloadIdentityPools/oidc-pool-run/subject/alice@domain.com"
+    )
+    assert f"Authenticated with external account credentials for: [{principal}]." in done.stderr
+    assert principal in gcloud(env, "auth", "list").stdout
 
 
 def test_gcloud_login_with_an_impersonated_config_mints_access_tokens_only(endpoints, client_env):

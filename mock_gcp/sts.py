@@ -299,6 +299,30 @@ class SecurityTokenService:
             )
 
 
+def introspect(backend: GoogleBackend, token: str, client_id: str | None) -> dict[str, Any]:
+    """RFC 7662 introspection (``POST /v1/introspect``), which gcloud asks for the account name
+    of a federated credential (``gcloud auth login --cred-file``)."""
+    if not client_id:
+        # RFC 7662 section 2.1: the caller must authenticate; gcloud sends its own client id.
+        # unverified text
+        raise StsError(401, "invalid_client", "Client authentication is required.")
+    issued = backend.tokens.lookup(token)
+    if issued is None:
+        return {"active": False}
+    return {
+        "active": True,
+        "client_id": client_id,
+        "iss": "https://sts.googleapis.com/",
+        "iat": int(issued.issued_at),
+        "exp": int(issued.expires_at),
+        "scope": " ".join(issued.scopes),
+        # Federated tokens name their principal; a service account's token, its email.
+        "username": issued.caller.principal()
+        if issued.kind == "federated"
+        else issued.caller.name,
+    }
+
+
 def _check_fields(request: ExchangeRequest) -> None:
     if request.grant_type != TOKEN_EXCHANGE:
         # unverified text; RFC 6749 section 5.2 names the code.

@@ -7,6 +7,7 @@ import json
 from flask import Blueprint, Response, jsonify, request
 
 from mock_gcp.backend import GoogleBackend
+from mock_gcp import sts
 from mock_gcp.sts import ExchangeRequest, SecurityTokenService, StsError
 
 
@@ -31,6 +32,15 @@ def blueprint(backend: GoogleBackend) -> Blueprint:
             default=list,
         )
         return response
+
+    @bp.post("/v1/introspect")
+    def introspect() -> Response:
+        client_id = request.authorization.username if request.authorization else None
+        fields = _fields()
+        body = sts.introspect(
+            backend, str(fields.get("token") or ""), client_id or fields.get("client_id")
+        )
+        return jsonify(body)
 
     return bp
 

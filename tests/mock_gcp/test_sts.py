@@ -351,3 +351,30 @@ def test_numeric_subject_is_refused_by_the_mapping_not_the_signature(google, iss
     status, error, text = refusal(google.exchange(issuer.mint(sub=12345)))
     assert (status, error) == (400, "unauthorized_client")
     assert text == "The mapped attribute 'google.subject' must be of type STRING."
+
+
+def test_introspection_names_the_federated_principal(google, issuer):
+    token = google.federated_token(issuer.mint())
+    response = google.session.post(
+        f"{google.url}/v1/introspect",
+        data={"token": token, "token_type_hint": ACCESS_TOKEN_TYPE},
+        auth=("gcloud-client", "secret"),
+    )
+    body = response.json()
+    assert body["active"] is True
+    assert body["username"] == f"principal://iam.googleapis.com/{POOL}/subject/alice@domain.com"
+    assert body["scope"] == CLOUD_PLATFORM
+    assert body["exp"] - body["iat"] in range(3590, 3601)
+
+
+def test_introspection_of_an_unknown_token_is_inactive(google):
+    response = google.session.post(
+        f"{google.url}/v1/introspect", data={"token": "ya29.nope"}, auth=("c", "s")
+    )
+    assert (response.status_code, response.json()) == (200, {"active": False})
+
+
+def test_introspection_needs_client_authentication(google, issuer):
+    token = google.federated_token(issuer.mint())
+    response = google.session.post(f"{google.url}/v1/introspect", data={"token": token})
+    assert refusal(response) == (401, "invalid_client", "Client authentication is required.")
