@@ -297,9 +297,7 @@ def test_gcloud_writes_googles_urls_whatever_the_overrides(endpoints, tmp_path, 
     )
 
 
-def test_gcloud_login_with_a_federated_config_names_the_principal(
-    endpoints, tmp_path, client_env
-):
+def test_gcloud_login_with_a_federated_config_names_the_principal(endpoints, tmp_path, client_env):
     """gcloud names every account it holds. For a federated token it asks STS's token
     introspection endpoint (the config's token_info_url) whose principal it is."""
     require_tools("gcloud")

@@ -317,9 +317,7 @@ def introspect(backend: GoogleBackend, token: str, client_id: str | None) -> dic
         "exp": int(issued.expires_at),
         "scope": " ".join(issued.scopes),
         # Federated tokens name their principal; a service account's token, its email.
-        "username": issued.caller.principal()
-        if issued.kind == "federated"
-        else issued.caller.name,
+        "username": issued.caller.principal() if issued.kind == "federated" else issued.caller.name,
     }
 
 

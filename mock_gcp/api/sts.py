@@ -1,4 +1,4 @@
-"""``POST /v1/token``: the three encodings clients send, rendered answers."""
+"""STS over HTTP: `POST /v1/token` in the three encodings clients send, and `/v1/introspect`."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import json
 
 from flask import Blueprint, Response, jsonify, request
 
-from mock_gcp.backend import GoogleBackend
 from mock_gcp import sts
+from mock_gcp.backend import GoogleBackend
 from mock_gcp.sts import ExchangeRequest, SecurityTokenService, StsError
 
 
