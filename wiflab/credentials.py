@@ -1,8 +1,8 @@
 """External-account credential configs: the files GOOGLE_APPLICATION_CREDENTIALS points at.
 
-The same shape ``gcloud iam workload-identity-pools create-cred-config`` writes, so a config
-made here for the local stack and one gcloud makes for Google Cloud differ only in their
-endpoints.
+The same shape ``gcloud iam workload-identity-pools create-cred-config`` writes (gcloud 528,
+``--credential-source-type=text`` for files; tests/deploy compares the two), so a config made
+here for the local stack and one gcloud makes for Google Cloud differ only in their endpoints.
 """
 
 from __future__ import annotations
@@ -48,7 +48,10 @@ def external_account(
     service_account: str | None = None,
     iamcredentials: str = GOOGLE_IAMCREDENTIALS,
 ) -> dict[str, Any]:
-    """An external-account config; with service_account, it impersonates that account."""
+    """An external-account config; with service_account, it impersonates that account.
+
+    Without one, gcloud adds STS's introspection endpoint beside its token endpoint.
+    """
     config: dict[str, Any] = {
         "universe_domain": "googleapis.com",
         "type": "external_account",
@@ -61,4 +64,11 @@ def external_account(
         config["service_account_impersonation_url"] = impersonation_url(
             service_account, iamcredentials
         )
+    else:
+        config["token_info_url"] = introspection_url(token_url)
     return config
+
+
+def introspection_url(token_url: str) -> str:
+    """STS's RFC 7662 endpoint beside its token endpoint: .../v1/token -> .../v1/introspect."""
+    return token_url.rstrip("/").removesuffix("/token") + "/introspect"

@@ -1,0 +1,193 @@
+"""The gcp config: what ``e2e --target=gcp``, ``wiflab demo --target gcp`` and the clients read.
+
+``STATE_DIR/endpoints.json`` has the keys of the local stack's endpoints.json with Google's
+URLs and the Cloud Run services' own; ``STATE_DIR/topology.yaml`` is the topology as deployed
+(project id and number, renamed pools and providers); ``STATE_DIR/credentials/`` holds
+external-account configs named as the local stack names them (``POOL.PROVIDER.file[.SA]``).
+
+They are file-sourced: each reads a subject token from ``POOL.PROVIDER.subject-token``, which
+``wiflab deploy tokens`` mints from the IdP's ``/token/<profile>`` (it needs the IdP's /token
+secret, from the environment, and writes each token owner-only). No config holds a secret.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import requests
+import yaml
+
+from deploy.errors import DeployError
+from deploy.names import TOKEN_SECRET
+from deploy.target import IDP_APP, Retarget, Target
+from mock_gcp.topology import Topology, TopologyError, parse_topology, topology_to_dict
+from wiflab import credentials
+from wiflab.stack import ENDPOINTS_FILE, _accepted_profile, _providers, _reachable_accounts
+
+GOOGLE_ISSUER = {
+    "issuer": "https://accounts.google.com",
+    "certs_v1": "https://www.googleapis.com/oauth2/v1/certs",
+    "certs_v3": "https://www.googleapis.com/oauth2/v3/certs",
+    "tokeninfo": "https://oauth2.googleapis.com/tokeninfo",
+}
+TOPOLOGY_FILE = "topology.yaml"
+MINT_TIMEOUT = 30.0
+
+
+def deployed_topology(topology: Topology, target: Target, project_number: str) -> dict[str, Any]:
+    """The topology with the names it has on Google Cloud (a YAML document). A provider with
+    no issuerUri still means the lab's own IdP: the config's ``idp.issuer`` says where it is."""
+    doc = Retarget(topology, target, project_number).document(topology_to_dict(topology))
+    doc["project"] = {"id": target.project, "number": project_number}
+    for pool in doc["pools"]:
+        for provider in pool["providers"]:
+            provider["id"] = target.provider_id(pool["id"], provider["id"])
+        pool["id"] = target.pool_id(pool["id"])
+    for account in doc["serviceAccounts"]:
+        del account["uniqueId"]  # Google assigns it; the stand-in's is derived from the email
+    doc.pop("local", None)  # the stand-in's own settings
+    return doc
+
+
+def write_gcp_config(
+    topology: Topology, target: Target, project_number: str, service_urls: Mapping[str, str]
+) -> Path:
+    """Write endpoints.json, topology.yaml and credentials/ under the state dir."""
+    missing = [s.name for s in topology.services if s.name not in service_urls]
+    if missing:
+        raise DeployError(f"--service-url: no URL for {', '.join(missing)}", 2)
+    doc = deployed_topology(topology, target, project_number)
+    try:
+        deployed = parse_topology(doc)
+    except TopologyError as exc:
+        raise DeployError(f"the deployed topology is not valid: {exc}", 2) from None
+    state = target.state_dir
+    (state / "credentials").mkdir(parents=True, exist_ok=True)
+    header = f"# {topology.project_id}'s topology as deployed by wiflab deploy setup.\n"
+    _write(state / TOPOLOGY_FILE, header + yaml.safe_dump(doc, sort_keys=False))
+    lab_providers = {
+        (target.pool_id(p.pool_id), target.provider_id(p.pool_id, p.provider_id))
+        for p in _providers(topology)
+        if p.oidc.issuer_uri is None
+    }
+    written, tokens = _credentials(deployed, state / "credentials", lab_providers)
+    endpoints: dict[str, Any] = {
+        "target": "gcp",
+        "project": {"id": target.project, "number": project_number},
+        "region": target.region,
+        "topology": str((state / TOPOLOGY_FILE).resolve()),
+    }
+    idp_url = _idp_url(topology, service_urls)
+    if idp_url:
+        endpoints["idp"] = {
+            "issuer": idp_url,
+            "token_url": f"{idp_url}/token",
+            "profile_url": f"{idp_url}/token/{{profile}}",
+            # Where the /token secret is kept (clients read it from IDP_TOKEN_SECRET).
+            "token_secret": f"projects/{target.project}/secrets/{TOKEN_SECRET}",
+        }
+    endpoints |= {
+        "sts": {"token_url": credentials.GOOGLE_STS_TOKEN_URL},
+        "iamcredentials": {"api_endpoint": credentials.GOOGLE_IAMCREDENTIALS},
+        "google_issuer": GOOGLE_ISSUER,
+        "services": {s.name: {"url": service_urls[s.name]} for s in topology.services},
+        "providers": {
+            f"{p.pool_id}/{p.provider_id}": {
+                "audience": deployed.provider_audience(p.pool_id, p.provider_id)
+            }
+            for p in _providers(deployed)
+        },
+        "serviceAccounts": [sa.email for sa in deployed.service_accounts],
+        "credentials": written,
+        "subject_tokens": tokens,
+    }
+    path = state / ENDPOINTS_FILE
+    _write(path, json.dumps(endpoints, indent=2) + "\n")
+    return path
+
+
+def _idp_url(topology: Topology, service_urls: Mapping[str, str]) -> str | None:
+    idp = next((s for s in topology.services if s.app == IDP_APP), None)
+    return service_urls[idp.name].rstrip("/") if idp else None
+
+
+def _credentials(
+    deployed: Topology, directory: Path, lab_providers: set[tuple[str, str]]
+) -> tuple[dict[str, str], list[dict[str, str]]]:
+    """Configs for the providers that trust the lab's IdP and accept one of its profiles."""
+    written: dict[str, str] = {}
+    tokens: list[dict[str, str]] = []
+    for provider in _providers(deployed):
+        profile = _accepted_profile(deployed, provider)
+        if (provider.pool_id, provider.provider_id) not in lab_providers or profile is None:
+            continue
+        audience = deployed.provider_audience(provider.pool_id, provider.provider_id)
+        stem = f"{provider.pool_id}.{provider.provider_id}"
+        token_file = (directory / f"{stem}.subject-token").resolve()
+        tokens.append({"file": str(token_file), "profile": profile, "audience": audience})
+        source = credentials.file_source(str(token_file))
+        for account in [None, *_reachable_accounts(deployed, provider)]:
+            name = f"{stem}.file" + (f".{account.split('@')[0]}" if account else "")
+            config = credentials.external_account(audience, source, service_account=account)
+            path = directory / f"{name}.json"
+            _write(path, json.dumps(config, indent=2) + "\n")
+            written[name] = str(path.resolve())
+    return written, tokens
+
+
+def mint_subject_tokens(config_path: Path, token_secret: str | None) -> list[Path]:
+    """Fresh subject tokens (1 h) for every file-sourced credential of the gcp config."""
+    try:
+        endpoints = json.loads(config_path.read_text(encoding="utf-8"))
+        profile_url = endpoints["idp"]["profile_url"]
+        entries = endpoints["subject_tokens"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise DeployError(
+            f"{config_path}: not a gcp config from wiflab deploy setup ({exc})", 2
+        ) from None
+    if not token_secret:
+        raise DeployError(
+            f"IDP_TOKEN_SECRET is not set; it is the secret "
+            f"{endpoints['idp'].get('token_secret', TOKEN_SECRET)}: export IDP_TOKEN_SECRET="
+            f'"$(gcloud secrets versions access latest --secret={TOKEN_SECRET} '
+            f'--project={endpoints["project"]["id"]})"',
+            2,
+        )
+    minted = []
+    for entry in entries:
+        url = profile_url.format(profile=quote(entry["profile"], safe=""))
+        try:
+            response = requests.get(
+                url,
+                params={"aud": entry["audience"]},
+                headers={"Authorization": f"Bearer {token_secret}"},
+                timeout=MINT_TIMEOUT,
+            )
+        except requests.RequestException as exc:
+            raise DeployError(f"cannot reach the IdP at {url}: {exc}") from None
+        try:
+            token = response.json()["id_token"] if response.status_code == 200 else None
+        except (ValueError, KeyError, TypeError):
+            token = None
+        if not isinstance(token, str):
+            raise DeployError(
+                f"the IdP refused {url}: {response.status_code} {response.text[:300]}"
+            )
+        path = Path(entry["file"])
+        _write(path, token)
+        minted.append(path)
+    return minted
+
+
+def _write(path: Path, text: str) -> None:
+    """Atomically and owner-only: tokens are credentials, and the rest says where to use them."""
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
