@@ -1,0 +1,64 @@
+"""deploy.google_side: Google's side for an IdP and apps served elsewhere (compose.yaml's
+containers) writes the endpoints.json ``wiflab up`` writes, pointing at them."""
+
+from __future__ import annotations
+
+import jwt
+import pytest
+import requests
+
+from deploy.google_side import GoogleSide
+from idp_server.app import create_app as create_idp
+from idp_server.settings import IdpSettings
+from mock_gcp.topology import load_topology
+from protected_app.app import create_app as create_protected
+from protected_app.settings import Settings, VerifyMode
+from tests.deploy.cases import ROOT
+from wiflab.serving import ThreadedServer
+from wiflab.stack import Stack, StackOptions
+
+EXAMPLE = ROOT / "wif.yaml"
+SERVICE = "federated-auth-cloud-run"
+
+
+@pytest.fixture
+def elsewhere():
+    """The IdP and the app, as the containers would serve them."""
+    idp, app = ThreadedServer(), ThreadedServer()
+    idp.app = create_idp(
+        IdpSettings(
+            issuer=idp.url,
+            profiles=load_topology(EXAMPLE).idp.plain(),
+            admin_secret="shared-admin-secret",
+        )
+    )
+    app.app = create_protected(Settings(VerifyMode.CLOUD_RUN, cloud_run={"K_SERVICE": SERVICE}))
+    with idp, app:
+        yield idp, app
+
+
+def test_it_writes_wiflab_ups_endpoints_for_the_given_upstreams(tmp_path, elsewhere) -> None:
+    idp, app = elsewhere
+    options = StackOptions(EXAMPLE, tmp_path / "side", port_base=0)
+    with GoogleSide(options, idp.url, {SERVICE: app.url}, "shared-admin-secret") as side:
+        endpoints = side.endpoints
+        front = endpoints["services"][SERVICE]["url"]
+        refused = requests.get(f"{front}/dump", timeout=10)
+        token_file = (
+            tmp_path / "side" / "credentials" / "oidc-pool-run.oidc-provider-1.subject-token"
+        )
+        claims = jwt.decode(token_file.read_text(), options={"verify_signature": False})
+    with Stack(StackOptions(EXAMPLE, tmp_path / "up", port_base=0)) as up:
+        assert set(endpoints) == set(up.endpoints)
+        assert set(endpoints["credentials"]) == set(up.endpoints["credentials"])
+    assert endpoints["idp"]["issuer"] == idp.url
+    assert (tmp_path / "side" / "idp-admin-secret").read_text() == "shared-admin-secret"
+    # The front end guards the app like Cloud Run: no token, Google's 403 page.
+    assert refused.status_code == 403 and "Your client does not have permission" in refused.text
+    assert claims["iss"] == idp.url and claims["sub"] == "alice@domain.com"
+
+
+def test_every_app_needs_an_upstream(tmp_path, elsewhere) -> None:
+    idp, _ = elsewhere
+    with pytest.raises(ValueError, match=f"no upstream URL for {SERVICE}"):
+        GoogleSide(StackOptions(EXAMPLE, tmp_path, port_base=0), idp.url, {}, "secret")
