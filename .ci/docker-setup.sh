@@ -16,7 +16,7 @@ DOCKERD_LOG="${DOCKERD_LOG:-/var/log/wiflab-dockerd.log}"
 ENGINE_WAIT_SECONDS=60
 
 say() { echo "docker-setup: $*" >&2; }
-engine_answers() { docker info >/dev/null 2>&1; }
+engine_answers() { timeout 10 docker info >/dev/null 2>&1; }
 
 if ! command -v dockerd >/dev/null || ! command -v debootstrap >/dev/null; then
   say "installing docker.io and debootstrap"
@@ -25,6 +25,11 @@ if ! command -v dockerd >/dev/null || ! command -v debootstrap >/dev/null; then
 fi
 
 if ! engine_answers; then
+  # A dockerd that died with the machine's last session leaves its pid file, and a new one
+  # refuses to start while it is there.
+  if [ -f /var/run/docker.pid ] && ! kill -0 "$(cat /var/run/docker.pid)" 2>/dev/null; then
+    rm -f /var/run/docker.pid
+  fi
   say "starting dockerd (log: $DOCKERD_LOG)"
   nohup dockerd >"$DOCKERD_LOG" 2>&1 &
   for _ in $(seq "$ENGINE_WAIT_SECONDS"); do

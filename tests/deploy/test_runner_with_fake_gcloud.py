@@ -2,19 +2,20 @@
 and a real IdP on loopback: what is created, in which order, what a second run changes (nothing),
 and the gcp config the e2e suite then reads.
 
-One lifecycle runs per module (setup, setup again, teardown, teardown again, setup again): the
+One lifecycle runs per session (setup, setup again, teardown, teardown again, setup again): the
 tests read what each phase called and left.
 """
 
 from __future__ import annotations
 
+import fcntl
 import io
 import json
 import os
 import stat
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import jwt
@@ -111,10 +112,24 @@ def new_lab(factory: pytest.TempPathFactory, patch: pytest.MonkeyPatch, idp: Thr
 
 
 @pytest.fixture(scope="module")
-def lifecycle(tmp_path_factory, topology, idp) -> Iterator[dict[str, Phase]]:
+def lifecycle(tmp_path_factory, topology, idp) -> dict:
+    """The phases, recorded once per session: pytest-xdist workers share the record."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    base = tmp_path_factory.getbasetemp()
+    record = (base.parent if worker else base) / "wiflab-deploy-lifecycle.json"
+    with open(record.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not record.exists():
+            record.write_text(json.dumps(_record(tmp_path_factory, topology, idp)))
+    recorded = json.loads(record.read_text())
+    phases: dict = {name: Phase(**phase) for name, phase in recorded["phases"].items()}
+    return {**phases, "config": recorded["config"], "idp_url": recorded["idp_url"]}
+
+
+def _record(factory: pytest.TempPathFactory, topology: Topology, idp: ThreadedServer) -> dict:
+    phases: dict = {}
     with pytest.MonkeyPatch.context() as patch:
-        lab = new_lab(tmp_path_factory, patch, idp)
-        phases = {}
+        lab = new_lab(factory, patch, idp)
         for name, kind in (
             ("setup", "setup"),
             ("setup again", "setup"),
@@ -122,11 +137,10 @@ def lifecycle(tmp_path_factory, topology, idp) -> Iterator[dict[str, Phase]]:
             ("teardown again", "teardown"),
             ("setup after teardown", "setup"),
         ):
-            phases[name] = lab.run(kind, topology)
+            phases[name] = asdict(lab.run(kind, topology))
             if name == "setup":
-                config = lab.work / "wiflab-gcp"
-                phases["config"] = Phase([], "", _config_snapshot(config))
-        yield phases
+                config = _config_snapshot(lab.work / "wiflab-gcp")
+    return {"phases": phases, "config": config, "idp_url": idp.url}
 
 
 def _config_snapshot(directory: Path) -> dict:
@@ -134,24 +148,25 @@ def _config_snapshot(directory: Path) -> dict:
     config_path = Path(endpoints["credentials"]["oidc-pool-run.oidc-provider-1.file"])
     config = json.loads(config_path.read_text())
     token_file = Path(config["credential_source"]["file"])
+    deployed = load_topology(endpoints["topology"])
     return {
         "endpoints": endpoints,
         "config": config,
         "token": token_file.read_text(),
         "token_mode": stat.S_IMODE(token_file.stat().st_mode),
-        "deployed": load_topology(endpoints["topology"]),
+        "deployed_audience": deployed.provider_audience("oidc-pool-run", "oidc-provider-1"),
     }
 
 
-def test_setup_creates_everything_in_dependency_order(lifecycle, idp) -> None:
-    setup = lifecycle["setup"]
+def test_setup_creates_everything_in_dependency_order(lifecycle) -> None:
+    setup, idp_url = lifecycle["setup"], lifecycle["idp_url"]
     assert setup.index("create", "oidc-federated") < setup.index("add-iam-policy-binding", SA)
     assert setup.index("create", "wiflab-idp-runtime") < setup.index("deploy", "idp-on-cloud-run")
     assert setup.index("secrets", "create") < setup.index("deploy", "idp-on-cloud-run")
     assert setup.index("deploy", "idp-on-cloud-run") < setup.index("create-oidc")
     assert setup.index("create", "oidc-pool-run") < setup.index("create-oidc", "oidc-provider-1")
     # The provider trusts the IdP at the URL Cloud Run gave it; members name the real number.
-    assert f"--issuer-uri={idp.url}" in setup.call("create-oidc", "oidc-provider-1")
+    assert f"--issuer-uri={idp_url}" in setup.call("create-oidc", "oidc-provider-1")
     alice = (
         f"--member=principal://iam.googleapis.com/projects/{PROJECT_NUMBER}/locations/global/"
         "workloadIdentityPools/oidc-pool-run/subject/alice@domain.com"
@@ -159,7 +174,7 @@ def test_setup_creates_everything_in_dependency_order(lifecycle, idp) -> None:
     assert alice in setup.call("add-iam-policy-binding", SA)
     # The IdP is pinned to its own URL as issuer once it has one.
     pin = setup.call("services", "update", "idp-on-cloud-run")
-    assert f"--update-env-vars=IDP_ISSUER={idp.url}" in pin
+    assert f"--update-env-vars=IDP_ISSUER={idp_url}" in pin
 
 
 def test_setup_keeps_the_generated_secrets_in_secret_manager_only(lifecycle) -> None:
@@ -172,22 +187,21 @@ def test_setup_keeps_the_generated_secrets_in_secret_manager_only(lifecycle) -> 
     assert all(token_secret not in arg for call in setup.calls for arg in call)
 
 
-def test_setup_writes_the_gcp_config_with_fresh_subject_tokens(lifecycle, idp) -> None:
-    snapshot = lifecycle["config"].state
+def test_setup_writes_the_gcp_config_with_fresh_subject_tokens(lifecycle) -> None:
+    snapshot, idp_url = lifecycle["config"], lifecycle["idp_url"]
     endpoints = snapshot["endpoints"]
     assert endpoints["target"] == "gcp"
     assert endpoints["project"] == {"id": "my-lab-project", "number": PROJECT_NUMBER}
-    assert endpoints["idp"]["issuer"] == idp.url
+    assert endpoints["idp"]["issuer"] == idp_url
     assert endpoints["sts"]["token_url"] == "https://sts.googleapis.com/v1/token"
     assert endpoints["services"]["federated-auth-cloud-run"] == {"url": APP_URL}
     assert endpoints["providers"]["oidc-pool-run/oidc-provider-1"] == {"audience": AUDIENCE}
     assert SA in endpoints["serviceAccounts"]
     assert snapshot["config"]["audience"] == AUDIENCE
     claims = jwt.decode(snapshot["token"], options={"verify_signature": False})
-    assert (claims["iss"], claims["aud"], claims["sub"]) == (idp.url, AUDIENCE, "alice@domain.com")
+    assert (claims["iss"], claims["aud"], claims["sub"]) == (idp_url, AUDIENCE, "alice@domain.com")
     assert snapshot["token_mode"] == 0o600
-    deployed = snapshot["deployed"]
-    assert deployed.provider_audience("oidc-pool-run", "oidc-provider-1") == AUDIENCE
+    assert snapshot["deployed_audience"] == AUDIENCE
 
 
 def test_a_second_setup_changes_nothing(lifecycle) -> None:
