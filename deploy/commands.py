@@ -20,8 +20,9 @@ from typing import Any
 from deploy.errors import EXIT_USAGE, DeployError, PlanError
 from deploy.gcp_config import mint_subject_tokens, write_gcp_config
 from deploy.google_side import register as register_google_side
+from deploy.layout import layout_of
 from deploy.runner import Runner
-from deploy.setup_plan import setup_plan
+from deploy.setup_plan import BUILD_CONFIG, setup_plan
 from deploy.shell import render
 from deploy.source_tag import source_tag
 from deploy.target import DEFAULT_REPOSITORY, DEFAULT_STATE_DIR, Target
@@ -116,6 +117,14 @@ def plan_command(args: argparse.Namespace) -> int:
         if args.dry_run:
             print(render(plan), end="")
             return 0
+        builds = layout_of(topology, target).apps_to_build(target)
+        if args.deploy_command == "setup" and builds and not Path(BUILD_CONFIG).is_file():
+            # Cloud Build uploads the current directory: it must be this checkout.
+            raise DeployError(
+                f"run setup from the repository root (no {BUILD_CONFIG} here), or pass "
+                "--image for each app to deploy images built elsewhere",
+                EXIT_USAGE,
+            )
         Runner(cwd=Path.cwd()).run(plan)
     except DeployError as exc:
         return _fail(args, exc)

@@ -26,8 +26,9 @@ _VARIABLE = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)\}")
 PROBE_TIMEOUT = 120.0
 # A Cloud Build of an image or a first Cloud Run deploy takes minutes; none takes this long.
 COMMAND_TIMEOUT = 1800.0
-# IAM is eventually consistent: an account or pool created seconds ago may be "not found".
-RETRY_DELAYS = (2.0, 4.0, 8.0, 16.0)
+# IAM is eventually consistent: an account or a grant made seconds ago may not be seen yet
+# (usually within a minute).
+RETRY_DELAYS = (2.0, 4.0, 8.0, 16.0, 32.0)
 
 MAKERS: Mapping[str, Callable[[], bytes]] = {
     "rsa-private-key": lambda: generate("RS256").private_pem().encode("ascii"),

@@ -43,6 +43,7 @@ APIS = (
     # gcloud projects describe / add-iam-policy-binding go through it.
     "cloudresourcemanager.googleapis.com",
 )
+BUILD_CONFIG = "deploy/build-image.yaml"  # relative to the checkout, which Cloud Build uploads
 LIFETIME_CONSTRAINT = "constraints/iam.allowServiceAccountCredentialLifetimeExtension"
 RSA_KEY = Generated(
     "rsa-private-key", "openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048"
@@ -108,7 +109,7 @@ def _images(layout: Layout, target: Target) -> list[Step]:
             "submit",
             ".",
             g.project(target),
-            "--config=deploy/build-image.yaml",
+            f"--config={BUILD_CONFIG}",
             f"--substitutions=_DOCKERFILE={DOCKERFILES[app]},_IMAGE={image}",
         )
         steps.append(Check(describe, (("", (build,)),)))
@@ -233,9 +234,9 @@ def _idp_service(service: Service, profiles: dict[str, Any], target: Target) -> 
     applied = fingerprint(deploy, pin)
     label = g.describe_service(target, service.name, f"metadata.labels.{CONFIG_LABEL}")
     return [
-        Check(label, ((applied, ()),), (g.gcloud(*deploy, f"--update-labels={_label(PENDING)}"),)),
+        Check(label, ((applied, ()),), (_retried(*deploy, f"--update-labels={_label(PENDING)}"),)),
         _url(service, target),
-        Check(label, ((applied, ()),), (g.gcloud(*pin, f"--update-labels={_label(applied)}"),)),
+        Check(label, ((applied, ()),), (_retried(*pin, f"--update-labels={_label(applied)}"),)),
     ]
 
 
@@ -243,12 +244,18 @@ def _label(value: str) -> str:
     return f"{CONFIG_LABEL}={value}"
 
 
+def _retried(*args: str) -> Command:
+    """A deploy checks that its runtime account exists and may read its secrets: both were
+    granted moments ago, and IAM takes a while to agree."""
+    return g.gcloud(*args, retry=True)
+
+
 def _app(service: Service, target: Target) -> list[Step]:
     deploy = _deploy(service, target)
     applied = fingerprint(deploy)
     label = g.describe_service(target, service.name, f"metadata.labels.{CONFIG_LABEL}")
     return [
-        Check(label, ((applied, ()),), (g.gcloud(*deploy, f"--update-labels={_label(applied)}"),)),
+        Check(label, ((applied, ()),), (_retried(*deploy, f"--update-labels={_label(applied)}"),)),
         _url(service, target),
     ]
 

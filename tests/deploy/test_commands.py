@@ -182,3 +182,11 @@ def test_write_config_wants_a_project_number(tmp_path, capsys) -> None:
     )  # fmt: skip
     assert code == 2
     assert "--project-number: must be all digits" in capsys.readouterr().err
+
+
+def test_setup_outside_the_checkout_stops_before_any_command(tmp_path, capsys, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)  # Cloud Build would upload this directory instead of the code
+    monkeypatch.setenv("PATH", str(tmp_path))  # and no gcloud: nothing may have been tried
+    code = deploy("setup", f"--topology={EXAMPLE}", "--project=my-lab", "--region=us-central1")
+    assert code == 2
+    assert "run setup from the repository root" in capsys.readouterr().err
