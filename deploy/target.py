@@ -94,7 +94,6 @@ class Retarget:
     """The topology's names rewritten into the target's, in any string that holds them."""
 
     def __init__(self, topology: Topology, target: Target, project_number: str):
-        self._topology = topology
         self._target = target
         self._number = project_number
         self._email = re.compile(
@@ -117,9 +116,6 @@ class Retarget:
         if match["provider"]:
             path += f"/providers/{self._target.provider_id(pool, match['provider'])}"
         return path
-
-    def provider_audience(self, pool: str, provider: str) -> str:
-        return self.text(f"//iam.googleapis.com/{self._topology.provider_name(pool, provider)}")
 
     def document(self, doc: Any) -> Any:
         """Every string value in a YAML-shaped document rewritten (keys are field names)."""
