@@ -13,7 +13,6 @@ secret, from the environment, and writes each token owner-only). No config holds
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -24,10 +23,11 @@ import yaml
 
 from deploy.errors import DeployError
 from deploy.names import TOKEN_SECRET
-from deploy.target import IDP_APP, Retarget, Target
-from mock_gcp.topology import Topology, TopologyError, parse_topology, topology_to_dict
-from wiflab import credentials
-from wiflab.stack import ENDPOINTS_FILE, _accepted_profile, _providers, _reachable_accounts
+from deploy.target import Retarget, Target
+from mock_gcp.topology import IDP_APP, Topology, TopologyError, parse_topology, topology_to_dict
+from wiflab import credential_set, credentials
+from wiflab.credential_set import enabled_providers, write_private
+from wiflab.stack import ENDPOINTS_FILE
 
 GOOGLE_ISSUER = {
     "issuer": "https://accounts.google.com",
@@ -69,10 +69,10 @@ def write_gcp_config(
     state = target.state_dir
     (state / "credentials").mkdir(parents=True, exist_ok=True)
     header = f"# {topology.project_id}'s topology as deployed by wiflab deploy setup.\n"
-    _write(state / TOPOLOGY_FILE, header + yaml.safe_dump(doc, sort_keys=False))
+    write_private(state / TOPOLOGY_FILE, header + yaml.safe_dump(doc, sort_keys=False))
     lab_providers = {
         (target.pool_id(p.pool_id), target.provider_id(p.pool_id, p.provider_id))
-        for p in _providers(topology)
+        for p in enabled_providers(topology)
         if p.oidc.issuer_uri is None
     }
     written, tokens = _credentials(deployed, state / "credentials", lab_providers)
@@ -100,14 +100,14 @@ def write_gcp_config(
             f"{p.pool_id}/{p.provider_id}": {
                 "audience": deployed.provider_audience(p.pool_id, p.provider_id)
             }
-            for p in _providers(deployed)
+            for p in enabled_providers(deployed)
         },
         "serviceAccounts": [sa.email for sa in deployed.service_accounts],
         "credentials": written,
         "subject_tokens": tokens,
     }
     path = state / ENDPOINTS_FILE
-    _write(path, json.dumps(endpoints, indent=2) + "\n")
+    write_private(path, json.dumps(endpoints, indent=2) + "\n")
     return path
 
 
@@ -119,24 +119,26 @@ def _idp_url(topology: Topology, service_urls: Mapping[str, str]) -> str | None:
 def _credentials(
     deployed: Topology, directory: Path, lab_providers: set[tuple[str, str]]
 ) -> tuple[dict[str, str], list[dict[str, str]]]:
-    """Configs for the providers that trust the lab's IdP and accept one of its profiles."""
-    written: dict[str, str] = {}
-    tokens: list[dict[str, str]] = []
-    for provider in _providers(deployed):
-        profile = _accepted_profile(deployed, provider)
-        if (provider.pool_id, provider.provider_id) not in lab_providers or profile is None:
-            continue
-        audience = deployed.provider_audience(provider.pool_id, provider.provider_id)
-        stem = f"{provider.pool_id}.{provider.provider_id}"
-        token_file = (directory / f"{stem}.subject-token").resolve()
-        tokens.append({"file": str(token_file), "profile": profile, "audience": audience})
-        source = credentials.file_source(str(token_file))
-        for account in [None, *_reachable_accounts(deployed, provider)]:
-            name = f"{stem}.file" + (f".{account.split('@')[0]}" if account else "")
-            config = credentials.external_account(audience, source, service_account=account)
-            path = directory / f"{name}.json"
-            _write(path, json.dumps(config, indent=2) + "\n")
-            written[name] = str(path.resolve())
+    """File-sourced configs for the providers that trust the lab's IdP and accept one of its
+    profiles; the subject-token files are minted by ``wiflab deploy tokens``."""
+    plans = credential_set.plan(
+        deployed, include=lambda p: (p.pool_id, p.provider_id) in lab_providers
+    )
+    written = credential_set.write(
+        plans,
+        directory,
+        lambda entry: {
+            "file": credentials.file_source(str(entry.subject_token_file(directory).resolve()))
+        },
+    )
+    tokens = [
+        {
+            "file": str(entry.subject_token_file(directory).resolve()),
+            "profile": entry.profile,
+            "audience": entry.audience,
+        }
+        for entry in plans
+    ]
     return written, tokens
 
 
@@ -179,15 +181,6 @@ def mint_subject_tokens(config_path: Path, token_secret: str | None) -> list[Pat
                 f"the IdP refused {url}: {response.status_code} {response.text[:300]}"
             )
         path = Path(entry["file"])
-        _write(path, token)
+        write_private(path, token)
         minted.append(path)
     return minted
-
-
-def _write(path: Path, text: str) -> None:
-    """Atomically and owner-only: tokens are credentials, and the rest says where to use them."""
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(tmp, path)

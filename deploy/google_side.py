@@ -15,79 +15,15 @@ import secrets
 import signal
 import sys
 import threading
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from deploy.errors import EXIT_USAGE
-from deploy.target import IDP_APP
-from mock_gcp.backend import GoogleBackend, LocalDeviations
-from mock_gcp.topology import TopologyError
-from wiflab.serving import LOOPBACK, ThreadedServer, wait_ready
-from wiflab.stack import DEFAULT_PORT_BASE, Stack, StackOptions
+from mock_gcp.topology import IDP_APP, TopologyError
+from wiflab.serving import LOOPBACK
+from wiflab.stack import ADMIN_SECRET_FILE, DEFAULT_PORT_BASE, Stack, StackOptions
 
-UPSTREAM_WAIT_SECONDS = 120.0
-ADMIN_SECRET_FILE = "idp-admin-secret"
 PROFILES_FILE = "idp-profiles.json"
-
-
-class GoogleSide(Stack):
-    """A ``Stack`` whose IdP and apps run elsewhere: ``upstreams`` maps each service that is not
-    the IdP to its app's URL. The IdP must share ``admin_secret`` (IDP_ADMIN_SECRET)."""
-
-    def __init__(
-        self,
-        options: StackOptions,
-        idp_url: str,
-        upstreams: Mapping[str, str],
-        admin_secret: str,
-        wait_seconds: float = UPSTREAM_WAIT_SECONDS,
-    ):
-        super().__init__(options)
-        missing = [
-            s.name for s in self.topology.services if s.app != IDP_APP and s.name not in upstreams
-        ]
-        if missing:
-            raise ValueError(f"no upstream URL for {', '.join(missing)}")
-        self._idp_url = idp_url.rstrip("/")
-        self._upstreams = dict(upstreams)
-        self._given_admin_secret = admin_secret
-        self._wait_seconds = wait_seconds
-
-    # Overrides Stack's in-process assembly (the IdP and app servers are the only difference).
-    def _start_threads(self) -> dict[str, Any]:
-        from mock_gcp.api.app import create_app as create_google
-        from mock_gcp.run import create_app_for_topology
-
-        host = self.options.host
-        google = ThreadedServer(port=self._port(1), host=host)
-        issuer = self.options.google_issuer or google.url
-        backend = GoogleBackend(
-            self.topology, LocalDeviations(google_issuer=issuer, lab_idp_issuer=self._idp_url)
-        )
-        google.app = create_google(backend)
-        self.backend = backend
-        self._admin_secret = self._given_admin_secret
-        servers = [google]
-        services: dict[str, str] = {}
-        for i, service in self._services():
-            upstream = self._idp_url if service.app == IDP_APP else self._upstreams[service.name]
-            front = ThreadedServer(port=self._port(10 + 2 * i), host=host)
-            front.app = create_app_for_topology(
-                lambda: backend.topology,
-                service.name,
-                service_url=front.url,
-                upstream_url=upstream,
-                google_keys=backend.issuer.key_for,
-                google_issuers=[issuer],
-            )
-            servers.append(front)
-            services[service.name] = front.url
-        for server in servers:
-            self._exit.enter_context(server)
-        for upstream in {self._idp_url, *self._upstreams.values()}:
-            wait_ready(f"{upstream}/healthz", self._wait_seconds)
-        return {"idp": self._idp_url, "google": google.url, "services": services}
 
 
 def register(subparsers: Any) -> None:
@@ -114,10 +50,24 @@ def register(subparsers: Any) -> None:
 def google_side_command(args: argparse.Namespace) -> int:
     """Writes the IdP's admin secret and profiles for it first (its container reads them), then
     serves until SIGTERM or SIGINT."""
-    options = StackOptions(args.topology, args.state_dir, "threads", args.host, args.port_base)
     try:
-        upstreams = _pairs(args.app)
-        side = GoogleSide(options, args.idp_url, upstreams, _admin_secret(args.state_dir))
+        options = StackOptions(
+            args.topology,
+            args.state_dir,
+            host=args.host,
+            port_base=args.port_base,
+            idp_url=args.idp_url.rstrip("/"),
+            app_urls=_pairs(args.app),
+            admin_secret=_admin_secret(args.state_dir),
+        )
+        side = Stack(options)
+        missing = [
+            s.name
+            for s in side.topology.services
+            if s.app != IDP_APP and s.name not in options.app_urls
+        ]
+        if missing:
+            raise ValueError(f"--app: no URL for {', '.join(missing)}")
     except (TopologyError, ValueError) as exc:
         print(f"wiflab deploy google-side: {exc}", file=sys.stderr)
         return EXIT_USAGE

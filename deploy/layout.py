@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from deploy.errors import PlanError
-from deploy.target import DOCKERFILES, IDP_APP, Target
-from mock_gcp.topology import Provider, Service, Topology
+from deploy.target import Target
+from mock_gcp.topology import IDP_APP, Provider, Service, Topology
 
 
 @dataclass(frozen=True)
@@ -25,12 +25,6 @@ class Layout:
 
 def layout_of(topology: Topology, target: Target) -> Layout:
     target.check_renames(topology)
-    for i, service in enumerate(topology.services):
-        if service.app not in DOCKERFILES:
-            raise PlanError(
-                f"services[{i}].app",
-                f"no image for {service.app!r}; deploy knows {', '.join(DOCKERFILES)}",
-            )
     idps = [(i, s) for i, s in enumerate(topology.services) if s.app == IDP_APP]
     if len(idps) > 1:
         raise PlanError(

@@ -6,15 +6,15 @@ import hashlib
 import json
 from collections.abc import Sequence
 
-from deploy.target import APP_APP, IDP_APP
+from mock_gcp.topology import IDP_APP, PROTECTED_APP
 
 # One IdP per project: its signing key (a mounted file) and its /token secret (an env var).
 SIGNING_KEY_SECRET = "wiflab-idp-signing-key"
 TOKEN_SECRET = "wiflab-idp-token-secret"
 SIGNING_KEY_FILE = "/secrets/idp/signing-key.pem"
 # The identities the services run as: the IdP reads its secrets, the app needs nothing.
-RUNTIME_ACCOUNTS = {IDP_APP: "wiflab-idp-runtime", APP_APP: "wiflab-app-runtime"}
-RUNTIME_DISPLAY_NAMES = {IDP_APP: "wiflab IdP (Cloud Run)", APP_APP: "wiflab app (Cloud Run)"}
+RUNTIME_ACCOUNTS = {IDP_APP: "wiflab-idp-runtime", PROTECTED_APP: "wiflab-app-runtime"}
+RUNTIME_DISPLAY_NAMES = {IDP_APP: "wiflab IdP (Cloud Run)", PROTECTED_APP: "wiflab app (Cloud Run)"}
 
 PROJECT_NUMBER = "PROJECT_NUMBER"
 TOKEN_SECRET_VARIABLE = "IDP_TOKEN_SECRET"

@@ -29,8 +29,8 @@ from deploy.names import (
     variable,
 )
 from deploy.steps import Check, Command, Generated, Note, Plan, Section, Step, WriteFile
-from deploy.target import DOCKERFILES, IDP_APP, Retarget, Target
-from mock_gcp.topology import Policy, Pool, Provider, Service, Topology
+from deploy.target import DOCKERFILES, Retarget, Target
+from mock_gcp.topology import IDP_APP, Policy, Pool, Provider, Service, Topology
 
 APIS = (
     "iamcredentials.googleapis.com",

@@ -16,12 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from deploy.errors import PlanError
-from mock_gcp.topology import Topology
+from mock_gcp.topology import IDP_APP, PROTECTED_APP, Topology
 
-IDP_APP = "idp_server"
-APP_APP = "protected_app"
 # Each app a topology service may run, with the Dockerfile that builds its image.
-DOCKERFILES = {IDP_APP: "idp_server/Dockerfile", APP_APP: "protected_app/Dockerfile"}
+DOCKERFILES = {IDP_APP: "idp_server/Dockerfile", PROTECTED_APP: "protected_app/Dockerfile"}
 DEFAULT_REPOSITORY = "wiflab"
 DEFAULT_STATE_DIR = Path("wiflab-gcp")
 

@@ -38,7 +38,10 @@ _SA_NAME = re.compile(r"[a-z](?:[-a-z0-9]{4,28}[a-z0-9])")
 _UNIQUE_ID = re.compile(r"\d{21}")
 # Cloud Run service names: lowercase letters, digits and hyphens, a letter first, < 50 chars.
 _SERVICE_NAME = re.compile(r"[a-z](?:[-a-z0-9]{0,47}[a-z0-9])?")
-_APP = re.compile(r"[a-z_][a-z0-9_]*")
+# The apps of this repository a service can run: the fake IdP, or the protected dump service.
+IDP_APP = "idp_server"
+PROTECTED_APP = "protected_app"
+SERVICE_APPS = (PROTECTED_APP, IDP_APP)
 _PROFILE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
@@ -447,13 +450,20 @@ def _service(value: Any, path: str) -> Service:
     )
     return Service(
         name=_string(doc["name"], _join(path, "name"), _SERVICE_NAME, "a Cloud Run service name"),
-        app=_string(doc["app"], _join(path, "app"), _APP, "a Python package name"),
+        app=_app(doc["app"], _join(path, "app")),
         allow_unauthenticated=_bool(
             doc.get("allowUnauthenticated", False), _join(path, "allowUnauthenticated")
         ),
         custom_audiences=_strings(doc.get("customAudiences", []), _join(path, "customAudiences")),
         policy=_policy(doc.get("policy", {}), _join(path, "policy")),
     )
+
+
+def _app(value: Any, path: str) -> str:
+    """Which of this repository's apps runs behind the service (and goes into its image)."""
+    if value not in SERVICE_APPS:
+        raise TopologyError(path, f"must be one of {', '.join(SERVICE_APPS)}, not {value!r}")
+    return value
 
 
 def _idp(value: Any, path: str) -> IdpSettings:

@@ -24,9 +24,8 @@ from docker.errors import BuildError, DockerException, ImageNotFound
 from testcontainers.core.config import testcontainers_config
 from testcontainers.core.container import DockerContainer
 
-from deploy.google_side import GoogleSide
 from mock_gcp.topology import load_topology
-from wiflab.stack import StackOptions
+from wiflab.stack import Stack, StackOptions
 
 # Ryuk, testcontainers' reaper, is an image from Docker Hub, which no registry here serves;
 # the fixtures below remove every container they start.
@@ -180,7 +179,15 @@ def lab(images: dict[str, str]) -> Iterator[Lab]:
 
 
 @pytest.fixture(scope="module")
-def google_side(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GoogleSide]:
-    options = StackOptions(EXAMPLE, tmp_path_factory.mktemp("google-side"), port_base=0)
-    with GoogleSide(options, lab.idp.url, {SERVICE: lab.app.url}, ADMIN_SECRET) as side:
+def google_side(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The stack with the IdP and the app in their containers: it serves the rest."""
+    options = StackOptions(
+        EXAMPLE,
+        tmp_path_factory.mktemp("google-side"),
+        port_base=0,
+        idp_url=lab.idp.url,
+        app_urls={SERVICE: lab.app.url},
+        admin_secret=ADMIN_SECRET,
+    )
+    with Stack(options) as side:
         yield side

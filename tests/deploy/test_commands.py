@@ -71,7 +71,7 @@ def test_a_topology_error_names_its_path(tmp_path, capsys) -> None:
         ),
         (
             lambda doc: doc["services"][0].update(app="some_app"),
-            "services[0].app: no image for 'some_app'",
+            "services[0].app: must be one of protected_app, idp_server, not 'some_app'",
         ),
         (
             lambda doc: doc["services"].append(

@@ -3,11 +3,13 @@ containers) writes the endpoints.json ``wiflab up`` writes, pointing at them."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import jwt
 import pytest
 import requests
 
-from deploy.google_side import GoogleSide
 from idp_server.app import create_app as create_idp
 from idp_server.settings import IdpSettings
 from mock_gcp.topology import load_topology
@@ -39,8 +41,15 @@ def elsewhere():
 
 def test_it_writes_wiflab_ups_endpoints_for_the_given_upstreams(tmp_path, elsewhere) -> None:
     idp, app = elsewhere
-    options = StackOptions(EXAMPLE, tmp_path / "side", port_base=0)
-    with GoogleSide(options, idp.url, {SERVICE: app.url}, "shared-admin-secret") as side:
+    options = StackOptions(
+        EXAMPLE,
+        tmp_path / "side",
+        port_base=0,
+        idp_url=idp.url,
+        app_urls={SERVICE: app.url},
+        admin_secret="shared-admin-secret",
+    )
+    with Stack(options) as side:
         endpoints = side.endpoints
         front = endpoints["services"][SERVICE]["url"]
         refused = requests.get(f"{front}/dump", timeout=10)
@@ -60,5 +69,31 @@ def test_it_writes_wiflab_ups_endpoints_for_the_given_upstreams(tmp_path, elsewh
 
 def test_every_app_needs_an_upstream(tmp_path, elsewhere) -> None:
     idp, _ = elsewhere
-    with pytest.raises(ValueError, match=f"no upstream URL for {SERVICE}"):
-        GoogleSide(StackOptions(EXAMPLE, tmp_path, port_base=0), idp.url, {}, "secret")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "wiflab.cli",
+            "deploy",
+            "google-side",
+            "--topology",
+            str(EXAMPLE),
+            "--state-dir",
+            str(tmp_path),
+            "--idp-url",
+            idp.url,
+            "--port-base",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert f"--app: no URL for {SERVICE}" in done.stderr
+
+
+def test_app_urls_must_name_topology_services(tmp_path) -> None:
+    options = StackOptions(EXAMPLE, tmp_path, port_base=0, app_urls={"nope": "http://x"})
+    with pytest.raises(ValueError, match="services the topology lacks: nope"):
+        Stack(options)

@@ -1,0 +1,122 @@
+"""The ready-made external-account configs a topology gets, and writing them.
+
+Shared by the local stack (``wiflab up``) and ``deploy/`` (the gcp config): for every enabled
+provider that one of the IdP's profiles passes, a federated config and one impersonating each
+service account whose policy names the provider's pool, named ``POOL.PROVIDER.SOURCE[.SA]``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mock_gcp.cel import ConditionError, MappingError
+from mock_gcp.topology import Provider, Topology
+from wiflab import credentials
+
+
+def enabled_providers(topology: Topology) -> Iterator[Provider]:
+    for pool in topology.pools:
+        if not pool.disabled:
+            yield from (p for p in pool.providers if not p.disabled)
+
+
+def accepted_profile(topology: Topology, provider: Provider) -> str | None:
+    """The first IdP profile whose claims the provider's mapping and condition accept."""
+    audience = topology.provider_audience(provider.pool_id, provider.provider_id)
+    for name in topology.idp.profiles:
+        claims = {**topology.idp.claims(name), "aud": audience}
+        try:
+            mapped = provider.attribute_mapping.apply(claims)
+            condition = provider.attribute_condition
+            if condition is None or condition.allows(claims, mapped):
+                return name
+        except (MappingError, ConditionError):
+            continue
+    return None
+
+
+def reachable_accounts(topology: Topology, provider: Provider) -> list[str]:
+    """Service accounts whose policy names any identity of the provider's pool."""
+    pool = f"iam.googleapis.com/{topology.pool_name(provider.pool_id)}/"
+    return [
+        sa.email
+        for sa in topology.service_accounts
+        if any(pool in m for b in sa.policy.bindings for m in b.members)
+    ]
+
+
+@dataclass(frozen=True)
+class ProviderCredentials:
+    """One provider's configs: the profile whose tokens it accepts, the accounts to act as."""
+
+    provider: Provider
+    profile: str
+    audience: str
+    accounts: tuple[str, ...]
+
+    @property
+    def stem(self) -> str:
+        return f"{self.provider.pool_id}.{self.provider.provider_id}"
+
+    def subject_token_file(self, directory: Path) -> Path:
+        return directory / f"{self.stem}.subject-token"
+
+    def name(self, source: str, account: str | None = None) -> str:
+        return f"{self.stem}.{source}" + (f".{account.split('@')[0]}" if account else "")
+
+
+def plan(
+    topology: Topology, include: Callable[[Provider], bool] = lambda _: True
+) -> list[ProviderCredentials]:
+    """Every included enabled provider that some profile passes; the others get no configs."""
+    plans = []
+    for provider in enabled_providers(topology):
+        profile = accepted_profile(topology, provider) if include(provider) else None
+        if profile is None:
+            continue
+        audience = topology.provider_audience(provider.pool_id, provider.provider_id)
+        accounts = tuple(reachable_accounts(topology, provider))
+        plans.append(ProviderCredentials(provider, profile, audience, accounts))
+    return plans
+
+
+def write(
+    plans: list[ProviderCredentials],
+    directory: Path,
+    sources: Callable[[ProviderCredentials], Mapping[str, dict[str, Any]]],
+    *,
+    token_url: str = credentials.GOOGLE_STS_TOKEN_URL,
+    iamcredentials: str = credentials.GOOGLE_IAMCREDENTIALS,
+) -> dict[str, str]:
+    """Write every config as DIRECTORY/NAME.json; returns {name: path}."""
+    directory.mkdir(parents=True, exist_ok=True)
+    written: dict[str, str] = {}
+    for entry in plans:
+        for source_name, source in sources(entry).items():
+            for account in (None, *entry.accounts):
+                name = entry.name(source_name, account)
+                config = credentials.external_account(
+                    entry.audience,
+                    source,
+                    token_url=token_url,
+                    service_account=account,
+                    iamcredentials=iamcredentials,
+                )
+                path = (directory / f"{name}.json").resolve()
+                write_private(path, json.dumps(config, indent=2) + "\n")
+                written[name] = str(path)
+    return written
+
+
+def write_private(path: Path, text: str) -> None:
+    """Atomically, readable by the owner only: these files hold tokens and secrets."""
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
