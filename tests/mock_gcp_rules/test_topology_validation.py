@@ -356,6 +356,12 @@ CASES: list[tuple[str, Callable[[Doc], None], str, str]] = [
         "services[0].name",
         "'My_Service' is not a Cloud Run service name",
     ),
+    (
+        "a service runs one of this repository's apps",
+        put(lambda d: d["services"][0], "app", "protectd_app"),
+        "services[0].app",
+        "must be one of protected_app, idp_server, not 'protectd_app'",
+    ),
     # idp profiles, org policy, local
     (
         "profile name",
