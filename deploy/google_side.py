@@ -12,16 +12,16 @@ from __future__ import annotations
 import argparse
 import json
 import secrets
-import signal
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
 from deploy.errors import EXIT_USAGE
 from mock_gcp.topology import IDP_APP, TopologyError
+from wiflab.credential_set import write_private
 from wiflab.serving import LOOPBACK
 from wiflab.stack import ADMIN_SECRET_FILE, DEFAULT_PORT_BASE, Stack, StackOptions
+from wiflab.up import serve_until_signalled
 
 PROFILES_FILE = "idp-profiles.json"
 
@@ -71,14 +71,8 @@ def google_side_command(args: argparse.Namespace) -> int:
     except (TopologyError, ValueError) as exc:
         print(f"wiflab deploy google-side: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    _write_private(args.state_dir / PROFILES_FILE, json.dumps(side.topology.idp.plain()))
-    stopping = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stopping.set())
-    with side:
-        print(f"wiflab ready: {side.endpoints_path}", flush=True)
-        stopping.wait()
-    return 0
+    write_private(args.state_dir / PROFILES_FILE, json.dumps(side.topology.idp.plain()))
+    return serve_until_signalled(side)
 
 
 def _pairs(values: list[str]) -> dict[str, str]:
@@ -95,11 +89,5 @@ def _admin_secret(state_dir: Path) -> str:
     """The secret the IdP container reads too; kept across restarts of the stack."""
     path = state_dir / ADMIN_SECRET_FILE
     if not path.exists():
-        _write_private(path, secrets.token_urlsafe(24))
+        write_private(path, secrets.token_urlsafe(24))
     return path.read_text(encoding="utf-8").strip()
-
-
-def _write_private(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    path.chmod(0o600)

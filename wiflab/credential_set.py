@@ -115,6 +115,7 @@ def write(
 
 def write_private(path: Path, text: str) -> None:
     """Atomically, readable by the owner only: these files hold tokens and secrets."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:

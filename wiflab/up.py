@@ -64,7 +64,11 @@ def stack_from_args(args: argparse.Namespace) -> Stack:
 
 
 def up_command(args: argparse.Namespace) -> int:
-    stack = stack_from_args(args)
+    return serve_until_signalled(stack_from_args(args))
+
+
+def serve_until_signalled(stack: Stack) -> int:
+    """Start the stack, print the ready line, and stop cleanly on SIGINT or SIGTERM."""
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopping.set())
