@@ -22,6 +22,7 @@ from urllib.parse import quote
 
 import requests
 
+from idp_server.settings import is_loopback
 from mock_gcp.backend import GoogleBackend, LocalDeviations
 from mock_gcp.topology import IDP_APP, Service, Topology, load_topology
 from wiflab import credential_set, credentials
@@ -52,7 +53,10 @@ class StackOptions:
     idp_url: str | None = None
     app_urls: Mapping[str, str] = field(default_factory=dict)
     # The IdP's admin secret (key rotation); one given to an IdP elsewhere must be passed here.
-    admin_secret: str | None = None
+    admin_secret: str | None = field(default=None, repr=False)
+    # The secret /token needs (IDP_TOKEN_SECRET); required when the stack listens beyond
+    # loopback, since then anyone who reaches the IdP could mint tokens.
+    idp_token_secret: str | None = field(default=None, repr=False)
     elsewhere_wait_seconds: float = 120.0
 
 
@@ -73,6 +77,15 @@ class Stack:
         unknown = sorted(set(options.app_urls) - {s.name for s in self.topology.services})
         if unknown:
             raise ValueError(f"app URLs for services the topology lacks: {', '.join(unknown)}")
+        if (
+            options.idp_url is None
+            and not is_loopback(options.host)
+            and not options.idp_token_secret
+        ):
+            raise ValueError(
+                f"the IdP would mint tokens for anyone who reaches {options.host}: set "
+                "IDP_TOKEN_SECRET (clients then send Authorization: Bearer <secret>)"
+            )
         self.backend: GoogleBackend | None = None
         self.endpoints: dict[str, Any] = {}
         self._admin_secret = options.admin_secret or secrets.token_urlsafe(24)
@@ -144,6 +157,7 @@ class Stack:
                     issuer=idp.url,
                     profiles=self.topology.idp.plain(),
                     admin_secret=self._admin_secret,
+                    token_secret=self.options.idp_token_secret,
                     bind_host=host,
                 )
             )
@@ -200,6 +214,7 @@ class Stack:
                 IDP_KEY_STATE=str(key_state),
                 IDP_PROFILES=json.dumps(self.topology.idp.plain()),
                 IDP_ADMIN_SECRET=self._admin_secret,
+                IDP_TOKEN_SECRET=self.options.idp_token_secret or "",
             )
             servers.append(idp)
             idp_url = idp.url
@@ -305,7 +320,11 @@ class Stack:
             aud = quote(entry.audience, safe="")
             return {
                 "file": credentials.file_source(str(entry.subject_token_file(directory))),
-                "url": credentials.url_source(f"{idp}/token/{entry.profile}?aud={aud}"),
+                # A guarded IdP's secret travels in the (owner-only) config, as google-auth
+                # sends credential_source.headers.
+                "url": credentials.url_source(
+                    f"{idp}/token/{entry.profile}?aud={aud}", self._minting_headers()
+                ),
             }
 
         written = credential_set.write(
@@ -323,7 +342,10 @@ class Stack:
     ) -> None:
         for entry in plans:
             response = requests.get(
-                f"{idp}/token/{entry.profile}", params={"aud": entry.audience}, timeout=10
+                f"{idp}/token/{entry.profile}",
+                params={"aud": entry.audience},
+                headers=self._minting_headers(),
+                timeout=10,
             )
             response.raise_for_status()
             write_private(entry.subject_token_file(directory), response.json()["id_token"])
@@ -336,6 +358,10 @@ class Stack:
                 self._mint_subject_tokens(idp, plans, directory)
             except requests.RequestException:
                 return  # the stack is going down
+
+    def _minting_headers(self) -> dict[str, str]:
+        secret = self.options.idp_token_secret
+        return {"Authorization": f"Bearer {secret}"} if secret else {}
 
 
 def cloud_run_env(service: str) -> dict[str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import tempfile
@@ -13,7 +14,8 @@ from typing import Any
 from mock_gcp.topology import TopologyError
 from wiflab.stack import DEFAULT_PORT_BASE, MODES, Stack, StackOptions
 
-EXIT_BAD_TOPOLOGY = 2
+# Bad flags, topology or settings: nothing was started.
+EXIT_USAGE = 2
 
 
 def register(subparsers: Any) -> None:
@@ -49,18 +51,24 @@ def add_stack_arguments(
 
 
 def stack_from_args(args: argparse.Namespace) -> Stack:
-    """A Stack, or exit 2 with the topology's error before any port is opened."""
+    """A Stack, or exit 2 with what is wrong (the topology, the settings) before any port opens."""
     state_dir = args.state_dir or Path(tempfile.mkdtemp(prefix="wiflab-"))
     options = StackOptions(
-        args.topology, state_dir, args.mode, args.host, args.port_base, args.google_issuer
+        args.topology,
+        state_dir,
+        args.mode,
+        args.host,
+        args.port_base,
+        args.google_issuer,
+        idp_token_secret=os.environ.get("IDP_TOKEN_SECRET") or None,
     )
     try:
         return Stack(options)
-    except TopologyError as exc:
-        # The error names the file itself when it could not be read at all.
-        where = "" if str(args.topology) in str(exc) else f"{args.topology}: "
-        print(f"wiflab: {where}{exc}", file=sys.stderr)
-        raise SystemExit(EXIT_BAD_TOPOLOGY) from None
+    except ValueError as exc:  # a TopologyError, or settings the stack refuses
+        # A topology error names the file itself when it could not be read at all.
+        named = not isinstance(exc, TopologyError) or str(args.topology) in str(exc)
+        print(f"wiflab: {'' if named else f'{args.topology}: '}{exc}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE) from None
 
 
 def up_command(args: argparse.Namespace) -> int:

@@ -203,3 +203,41 @@ def test_google_issuer_setting_for_relying_parties_that_insist(tmp_path, mode):
         dump = seed_001_chain(stack.endpoints)
         assert dump["identity"]["claims"]["iss"] == "https://accounts.google.com"
         assert stack.endpoints["google_issuer"]["issuer"] == "https://accounts.google.com"
+
+
+def test_beyond_loopback_the_idp_needs_a_token_secret(tmp_path):
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "wiflab.cli",
+            "up",
+            "--topology",
+            str(TOPOLOGY),
+            "--state-dir",
+            str(tmp_path),
+            "--host",
+            "0.0.0.0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={k: v for k, v in os.environ.items() if k != "IDP_TOKEN_SECRET"},
+    )
+    assert done.returncode == 2
+    assert "set IDP_TOKEN_SECRET" in done.stderr
+    assert not (tmp_path / "endpoints.json").exists()
+
+
+def test_a_guarded_idp_still_feeds_the_credentials(tmp_path):
+    """With a /token secret, minting needs it; the configs carry it for url sources."""
+    options = StackOptions(TOPOLOGY, tmp_path, port_base=0, idp_token_secret="s3cret")
+    with Stack(options) as stack:
+        endpoints = stack.endpoints
+        anonymous = requests.post(endpoints["idp"]["token_url"], json={"sub": "x"})
+        assert anonymous.status_code == 401
+        assert seed_001_chain(endpoints)["identity"]["claims"]["email"] == SA
+        config = stack.endpoints["credentials"]["oidc-pool-run.oidc-provider-1.url.oidc-federated"]
+        credentials = identity_pool.Credentials.from_file(config).with_scopes([CLOUD_PLATFORM])
+        credentials.refresh(Request())
+        assert credentials.token.startswith("ya29.c.")

@@ -25,10 +25,9 @@ from wiflab.demo.endpoints import TARGETS, Endpoints, EndpointsError, load_endpo
 from wiflab.demo.plan import PlanError, choose, forecast
 from wiflab.demo.render import Style, render_ending, render_json, render_preamble, render_step
 from wiflab.demo.steps import Chain, DemoResult
-from wiflab.up import EXIT_BAD_TOPOLOGY, add_stack_arguments, stack_from_args
+from wiflab.up import EXIT_USAGE, add_stack_arguments, stack_from_args
 
 EXIT_REFUSED = 1
-EXIT_USAGE = 2
 MAX_SUGGESTIONS = 5
 
 DESCRIPTION = """\
@@ -159,7 +158,7 @@ def _load_topology(path: Path) -> Topology:
         print(f"wiflab: {path}: {exc}", file=sys.stderr)
     except OSError as exc:
         print(f"wiflab: {path}: {exc.strerror}", file=sys.stderr)
-    raise SystemExit(EXIT_BAD_TOPOLOGY)
+    raise SystemExit(EXIT_USAGE)
 
 
 def _usage(message: str) -> int:
