@@ -15,8 +15,11 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/wiflab demo
 
+# Every test (threads mode), then the end-to-end suite again with each part under gunicorn.
+# (The sample clients' tests start a stack of their own: once is enough.)
 test: $(STAMP) lint
 	$(BIN)/pytest -n 2
+	$(BIN)/pytest -n 2 e2e --stack-mode=processes --ignore=e2e/test_sample_clients.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
