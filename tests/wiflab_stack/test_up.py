@@ -26,13 +26,18 @@ SERVICE = "federated-auth-cloud-run"
 CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
 
 
+WIFLAB_UP = [sys.executable, "-m", "wiflab.cli", "up"]
+
+
+def run_up(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`wiflab up ARGS` when it is expected to stop by itself (a refusal)."""
+    return subprocess.run([*WIFLAB_UP, *args], capture_output=True, text=True, timeout=60, env=env)
+
+
 def start_up(state_dir: Path, *args: str) -> tuple[subprocess.Popen[str], dict]:
     process = subprocess.Popen(
         [
-            sys.executable,
-            "-m",
-            "wiflab.cli",
-            "up",
+            *WIFLAB_UP,
             "--topology",
             str(TOPOLOGY),
             "--state-dir",
@@ -148,21 +153,7 @@ def test_bad_topology_exits_2_before_opening_ports(tmp_path):
             "google.subject: assertion.sub", "google.sub: assertion.sub", 1
         )
     )
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "wiflab.cli",
-            "up",
-            "--topology",
-            str(bad),
-            "--state-dir",
-            str(tmp_path / "s"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_up("--topology", str(bad), "--state-dir", str(tmp_path / "s"))
     assert done.returncode == 2
     assert "pools[0].providers[0].attributeMapping" in done.stderr
     assert "Traceback" not in done.stderr
@@ -170,13 +161,7 @@ def test_bad_topology_exits_2_before_opening_ports(tmp_path):
 
 
 def test_missing_topology_file_exits_2(tmp_path):
-    done = subprocess.run(
-        [sys.executable, "-m", "wiflab.cli", "up", "--topology", str(tmp_path / "nope.yaml")],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ},
-    )
+    done = run_up("--topology", str(tmp_path / "nope.yaml"))
     assert done.returncode == 2
     assert "nope.yaml" in done.stderr
 
@@ -206,22 +191,13 @@ def test_google_issuer_setting_for_relying_parties_that_insist(tmp_path, mode):
 
 
 def test_beyond_loopback_the_idp_needs_a_token_secret(tmp_path):
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "wiflab.cli",
-            "up",
-            "--topology",
-            str(TOPOLOGY),
-            "--state-dir",
-            str(tmp_path),
-            "--host",
-            "0.0.0.0",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
+    done = run_up(
+        "--topology",
+        str(TOPOLOGY),
+        "--state-dir",
+        str(tmp_path),
+        "--host",
+        "0.0.0.0",
         env={k: v for k, v in os.environ.items() if k != "IDP_TOKEN_SECRET"},
     )
     assert done.returncode == 2
