@@ -14,6 +14,7 @@ from typing import Any
 from mock_gcp.topology import TopologyError
 from wiflab.stack import DEFAULT_PORT_BASE, MODES, Stack, StackOptions
 
+DEFAULT_TOPOLOGY = Path("wif.yaml")
 # Bad flags, topology or settings: nothing was started.
 EXIT_USAGE = 2
 
@@ -29,7 +30,9 @@ def register(subparsers: Any) -> None:
 def add_stack_arguments(
     parser: argparse.ArgumentParser, port_base: int = DEFAULT_PORT_BASE
 ) -> None:
-    parser.add_argument("--topology", type=Path, default=Path("wif.yaml"))
+    parser.add_argument(
+        "--topology", type=Path, help=f"the topology file (default: {DEFAULT_TOPOLOGY})"
+    )
     parser.add_argument(
         "--state-dir",
         type=Path,
@@ -53,6 +56,7 @@ def add_stack_arguments(
 def stack_from_args(args: argparse.Namespace) -> Stack:
     """A Stack, or exit 2 with what is wrong (the topology, the settings) before any port opens."""
     state_dir = args.state_dir or Path(tempfile.mkdtemp(prefix="wiflab-"))
+    args.topology = args.topology or DEFAULT_TOPOLOGY
     options = StackOptions(
         args.topology,
         state_dir,

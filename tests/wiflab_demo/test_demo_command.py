@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 from tests.wiflab_demo.conftest import TOPOLOGY, run_demo
-from wiflab.stack import Stack
+from wiflab.stack import Stack, StackOptions
 
 ACCOUNT = "oidc-federated@demo-project.iam.gserviceaccount.com"
 STEP_KEYS = ["mint", "sts", "id_token", "access_token", "dump"]
@@ -199,3 +199,16 @@ def test_bad_flags_and_files_exit_2_naming_the_field(tmp_path: Path) -> None:
     assert "is for gcp" in mismatch.stderr
     for result in (unknown, gcp, missing, mismatch):
         assert "Traceback" not in result.stderr
+
+
+def test_endpoints_bring_the_stacks_own_topology(tmp_path: Path) -> None:
+    """Started from another topology file, the running stack's endpoints.json names it, and
+    the demo explains with that file rather than ./wif.yaml."""
+    mine = tmp_path / "my-wif.yaml"
+    mine.write_text(TOPOLOGY.read_text().replace("alice", "alicia"))
+    with Stack(StackOptions(mine, tmp_path / "state", port_base=0)) as stack:
+        result = run_demo("--endpoints", str(stack.endpoints_path), "--profile", "alicia", "--json")
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["topology"] == str(mine)
+    assert doc["plan"]["profile"] == "alicia"

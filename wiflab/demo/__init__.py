@@ -25,7 +25,7 @@ from wiflab.demo.endpoints import TARGETS, Endpoints, EndpointsError, load_endpo
 from wiflab.demo.plan import PlanError, choose, forecast
 from wiflab.demo.render import Style, render_ending, render_json, render_preamble, render_step
 from wiflab.demo.steps import Chain, DemoResult
-from wiflab.up import EXIT_USAGE, add_stack_arguments, stack_from_args
+from wiflab.up import DEFAULT_TOPOLOGY, EXIT_USAGE, add_stack_arguments, stack_from_args
 
 EXIT_REFUSED = 1
 MAX_SUGGESTIONS = 5
@@ -91,6 +91,8 @@ def demo_command(args: argparse.Namespace) -> int:
             return _usage(f"{args.endpoints}: {exc}")
         if args.target is not None and args.target != endpoints.target:
             return _usage(f"--target {args.target}, but {args.endpoints} is for {endpoints.target}")
+        # The topology the running stack was started from, unless told otherwise.
+        args.topology = args.topology or endpoints.topology or DEFAULT_TOPOLOGY
         topology = _load_topology(args.topology)
         where = "real Google Cloud" if endpoints.target == "gcp" else "the running stack"
         return _run(args, topology, endpoints, f"{where} of {args.endpoints}", started_here=False)

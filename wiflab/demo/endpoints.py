@@ -45,6 +45,8 @@ class Endpoints:
     services: Mapping[str, str]
     providers: Mapping[str, str]  # "POOL/PROVIDER" -> the STS audience
     mode: str | None = None
+    # The topology the stack (or deploy/) was set up from, when the file names it.
+    topology: Path | None = None
 
     @classmethod
     def from_json(cls, doc: Any) -> Endpoints:
@@ -53,7 +55,7 @@ class Endpoints:
         target = doc.get("target")
         if target not in TARGETS:
             raise EndpointsError("target", f"must be one of {', '.join(TARGETS)}, not {target!r}")
-        mode = doc.get("mode")
+        mode, topology = doc.get("mode"), doc.get("topology")
         return cls(
             target=target,
             idp_token_url=_url(doc, "idp", "token_url"),
@@ -62,6 +64,7 @@ class Endpoints:
             services=_named_urls(doc, "services", "url"),
             providers=_named_urls(doc, "providers", "audience"),
             mode=mode if isinstance(mode, str) else None,
+            topology=Path(topology) if isinstance(topology, str) and topology else None,
         )
 
 
