@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,18 +43,6 @@ class FrontEndServer:
 @pytest.fixture(scope="session")
 def google_key() -> SigningKey:
     return generate("RS256")
-
-
-@pytest.fixture(scope="session")
-def running_servers() -> Iterator[list[ThreadedServer]]:
-    """Servers started by tests, stopped together at the end (each stop waits out a poll)."""
-    servers: list[ThreadedServer] = []
-    yield servers
-    stoppers = [threading.Thread(target=server.stop) for server in servers]
-    for stopper in stoppers:
-        stopper.start()
-    for stopper in stoppers:
-        stopper.join()
 
 
 @pytest.fixture(scope="session")

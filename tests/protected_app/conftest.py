@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-
 import pytest
 
 from protected_app.app import create_app
@@ -36,18 +33,6 @@ def jwks(
     server = JwksServer([rsa_key, ec_key])
     running_servers.append(server.server.start())
     return server
-
-
-@pytest.fixture(scope="session")
-def running_servers() -> Iterator[list[ThreadedServer]]:
-    """Servers started by tests, stopped together at the end (each stop waits out a poll)."""
-    servers: list[ThreadedServer] = []
-    yield servers
-    stoppers = [threading.Thread(target=server.stop) for server in servers]
-    for stopper in stoppers:
-        stopper.start()
-    for stopper in stoppers:
-        stopper.join()
 
 
 @pytest.fixture
