@@ -22,7 +22,7 @@ from mock_gcp.backend import GoogleBackend
 from mock_gcp.errors import ApiError, invalid_argument
 from mock_gcp.iam import Caller, Grant, find_grant
 from mock_gcp.tokens import IssuedToken
-from mock_gcp.topology import ServiceAccount
+from mock_gcp.topology import Policy, ServiceAccount, Topology
 from wiflab.bearer import bearer_token
 
 SERVICE = "iamcredentials.googleapis.com"
@@ -250,29 +250,26 @@ class IamCredentials:
         self, caller: Caller, target: ServiceAccount, delegates: list[str], permission: str
     ) -> Grant:
         """Walk caller -> delegates... -> target; each hop needs its permission."""
+        topology = self._backend.topology  # one snapshot for the whole walk
         chain: list[ServiceAccount] = []
         for delegate in delegates:
             project, _, account_id = _split_name(delegate)
-            account = self._backend.topology.service_account(account_id)
+            account = topology.service_account(account_id)
             if project != "-" or account is None:
                 raise invalid_argument()  # unverified: Google's text for a bad delegate
             chain.append(account)
         current = caller
         for account in chain:
-            if find_grant(current, IMPLICIT_DELEGATION, self._policies(account)) is None:
+            if (
+                find_grant(current, IMPLICIT_DELEGATION, account_policies(topology, account))
+                is None
+            ):
                 raise permission_denied(IMPLICIT_DELEGATION)
             current = Caller(kind="serviceAccount", name=account.email)
-        grant = find_grant(current, permission, self._policies(target))
+        grant = find_grant(current, permission, account_policies(topology, target))
         if grant is None:
             raise permission_denied(permission)
         return grant
-
-    def _policies(self, account: ServiceAccount) -> list:
-        topology = self._backend.topology
-        return [
-            (f"serviceAccount {account.email}", account.policy),
-            (f"project {topology.project_id}", topology.policy),
-        ]
 
     def _generate_access_token(
         self, account: ServiceAccount, caller: Caller, fields: dict[str, Any]
@@ -333,6 +330,14 @@ class IamCredentials:
                 raise invalid_argument("The exp claim must be no more than 12 hours in the future.")
         key = self._backend.service_account_keys.for_account(account.email)
         return {"keyId": key.kid, "signedJwt": key.sign(claims)}
+
+
+def account_policies(topology: Topology, account: ServiceAccount) -> list[tuple[str, Policy]]:
+    """Where a permission on a service account can come from: its policy, then the project's."""
+    return [
+        (f"serviceAccount {account.email}", account.policy),
+        (f"project {topology.project_id}", topology.policy),
+    ]
 
 
 def _split_name(name: str) -> tuple[str, str, str]:

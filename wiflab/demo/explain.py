@@ -16,8 +16,9 @@ from typing import Any
 
 from mock_gcp.cel import ConditionError, MappedAttributes, MappingError
 from mock_gcp.iam import Caller, find_grant
+from mock_gcp.iamcredentials import account_policies
 from mock_gcp.run import invoke_policies
-from mock_gcp.topology import Policy, Provider, Service, ServiceAccount, Topology
+from mock_gcp.topology import Provider, Service, ServiceAccount, Topology
 
 INVOKE = "run.routes.invoke"
 _FEDERATED_PREFIX = re.compile(
@@ -159,14 +160,6 @@ def _identity_check(caller: Caller) -> Check:
         (caller.principal(), "and as a member of", *(f"  {short_member(m)}" for m in others)),
         {"principal": caller.principal(), "members": sorted(caller.members())},
     )
-
-
-def account_policies(topology: Topology, account: ServiceAccount) -> list[tuple[str, Policy]]:
-    """Where a permission on a service account can come from, in the stand-in's order."""
-    return [
-        (f"serviceAccount {account.email}", account.policy),
-        (f"project {topology.project_id}", topology.policy),
-    ]
 
 
 def explain_account_grant(
