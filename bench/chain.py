@@ -22,8 +22,8 @@ from typing import Any
 import jwt
 import requests
 
-from wiflab.keys import generate
-from wiflab.stack import Stack, StackOptions
+from wiflab_core.keys import generate
+from wiflab_lab.stack import Stack, StackOptions
 
 TOPOLOGY = Path(__file__).resolve().parents[1] / "wif.yaml"
 CHAINS = 300

@@ -21,8 +21,8 @@ import jwt
 import requests
 
 from bench.idp_tokens import wrk_rate
-from wiflab.keys import generate
-from wiflab.stack import Stack, StackOptions
+from wiflab_core.keys import generate
+from wiflab_lab.stack import Stack, StackOptions
 
 TOPOLOGY = Path(__file__).resolve().parents[1] / "wif.yaml"
 SA = "oidc-federated@demo-project.iam.gserviceaccount.com"

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from idp_server.serve_process import ServeProcess
-from wiflab.keys import generate
+from wiflab_core.keys import generate
 
 WRK_SECONDS = 4
 ROUNDS = 3

@@ -25,9 +25,10 @@ from deploy.errors import DeployError
 from deploy.names import TOKEN_SECRET
 from deploy.target import Retarget, Target
 from mock_gcp.topology import IDP_APP, Topology, TopologyError, parse_topology, topology_to_dict
-from wiflab import credential_set, credentials
-from wiflab.credential_set import enabled_providers, write_private
-from wiflab.stack import ENDPOINTS_FILE
+from wiflab_core import external_account as credentials
+from wiflab_lab import credential_set
+from wiflab_lab.credential_set import enabled_providers, write_private
+from wiflab_lab.stack import ENDPOINTS_FILE
 
 GOOGLE_ISSUER = {
     "issuer": "https://accounts.google.com",

@@ -20,7 +20,7 @@ from typing import TextIO
 from deploy.errors import DeployError
 from deploy.shell import command_line, render_step
 from deploy.steps import Check, Command, Note, Plan, Section, WriteFile
-from wiflab.keys import generate
+from wiflab_core.keys import generate
 
 _VARIABLE = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)\}")
 PROBE_TIMEOUT = 120.0

@@ -11,7 +11,16 @@ import hashlib
 from pathlib import Path
 
 # What the Dockerfiles copy (see .dockerignore), and the Dockerfiles themselves.
-IMAGE_SOURCES = ("pyproject.toml", "wiflab", "idp_server", "mock_gcp", "protected_app", "deploy")
+IMAGE_SOURCES = (
+    "pyproject.toml",
+    "wiflab",
+    "wiflab_core",
+    "wiflab_lab",
+    "idp_server",
+    "mock_gcp",
+    "protected_app",
+    "deploy",
+)
 
 
 def source_tag(root: Path) -> str:

@@ -26,8 +26,8 @@ from e2e.catalogue import UNVERIFIED, Case
 from e2e.chain import Chain, Refusal
 from e2e.lab_topology import write_extended_topology
 from mock_gcp.topology import load_topology
-from wiflab import keys
 from wiflab.pytest_plugin import ExternalAccounts, WifStack, local_stack, topology_path
+from wiflab_core import keys
 
 GCP_CONFIG_ENV = "WIFLAB_GCP_CONFIG"
 IDP_TOKEN_SECRET_ENV = "IDP_TOKEN_SECRET"

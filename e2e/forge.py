@@ -14,7 +14,7 @@ from typing import Any
 
 import jwt
 
-from wiflab.keys import SigningKey, b64url
+from wiflab_core.keys import SigningKey, b64url
 
 
 def _segment(value: Mapping[str, Any]) -> str:

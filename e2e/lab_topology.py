@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from mock_gcp.topology import load_topology, topology_to_dict
-from wiflab import keys
+from wiflab_core import keys
 
 LAB_POOL = "oidc-pool-run"
 NEGATIVE_POOL = "e2e-negative"

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from wiflab.stack import Stack, StackOptions
+from wiflab_lab.stack import Stack, StackOptions
 
 REPO = Path(__file__).resolve().parents[1]
 CLIENTS = REPO / "clients"

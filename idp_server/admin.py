@@ -25,7 +25,7 @@ from idp_server.guard import require_bearer
 from idp_server.keyset import KeyEntry, KeySet, KeyStatus
 from idp_server.keystore import KeyStore
 from idp_server.responses import json_response
-from wiflab.keys import SUPPORTED_ALGS, generate
+from wiflab_core.keys import SUPPORTED_ALGS, generate
 
 log = logging.getLogger(__name__)
 

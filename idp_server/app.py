@@ -37,7 +37,7 @@ from idp_server.minting import MAX_BODY_BYTES, ClaimRules, Minter, check_profile
 from idp_server.responses import JSON, error_response, json_response
 from idp_server.settings import IdpSettings
 from idp_server.token_endpoint import TokenEndpoint, issuer_of, too_large
-from wiflab.keys import SUPPORTED_ALGS
+from wiflab_core.keys import SUPPORTED_ALGS
 
 log = logging.getLogger(__name__)
 

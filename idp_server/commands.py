@@ -23,7 +23,7 @@ from idp_server.gunicorn_app import IdpGunicorn
 from idp_server.keyset import KeyStatus
 from idp_server.keystore import create_state_file, initial_keyset
 from idp_server.settings import IdpSettings, is_loopback, key_source_from_env, read_key_file
-from wiflab.serving import bind_socket, url_of
+from wiflab_core.serving import bind_socket, url_of
 
 DEFAULT_PORT = 8080
 NO_KEYS_HINT = (

@@ -19,7 +19,13 @@ from enum import StrEnum
 from typing import Any
 
 from idp_server.errors import IdpError, invalid_request
-from wiflab.keys import SUPPORTED_ALGS, KeyLoadError, SigningKey, load_signing_keys, render_jwks
+from wiflab_core.keys import (
+    SUPPORTED_ALGS,
+    KeyLoadError,
+    SigningKey,
+    load_signing_keys,
+    render_jwks,
+)
 
 
 class KeyStatus(StrEnum):

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from idp_server.errors import ConfigError
 from idp_server.keyset import KeySet
-from wiflab.keys import KeyLoadError, generate, load_signing_keys
+from wiflab_core.keys import KeyLoadError, generate, load_signing_keys
 
 log = logging.getLogger(__name__)
 

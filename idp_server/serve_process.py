@@ -10,7 +10,7 @@ import sys
 import tempfile
 from collections.abc import Mapping
 
-from wiflab.serving import wait_ready
+from wiflab_core.serving import wait_ready
 
 _LISTENING = "wiflab idp: listening on "
 

@@ -11,11 +11,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from mock_gcp.issuer_keys import IssuerKeyCache
-from mock_gcp.oauth2 import GoogleIssuer
+from mock_gcp.issuer.id_tokens import GoogleIssuer
 from mock_gcp.service_account_keys import ServiceAccountKeys
 from mock_gcp.tokens import TokenStore
 from mock_gcp.topology import Topology
+from wiflab_core.jwks_cache import IssuerKeyCache
 
 
 @dataclass(frozen=True)

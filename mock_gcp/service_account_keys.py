@@ -13,7 +13,7 @@ import threading
 
 from cryptography.hazmat.primitives import serialization
 
-from wiflab import keys
+from wiflab_core import keys
 
 
 def _google_key_id(key: keys.SigningKey) -> str:

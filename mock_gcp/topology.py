@@ -23,7 +23,7 @@ import yaml
 
 from mock_gcp.cel import AttributeMapping, CelCompileError, Condition
 from mock_gcp.iam import EMAIL, PERMISSIONS_BY_ROLE, validate_member
-from wiflab.keys import KeyLoadError, VerificationKeys
+from wiflab_core.keys import KeyLoadError, VerificationKeys
 
 ROOT = "topology"
 MAX_ALLOWED_AUDIENCES = 10

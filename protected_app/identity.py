@@ -18,7 +18,7 @@ from typing import Any, Protocol
 import jwt
 
 from protected_app.settings import Settings, VerifyMode
-from wiflab.bearer import bearer_token, credential_header
+from wiflab_core.bearer import bearer_token, credential_header
 
 SIGNATURE_REMOVED = "SIGNATURE_REMOVED_BY_GOOGLE"
 # How long a fetched JWKS is trusted before it is fetched again; an unknown kid may force one

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from wiflab.serving import ThreadedServer
+from wiflab_core.serving import ThreadedServer
 
 
 @pytest.fixture(scope="session")

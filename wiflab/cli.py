@@ -11,8 +11,8 @@ from collections.abc import Sequence
 # ``func`` (taking the parsed args, returning an exit code) on its parsers.
 COMMAND_MODULES = (
     "idp_server.commands",
-    "wiflab.up",
-    "wiflab.demo",
+    "wiflab_lab.up",
+    "wiflab_lab.demo",
     "deploy.commands",
 )
 

@@ -184,7 +184,7 @@ class WifStack:
 @contextmanager
 def local_stack(topology_path: Path, state_dir: Path, mode: str = "threads") -> Iterator[WifStack]:
     """The local stand-in on ephemeral loopback ports, stopped on exit."""
-    from wiflab.stack import Stack, StackOptions
+    from wiflab_lab.stack import Stack, StackOptions
 
     stack = Stack(StackOptions(topology_path, state_dir, mode=mode, port_base=0))
     endpoints = stack.start()
@@ -214,7 +214,7 @@ class ExternalAccounts:
     ) -> dict[str, Any]:
         """The config; subject_token: a token of your own (expired, forged...) instead of one
         the IdP mints from the profile and claims."""
-        from wiflab import credentials
+        from wiflab_core import external_account as credentials
 
         if source not in SOURCES:
             raise ValueError(f"source {source!r}: expected one of {', '.join(SOURCES)}")
@@ -266,7 +266,7 @@ class ExternalAccounts:
         self, profile: str | None, provider: str | None, claims: Mapping[str, Any]
     ) -> dict[str, Any]:
         """The IdP's profile route: a fresh token on every refresh, as an ambient endpoint."""
-        from wiflab import credentials
+        from wiflab_core import external_account as credentials
 
         if claims:
             raise ValueError(

@@ -25,7 +25,7 @@ from testcontainers.core.config import testcontainers_config
 from testcontainers.core.container import DockerContainer
 
 from mock_gcp.topology import load_topology
-from wiflab.stack import Stack, StackOptions
+from wiflab_lab.stack import Stack, StackOptions
 
 # Ryuk, testcontainers' reaper, is an image from Docker Hub, which no registry here serves;
 # the fixtures below remove every container they start.

@@ -1,5 +1,5 @@
 """compose.yaml runs wif.yaml's stack on `wiflab up`'s ports: the services, ports and
-upstreams it names agree with the topology and with wiflab.stack's port layout, and the
+upstreams it names agree with the topology and with wiflab_lab.stack's port layout, and the
 builds name Dockerfiles that exist. (Static checks: no engine needed.)"""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import yaml
 
 from mock_gcp.topology import load_topology
 from tests.containers.conftest import EXAMPLE, ROOT
-from wiflab.stack import DEFAULT_PORT_BASE
+from wiflab_lab.stack import DEFAULT_PORT_BASE
 
 COMPOSE = ROOT / "compose.yaml"
 

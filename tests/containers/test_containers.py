@@ -14,7 +14,7 @@ from google.auth import identity_pool
 from google.cloud import iam_credentials_v1
 
 from tests.containers.conftest import SERVICE, Lab, app_env, free_port, idp_env, run
-from wiflab.serving import wait_ready
+from wiflab_core.serving import wait_ready
 
 SA = "oidc-federated@demo-project.iam.gserviceaccount.com"
 CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"

@@ -19,7 +19,7 @@ from idp_server.settings import IdpSettings
 from mock_gcp.topology import load_topology
 from tests.deploy.cases import ROOT
 from wiflab.cli import main
-from wiflab.serving import ThreadedServer
+from wiflab_core.serving import ThreadedServer
 
 EXAMPLE = ROOT / "wif.yaml"
 

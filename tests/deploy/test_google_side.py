@@ -16,8 +16,8 @@ from mock_gcp.topology import load_topology
 from protected_app.app import create_app as create_protected
 from protected_app.settings import Settings, VerifyMode
 from tests.deploy.cases import ROOT
-from wiflab.serving import ThreadedServer
-from wiflab.stack import Stack, StackOptions
+from wiflab_core.serving import ThreadedServer
+from wiflab_lab.stack import Stack, StackOptions
 
 EXAMPLE = ROOT / "wif.yaml"
 SERVICE = "federated-auth-cloud-run"

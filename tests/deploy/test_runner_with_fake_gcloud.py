@@ -31,7 +31,7 @@ from idp_server.settings import IdpSettings
 from mock_gcp.topology import Topology, load_topology
 from tests.deploy.cases import ROOT
 from tests.deploy.fake_gcloud import PROJECT_NUMBER, READ_ONLY
-from wiflab.serving import ThreadedServer
+from wiflab_core.serving import ThreadedServer
 
 FAKE = Path(__file__).with_name("fake_gcloud.py")
 EXAMPLE = str(ROOT / "wif.yaml")

@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from idp_server.app import create_app
 from idp_server.settings import IdpSettings
 from tests.idp_server.helpers import ADMIN_SECRET, Idp
-from wiflab.serving import ThreadedServer
+from wiflab_core.serving import ThreadedServer
 
 
 @pytest.fixture

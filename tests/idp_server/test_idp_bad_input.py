@@ -13,7 +13,7 @@ from idp_server.app import create_app
 from idp_server.minting import MAX_BODY_BYTES
 from idp_server.settings import IdpSettings
 from tests.idp_server.helpers import Idp, error_of
-from wiflab.serving import ThreadedServer
+from wiflab_core.serving import ThreadedServer
 
 
 @pytest.mark.parametrize(

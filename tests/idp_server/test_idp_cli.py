@@ -12,7 +12,7 @@ from pathlib import Path
 import jwt
 
 from tests.idp_server.helpers import ADMIN_SECRET, TOKEN_SECRET, Idp
-from wiflab.keys import generate
+from wiflab_core.keys import generate
 
 
 def wiflab(*args: str, **env: str) -> subprocess.CompletedProcess[str]:

@@ -14,7 +14,7 @@ from idp_server.errors import IdpError
 from idp_server.keyset import KeySet, KeyStatus
 from idp_server.keystore import KeyStore, create_state_file, initial_keyset
 from tests.idp_server.helpers import Idp, error_of
-from wiflab.keys import generate
+from wiflab_core.keys import generate
 
 CLAIMS = {"sub": "alice", "aud": "aud-1"}
 

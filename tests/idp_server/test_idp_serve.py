@@ -15,7 +15,7 @@ import requests
 
 from idp_server.serve_process import ServeProcess
 from tests.idp_server.helpers import ADMIN_SECRET, TOKEN_SECRET, Idp
-from wiflab.keys import generate
+from wiflab_core.keys import generate
 
 CLAIMS = {"sub": "alice", "aud": "aud-1"}
 

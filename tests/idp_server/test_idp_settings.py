@@ -10,7 +10,7 @@ import pytest
 from idp_server.app import create_app
 from idp_server.errors import ConfigError
 from idp_server.settings import IdpSettings
-from wiflab.keys import generate
+from wiflab_core.keys import generate
 
 
 def test_from_env_reads_every_variable(tmp_path: Path) -> None:

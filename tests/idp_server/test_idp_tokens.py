@@ -13,7 +13,7 @@ from google.auth.transport.requests import Request
 
 from idp_server.settings import IdpSettings
 from tests.idp_server.helpers import Idp, error_of
-from wiflab.keys import thumbprint
+from wiflab_core.keys import thumbprint
 
 PROVIDER = "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/q"
 CLAIMS = {"sub": "alice@domain.com", "aud": "aud-1", "isadmin": "true", "mygroups": ["g1", "g2"]}

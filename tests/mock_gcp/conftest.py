@@ -12,11 +12,11 @@ import requests
 import yaml
 from flask import Flask, jsonify
 
-from mock_gcp.api.app import create_app
+from mock_gcp.app import create_app
 from mock_gcp.backend import GoogleBackend, LocalDeviations
 from mock_gcp.topology import Topology, parse_topology
-from wiflab import keys
-from wiflab.serving import ThreadedServer
+from wiflab_core import keys
+from wiflab_core.serving import ThreadedServer
 
 PROJECT_NUMBER = "123456789012"
 POOL = f"projects/{PROJECT_NUMBER}/locations/global/workloadIdentityPools/test-pool"

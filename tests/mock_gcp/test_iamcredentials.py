@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.x509 import load_pem_x509_certificate
 
-from mock_gcp.iamcredentials import permission_denied
+from mock_gcp.iamcredentials.methods import permission_denied
 from tests.mock_gcp.conftest import (
     DELEGATE_SA,
     GROUP_SA,

@@ -7,7 +7,7 @@ import pytest
 import requests
 from cryptography.x509 import load_pem_x509_certificate
 
-from mock_gcp.metadata import MISSING_FLAVOR
+from mock_gcp.metadata.server import MISSING_FLAVOR
 from tests.mock_gcp.conftest import SA, VM_SA
 
 FLAVOR = {"Metadata-Flavor": "Google"}

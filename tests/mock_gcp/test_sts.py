@@ -9,7 +9,7 @@ from urllib.parse import quote
 import jwt
 import pytest
 
-from mock_gcp import sts
+from mock_gcp.sts import exchange as sts
 from tests.mock_gcp.conftest import (
     ACCESS_TOKEN_TYPE,
     AUDIENCE,
@@ -19,7 +19,7 @@ from tests.mock_gcp.conftest import (
     PROJECT_NUMBER,
     TOKEN_EXCHANGE,
 )
-from wiflab import keys
+from wiflab_core import keys
 
 
 def test_exchange_returns_a_federated_token(google, issuer):

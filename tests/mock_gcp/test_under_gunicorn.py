@@ -7,15 +7,15 @@ import json
 import requests
 
 from tests.mock_gcp.conftest import SA, topology_yaml
-from wiflab import keys
-from wiflab.serving import GunicornProcess
+from wiflab_core import keys
+from wiflab_core.serving import GunicornProcess
 
 
 def test_exchange_then_generate_id_token_under_gunicorn(tmp_path, issuer):
     path = tmp_path / "wif.yaml"
     path.write_text(topology_yaml(json.dumps(keys.render_jwks([keys.generate().public_jwk]))))
     server = GunicornProcess(
-        "mock_gcp.api.app:create_app_from_env()",
+        "mock_gcp.app:create_app_from_env()",
         workers=1,
         extra_args=["--threads", "4"],
         env={"WIFLAB_TOPOLOGY": str(path), "WIFLAB_IDP_ISSUER": issuer.url},

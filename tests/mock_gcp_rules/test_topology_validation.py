@@ -11,7 +11,7 @@ import pytest
 
 from mock_gcp.topology import TopologyError, parse_topology
 from tests.mock_gcp_rules.conftest import ALICE, NUMBER, SA_ONE, minimal_doc
-from wiflab.keys import generate
+from wiflab_core.keys import generate
 
 Doc = dict[str, Any]
 P0 = "pools[0].providers[0]"

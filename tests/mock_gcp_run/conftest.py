@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-from mock_gcp.run import create_app
+from mock_gcp.run.front_end import create_app
 from mock_gcp.topology import Binding, Policy, Service
 from protected_app.app import create_app as create_dump_app
 from protected_app.settings import Settings
 from tests.mock_gcp_run.helpers import CALLER, CUSTOM_AUDIENCE, GOOGLE_ISSUER, EchoUpstream
-from wiflab.keys import SigningKey, VerificationKeys, generate, render_jwks
-from wiflab.serving import ThreadedServer
+from wiflab_core.keys import SigningKey, VerificationKeys, generate, render_jwks
+from wiflab_core.serving import ThreadedServer
 
 INVOKER_POLICY = Policy((Binding("roles/run.invoker", (f"serviceAccount:{CALLER}",)),))
 

@@ -9,11 +9,11 @@ import pytest
 import requests
 from flask import Flask, jsonify
 
-from mock_gcp.run import FrontEndConfigError, create_app_from_env
+from mock_gcp.run.front_end import FrontEndConfigError, create_app_from_env
 from mock_gcp.topology import TopologyError
 from tests.mock_gcp_run.helpers import CALLER, CALLER_UNIQUE_ID, GOOGLE_ISSUER, id_token_claims
-from wiflab.keys import SigningKey, render_jwks
-from wiflab.serving import GunicornProcess, ThreadedServer
+from wiflab_core.keys import SigningKey, render_jwks
+from wiflab_core.serving import GunicornProcess, ThreadedServer
 
 TOPOLOGY = f"""
 project: {{id: wiflab-demo, number: "123456789012"}}
@@ -129,7 +129,7 @@ def test_front_end_runs_under_gunicorn(topology_file: Path, google_certs: str) -
         # A public service checks no audience, so its URL need not be where gunicorn listens.
         url = "https://public-dump-abc123-uc.a.run.app"
         env = front_end_env(topology_file, "public-dump", url, dump.url, google_certs)
-        front = GunicornProcess("mock_gcp.run:create_app_from_env()", env=env)
+        front = GunicornProcess("mock_gcp.run.front_end:create_app_from_env()", env=env)
         with front:  # ready once /healthz answers 200 through the front end
             response = requests.post(front.url + "/dump?via=gunicorn", data=b"hello")
             assert response.status_code == 200

@@ -20,7 +20,7 @@ from tests.mock_gcp_run.helpers import (
     id_token_claims,
     unauthorized_page,
 )
-from wiflab.keys import generate
+from wiflab_core.keys import generate
 
 WWW_AUTHENTICATE = (
     'Bearer error="invalid_token" error_description="The access token could not be verified"'

@@ -13,7 +13,7 @@ import requests
 from mock_gcp.topology import Policy
 from tests.mock_gcp_run.conftest import FrontEndServer, StartFrontEnd, service
 from tests.mock_gcp_run.helpers import BIG_CHUNK, BIG_CHUNKS, EchoUpstream, id_token_claims
-from wiflab.serving import bind_socket, url_of
+from wiflab_core.serving import bind_socket, url_of
 
 
 @pytest.fixture

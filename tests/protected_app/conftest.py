@@ -7,8 +7,8 @@ import pytest
 from protected_app.app import create_app
 from protected_app.settings import Settings
 from tests.protected_app.helpers import JwksServer, ServeDump
-from wiflab.keys import SigningKey, generate
-from wiflab.serving import ThreadedServer
+from wiflab_core.keys import SigningKey, generate
+from wiflab_core.serving import ThreadedServer
 
 
 @pytest.fixture(scope="session")

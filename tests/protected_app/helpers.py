@@ -9,8 +9,8 @@ from typing import Any
 from flask import Flask, jsonify
 
 from protected_app.settings import Settings
-from wiflab.keys import SigningKey, render_jwks
-from wiflab.serving import ThreadedServer
+from wiflab_core.keys import SigningKey, render_jwks
+from wiflab_core.serving import ThreadedServer
 
 ISSUER = "https://idp.example"
 AUDIENCE = "https://dump.example"

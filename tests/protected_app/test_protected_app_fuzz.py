@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from protected_app.app import create_app
 from protected_app.settings import Settings, VerifyMode
 from tests.protected_app.helpers import AUDIENCE, ISSUER, JwksServer
-from wiflab.keys import generate
-from wiflab.serving import ThreadedServer
+from wiflab_core.keys import generate
+from wiflab_core.serving import ThreadedServer
 
 # Header values HTTP can carry: visible ASCII, spaces and tabs inside (no CR/LF).
 header_values = st.text(

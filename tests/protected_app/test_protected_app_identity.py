@@ -19,7 +19,7 @@ from tests.protected_app.helpers import (
     claims,
     signature_removed,
 )
-from wiflab.keys import SigningKey
+from wiflab_core.keys import SigningKey
 
 
 def identity_of(url: str, headers: dict[str, str]) -> dict[str, Any]:

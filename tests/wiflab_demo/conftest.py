@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from wiflab.stack import Stack, StackOptions
+from wiflab_lab.stack import Stack, StackOptions
 
 REPO = Path(__file__).resolve().parents[2]
 TOPOLOGY = REPO / "wif.yaml"

@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 from tests.wiflab_demo.conftest import TOPOLOGY, run_demo
-from wiflab.stack import Stack, StackOptions
+from wiflab_lab.stack import Stack, StackOptions
 
 ACCOUNT = "oidc-federated@demo-project.iam.gserviceaccount.com"
 STEP_KEYS = ["mint", "sts", "id_token", "access_token", "dump"]

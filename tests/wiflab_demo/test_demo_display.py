@@ -9,10 +9,10 @@ import subprocess
 import pytest
 
 from tests.wiflab_demo.conftest import REPO, RUN_LIMIT_SECONDS, WIFLAB, demo_env
-from wiflab import keys
-from wiflab.demo.errors import read_error
-from wiflab.demo.tokens import decode, readable_time, redact, shorten
-from wiflab.stack import Stack
+from wiflab_core import keys
+from wiflab_lab.demo.errors import read_error
+from wiflab_lab.demo.tokens import decode, readable_time, redact, shorten
+from wiflab_lab.stack import Stack
 
 ANSI = "\033["
 

@@ -6,9 +6,9 @@ import pytest
 
 from mock_gcp.topology import Topology, load_topology
 from tests.wiflab_demo.conftest import TOPOLOGY
-from wiflab.demo.endpoints import Endpoints
-from wiflab.demo.explain import explain_exchange
-from wiflab.demo.plan import PlanError, choose, forecast
+from wiflab_lab.demo.endpoints import Endpoints
+from wiflab_lab.demo.explain import explain_exchange
+from wiflab_lab.demo.plan import PlanError, choose, forecast
 
 OIDC_FEDERATED = "oidc-federated@demo-project.iam.gserviceaccount.com"
 

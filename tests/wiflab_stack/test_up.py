@@ -17,7 +17,7 @@ from google.auth import identity_pool
 from google.auth.transport.requests import Request
 from google.cloud import iam_credentials_v1
 
-from wiflab.stack import Stack, StackOptions
+from wiflab_lab.stack import Stack, StackOptions
 
 REPO = Path(__file__).resolve().parents[2]
 TOPOLOGY = REPO / "wif.yaml"

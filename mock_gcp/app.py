@@ -12,10 +12,13 @@ import os
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
-from mock_gcp.api import iamcredentials, metadata, oauth2, sts
 from mock_gcp.backend import GoogleBackend, LocalDeviations
 from mock_gcp.errors import ApiError, OAuthError
-from mock_gcp.metadata import MetadataError
+from mock_gcp.iamcredentials import http as iamcredentials
+from mock_gcp.issuer import http as oauth2
+from mock_gcp.metadata import http as metadata
+from mock_gcp.metadata.server import MetadataError
+from mock_gcp.sts import http as sts
 from mock_gcp.topology import load_topology
 
 MAX_BODY = 64 * 1024
@@ -67,7 +70,7 @@ def create_app(backend: GoogleBackend) -> Flask:
 
 
 def create_app_from_env() -> Flask:
-    """For gunicorn: ``mock_gcp.api.app:create_app_from_env()``.
+    """For gunicorn: ``mock_gcp.app:create_app_from_env()``.
 
     WIFLAB_TOPOLOGY (path), WIFLAB_GOOGLE_ISSUER (the issuer URL tokens carry: this server's
     own URL by default), WIFLAB_IDP_ISSUER (the lab IdP's issuer, for providers without an

@@ -6,9 +6,9 @@ import json
 
 from flask import Blueprint, Response, jsonify, request
 
-from mock_gcp import sts
 from mock_gcp.backend import GoogleBackend
-from mock_gcp.sts import ExchangeRequest, SecurityTokenService, StsError
+from mock_gcp.sts import exchange as sts
+from mock_gcp.sts.exchange import ExchangeRequest, SecurityTokenService, StsError
 
 
 def blueprint(backend: GoogleBackend) -> Blueprint:

@@ -23,10 +23,10 @@ from mock_gcp.backend import GoogleBackend
 from mock_gcp.cel import ConditionError, MappedAttributes, MappingError
 from mock_gcp.errors import OAuthError
 from mock_gcp.iam import Caller
-from mock_gcp.issuer_keys import IssuerUnreachable
 from mock_gcp.tokens import IssuedToken
 from mock_gcp.topology import Provider
-from wiflab.keys import KeyLoadError, VerificationKeys
+from wiflab_core.jwks_cache import IssuerUnreachable
+from wiflab_core.keys import KeyLoadError, VerificationKeys
 
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"

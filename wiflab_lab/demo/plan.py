@@ -14,8 +14,8 @@ from typing import Any
 
 from mock_gcp.iam import Caller
 from mock_gcp.topology import Provider, Service, ServiceAccount, Topology
-from wiflab.demo.endpoints import Endpoints
-from wiflab.demo.explain import (
+from wiflab_lab.demo.endpoints import Endpoints
+from wiflab_lab.demo.explain import (
     explain_account_grant,
     explain_exchange,
     explain_invoke,

@@ -7,8 +7,8 @@ command that changes it on real Google Cloud). Google's own words are shown by t
 from __future__ import annotations
 
 from mock_gcp.iam import Caller
-from wiflab.demo.errors import GoogleError
-from wiflab.demo.plan import DemoPlan
+from wiflab_lab.demo.errors import GoogleError
+from wiflab_lab.demo.plan import DemoPlan
 
 WORKLOAD_IDENTITY_USER = "roles/iam.workloadIdentityUser"
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from mock_gcp.topology import TopologyError
-from wiflab.stack import DEFAULT_PORT_BASE, MODES, Stack, StackOptions
+from wiflab_lab.stack import DEFAULT_PORT_BASE, MODES, Stack, StackOptions
 
 DEFAULT_TOPOLOGY = Path("wif.yaml")
 # Bad flags, topology or settings: nothing was started.

@@ -1,14 +1,14 @@
 """Cloud Run's front end, locally: a reverse proxy in front of one service's app.
 
-Each request is admitted or refused by the rules in ``mock_gcp.run_auth`` (Google's error pages,
-byte for byte), then forwarded the way Cloud Run forwards it: the checked credential header
-with its JWT signature replaced by ``SIGNATURE_REMOVED_BY_GOOGLE``, every other header as sent
-(hop-by-hop ones dropped), ``X-Forwarded-For``/``X-Forwarded-Proto`` added, any method, path,
-query and body; the app's answer is streamed back unchanged.
+Each request is admitted or refused by the rules in ``mock_gcp.run.admission`` (Google's
+error pages, byte for byte), then forwarded the way Cloud Run forwards it: the checked
+credential header with its JWT signature replaced by ``SIGNATURE_REMOVED_BY_GOOGLE``, every
+other header as sent (hop-by-hop ones dropped), ``X-Forwarded-For``/``X-Forwarded-Proto``
+added, any method, path, query and body; the app's answer is streamed back unchanged.
 
 It is a plain WSGI app rather than Flask routes: a proxy must not route, redirect or answer
-OPTIONS itself. Serve it with ``wiflab.serving.ThreadedServer`` or, built from environment
-variables, under gunicorn: ``mock_gcp.run:create_app_from_env()``.
+OPTIONS itself. Serve it with ``wiflab_core.serving.ThreadedServer`` or, built from environment
+variables, under gunicorn: ``mock_gcp.run.front_end:create_app_from_env()``.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import urllib3
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
-from mock_gcp.run_auth import (
+from mock_gcp.run.admission import (
     ERROR_CONTENT_TYPE,
     FrontEndCheck,
     RunError,
@@ -248,7 +248,7 @@ class FrontEndConfigError(ValueError):
 
 
 def create_app_from_env(environ: Mapping[str, str] | None = None) -> FrontEnd:
-    """For gunicorn (``mock_gcp.run:create_app_from_env()``): settings from WIFLAB_* variables.
+    """For gunicorn (``mock_gcp.run.front_end:create_app_from_env()``): WIFLAB_* settings.
 
     WIFLAB_TOPOLOGY (file), WIFLAB_RUN_SERVICE (its name there), WIFLAB_RUN_SERVICE_URL (the
     URL callers use, hence the ``aud`` expected), WIFLAB_RUN_UPSTREAM (the app), and the

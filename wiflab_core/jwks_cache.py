@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import jwt
 import requests
 
-from wiflab.keys import KeyLoadError, VerificationKeys
+from wiflab_core.keys import KeyLoadError, VerificationKeys
 
 FETCH_TIMEOUT = 5.0
 UNKNOWN_KID_MEMORY = 30.0

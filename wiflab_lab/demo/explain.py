@@ -16,8 +16,8 @@ from typing import Any
 
 from mock_gcp.cel import ConditionError, MappedAttributes, MappingError
 from mock_gcp.iam import Caller, find_grant
-from mock_gcp.iamcredentials import account_policies
-from mock_gcp.run import invoke_policies
+from mock_gcp.iamcredentials.methods import account_policies
+from mock_gcp.run.front_end import invoke_policies
 from mock_gcp.topology import Provider, Service, ServiceAccount, Topology
 
 INVOKE = "run.routes.invoke"

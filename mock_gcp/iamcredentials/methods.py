@@ -23,7 +23,7 @@ from mock_gcp.errors import ApiError, invalid_argument
 from mock_gcp.iam import Caller, Grant, find_grant
 from mock_gcp.tokens import IssuedToken
 from mock_gcp.topology import Policy, ServiceAccount, Topology
-from wiflab.bearer import bearer_token
+from wiflab_core.bearer import bearer_token
 
 SERVICE = "iamcredentials.googleapis.com"
 DEFAULT_LIFETIME = 3600

@@ -6,7 +6,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from mock_gcp.backend import GoogleBackend
 from mock_gcp.errors import invalid_argument
-from mock_gcp.iamcredentials import IamCredentials
+from mock_gcp.iamcredentials.methods import IamCredentials
 
 
 def blueprint(backend: GoogleBackend) -> Blueprint:

@@ -25,9 +25,10 @@ import requests
 from idp_server.settings import is_loopback
 from mock_gcp.backend import GoogleBackend, LocalDeviations
 from mock_gcp.topology import IDP_APP, Service, Topology, load_topology
-from wiflab import credential_set, credentials
-from wiflab.credential_set import ProviderCredentials, write_private
-from wiflab.serving import LOOPBACK, GunicornProcess, ThreadedServer, wait_ready
+from wiflab_core import external_account as credentials
+from wiflab_core.serving import LOOPBACK, GunicornProcess, ThreadedServer, wait_ready
+from wiflab_lab import credential_set
+from wiflab_lab.credential_set import ProviderCredentials, write_private
 
 MODES = ("threads", "processes")
 DEFAULT_PORT_BASE = 8700
@@ -141,8 +142,8 @@ class Stack:
     def _start_threads(self) -> _Urls:
         from idp_server.app import create_app as create_idp
         from idp_server.settings import IdpSettings
-        from mock_gcp.api.app import create_app as create_google
-        from mock_gcp.run import create_app_for_topology
+        from mock_gcp.app import create_app as create_google
+        from mock_gcp.run.front_end import create_app_for_topology
         from protected_app.app import create_app as create_protected
         from protected_app.settings import Settings as ProtectedSettings
         from protected_app.settings import VerifyMode
@@ -219,7 +220,7 @@ class Stack:
             servers.append(idp)
             idp_url = idp.url
         google = GunicornProcess(
-            "mock_gcp.api.app:create_app_from_env()",
+            "mock_gcp.app:create_app_from_env()",
             host=host,
             port=self._port(1),
             # One process: the tokens STS issues live in its memory, shared by its threads.
@@ -246,7 +247,7 @@ class Stack:
                 servers.append(app)
                 upstream = app.url
             front = GunicornProcess(
-                "mock_gcp.run:create_app_from_env()",
+                "mock_gcp.run.front_end:create_app_from_env()",
                 host=host,
                 port=self._port(10 + 2 * i),
                 workers=1,

@@ -16,7 +16,7 @@ from typing import Any
 
 from mock_gcp.cel import ConditionError, MappingError
 from mock_gcp.topology import Provider, Topology
-from wiflab import credentials
+from wiflab_core import external_account as credentials
 
 
 def enabled_providers(topology: Topology) -> Iterator[Provider]:

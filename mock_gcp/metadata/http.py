@@ -7,7 +7,7 @@ import json
 from flask import Blueprint, Response, request
 
 from mock_gcp.backend import GoogleBackend
-from mock_gcp.metadata import MetadataError, MetadataServer, forbidden_page
+from mock_gcp.metadata.server import MetadataError, MetadataServer, forbidden_page
 
 FLAVOR = {"Metadata-Flavor": "Google", "Server": "Metadata Server for VM"}
 PREFIX = "/computeMetadata/v1"

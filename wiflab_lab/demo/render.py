@@ -11,9 +11,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from wiflab.demo.explain import short_member
-from wiflab.demo.steps import STEP_COUNT, DemoResult, HttpCall, Step
-from wiflab.demo.tokens import DecodedJwt, redact
+from wiflab_lab.demo.explain import short_member
+from wiflab_lab.demo.steps import STEP_COUNT, DemoResult, HttpCall, Step
+from wiflab_lab.demo.tokens import DecodedJwt, redact
 
 INDENT = "   "
 # Registered claims first, time claims last (with readable times); the rest in token order.

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import jwt
 
 from mock_gcp.iam import Caller, find_grant
-from wiflab.bearer import bearer_token, credential_header
+from wiflab_core.bearer import bearer_token, credential_header
 
 if TYPE_CHECKING:
     from mock_gcp.topology import Policy

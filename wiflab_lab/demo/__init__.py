@@ -3,7 +3,7 @@
 Without ``--endpoints`` it starts the local stack (threads mode, ephemeral ports, a temporary
 state dir) and stops it at the end; with ``--endpoints`` it uses a running stack, local
 (``wiflab up``) or on Google Cloud (``--target gcp``, the endpoints.json ``deploy/`` writes;
-format in ``wiflab.demo.endpoints``). Exit status: 0 when every step passed, 1 when Google
+format in ``wiflab_lab.demo.endpoints``). Exit status: 0 when every step passed, 1 when Google
 refused one (its error and what to check are printed), 2 for a bad flag, topology or
 endpoints file.
 """
@@ -21,11 +21,11 @@ from typing import Any
 import requests
 
 from mock_gcp.topology import Topology, TopologyError, load_topology
-from wiflab.demo.endpoints import TARGETS, Endpoints, EndpointsError, load_endpoints
-from wiflab.demo.plan import PlanError, choose, forecast
-from wiflab.demo.render import Style, render_ending, render_json, render_preamble, render_step
-from wiflab.demo.steps import Chain, DemoResult
-from wiflab.up import DEFAULT_TOPOLOGY, EXIT_USAGE, add_stack_arguments, stack_from_args
+from wiflab_lab.demo.endpoints import TARGETS, Endpoints, EndpointsError, load_endpoints
+from wiflab_lab.demo.plan import PlanError, choose, forecast
+from wiflab_lab.demo.render import Style, render_ending, render_json, render_preamble, render_step
+from wiflab_lab.demo.steps import Chain, DemoResult
+from wiflab_lab.up import DEFAULT_TOPOLOGY, EXIT_USAGE, add_stack_arguments, stack_from_args
 
 EXIT_REFUSED = 1
 MAX_SUGGESTIONS = 5

@@ -23,9 +23,9 @@ import requests
 
 from mock_gcp.iam import Caller
 from mock_gcp.topology import Topology
-from wiflab.demo.endpoints import Endpoints
-from wiflab.demo.errors import GoogleError, read_error
-from wiflab.demo.explain import (
+from wiflab_lab.demo.endpoints import Endpoints
+from wiflab_lab.demo.errors import GoogleError, read_error
+from wiflab_lab.demo.explain import (
     Check,
     explain_account_grant,
     explain_exchange,
@@ -33,9 +33,9 @@ from wiflab.demo.explain import (
     explain_service_audience,
     explain_token_audience,
 )
-from wiflab.demo.hints import iam_hints, idp_hints, run_hints, sts_hints, unreachable_hints
-from wiflab.demo.plan import ACCESS_TOKEN_PERMISSION, ID_TOKEN_PERMISSION, DemoPlan
-from wiflab.demo.tokens import DecodedJwt, decode, redact
+from wiflab_lab.demo.hints import iam_hints, idp_hints, run_hints, sts_hints, unreachable_hints
+from wiflab_lab.demo.plan import ACCESS_TOKEN_PERMISSION, ID_TOKEN_PERMISSION, DemoPlan
+from wiflab_lab.demo.tokens import DecodedJwt, decode, redact
 
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
-from mock_gcp import oauth2
 from mock_gcp.backend import GoogleBackend
 from mock_gcp.errors import ApiError
+from mock_gcp.issuer import tokeninfo as tokeninfo_rules
 
 # Google's certs are cacheable for hours; verifiers (google-auth, pyjwt) honour it.
 CERTS_CACHE_CONTROL = "public, max-age=3600, must-revalidate, no-transform"
@@ -32,7 +32,7 @@ def blueprint(backend: GoogleBackend) -> Blueprint:
     def tokeninfo() -> Response:
         values = request.values
         return jsonify(
-            oauth2.tokeninfo(backend, values.get("access_token"), values.get("id_token"))
+            tokeninfo_rules.tokeninfo(backend, values.get("access_token"), values.get("id_token"))
         )
 
     @bp.get("/service_accounts/v1/metadata/x509/<email>")
