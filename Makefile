@@ -21,9 +21,12 @@ test: $(STAMP) lint
 	$(BIN)/pytest -n 2
 	$(BIN)/pytest -n 2 e2e --stack-mode=processes --ignore=e2e/test_sample_clients.py
 
+# Style, the layers contract of DESIGN.md (pyproject's [tool.importlinter]), and types.
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
