@@ -57,8 +57,9 @@ def run(args: DemoOptions) -> bool:
         if args.target is not None and args.target != endpoints.target:
             return _usage(f"--target {args.target}, but {args.endpoints} is for {endpoints.target}")
         # The topology the running stack was started from, unless told otherwise.
-        args = replace(args, topology=args.topology or endpoints.topology or DEFAULT_TOPOLOGY)
-        topology = _load_topology(args.topology)
+        path = args.topology or endpoints.topology or DEFAULT_TOPOLOGY
+        args = replace(args, topology=path)
+        topology = _load_topology(path)
         where = "real Google Cloud" if endpoints.target == "gcp" else "the running stack"
         return _run(args, topology, endpoints, f"{where} of {args.endpoints}", started_here=False)
     with tempfile.TemporaryDirectory(prefix="wiflab-demo-") as state_dir:
