@@ -6,7 +6,7 @@ import importlib
 import sys
 
 # Each module exposes main(), which prints its figures and ratios.
-MODULES = ("bench.idp_tokens", "bench.google_side", "bench.chain")
+MODULES = ("bench.cli_startup", "bench.idp_tokens", "bench.google_side", "bench.chain")
 
 
 def main(names: list[str]) -> int:

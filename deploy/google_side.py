@@ -9,14 +9,12 @@ answers it writes the same ``endpoints.json`` and credentials as ``wiflab up``.
 
 from __future__ import annotations
 
-import argparse
 import json
 import secrets
-import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-from deploy.errors import EXIT_USAGE
+from deploy.errors import EXIT_USAGE, DeployError
 from mock_gcp.topology import IDP_APP, TopologyError
 from wiflab_core.serving import LOOPBACK
 from wiflab_lab.credential_set import write_private
@@ -26,39 +24,26 @@ from wiflab_lab.up import serve_until_signalled
 PROFILES_FILE = "idp-profiles.json"
 
 
-def register(subparsers: Any) -> None:
-    side = subparsers.add_parser(
-        "google-side",
-        help="serve Google's side locally for an IdP and apps running elsewhere (compose)",
-        description=__doc__.split("\n\n")[1],
-    )
-    side.add_argument("--topology", type=Path, default=Path("wif.yaml"))
-    side.add_argument("--state-dir", type=Path, required=True)
-    side.add_argument("--idp-url", required=True, help="where the IdP answers")
-    side.add_argument(
-        "--app",
-        action="append",
-        default=[],
-        metavar="SERVICE=URL",
-        help="where the app behind each non-IdP service answers",
-    )
-    side.add_argument("--host", default=LOOPBACK)
-    side.add_argument("--port-base", type=int, default=DEFAULT_PORT_BASE)
-    side.set_defaults(func=google_side_command)
-
-
-def google_side_command(args: argparse.Namespace) -> int:
+def google_side(
+    topology: Path,
+    state_dir: Path,
+    idp_url: str,
+    apps: Sequence[str] = (),
+    host: str = LOOPBACK,
+    port_base: int = DEFAULT_PORT_BASE,
+) -> None:
     """Writes the IdP's admin secret and profiles for it first (its container reads them), then
-    serves until SIGTERM or SIGINT."""
+    serves until SIGTERM or SIGINT. ``apps`` are ``SERVICE=URL``; a DeployError (usage) when
+    the topology or the URLs do not fit."""
     try:
         options = StackOptions(
-            args.topology,
-            args.state_dir,
-            host=args.host,
-            port_base=args.port_base,
-            idp_url=args.idp_url.rstrip("/"),
-            app_urls=_pairs(args.app),
-            admin_secret=_admin_secret(args.state_dir),
+            topology,
+            state_dir,
+            host=host,
+            port_base=port_base,
+            idp_url=idp_url.rstrip("/"),
+            app_urls=_pairs(apps),
+            admin_secret=_admin_secret(state_dir),
         )
         side = Stack(options)
         missing = [
@@ -69,13 +54,12 @@ def google_side_command(args: argparse.Namespace) -> int:
         if missing:
             raise ValueError(f"--app: no URL for {', '.join(missing)}")
     except (TopologyError, ValueError) as exc:
-        print(f"wiflab deploy google-side: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    write_private(args.state_dir / PROFILES_FILE, json.dumps(side.topology.idp.plain()))
-    return serve_until_signalled(side)
+        raise DeployError(str(exc), EXIT_USAGE) from None
+    write_private(state_dir / PROFILES_FILE, json.dumps(side.topology.idp.plain()))
+    serve_until_signalled(side)
 
 
-def _pairs(values: list[str]) -> dict[str, str]:
+def _pairs(values: Sequence[str]) -> dict[str, str]:
     pairs = {}
     for value in values:
         name, sep, url = value.partition("=")

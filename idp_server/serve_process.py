@@ -1,5 +1,6 @@
-"""``wiflab idp serve`` as a child process on loopback: the production serve path, for the
-benchmark, the tests and anything else that wants the IdP as its own process."""
+"""``python -m idp_server`` as a child process on loopback: the production serve path (the
+image's entry point), for the benchmark, the tests and anything else that wants the IdP as its
+own process."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ _LISTENING = "wiflab idp: listening on "
 
 class ServeProcess:
     def __init__(self, *args: str, env: Mapping[str, str] | None = None):
-        self._cmd = [sys.executable, "-m", "wiflab.cli", "idp", "serve", "--port", "0", *args]
+        self._cmd = [sys.executable, "-m", "idp_server", "--port", "0", *args]
         self._env = {**os.environ, **(env or {})}
         # Append mode (O_APPEND): the child writes at the end even while output() reads.
         self._stderr = tempfile.TemporaryFile(mode="a+", encoding="utf-8")  # noqa: SIM115
@@ -39,7 +40,7 @@ class ServeProcess:
             line = self.process.stdout.readline()
             if not line:
                 self.process.wait()
-                raise RuntimeError(f"wiflab idp serve exited before listening:\n{self.output}")
+                raise RuntimeError(f"python -m idp_server exited before listening:\n{self.output}")
             self._stdout.append(line)
             if line.startswith(_LISTENING):
                 self.url = line[len(_LISTENING) :].split()[0]

@@ -1,35 +1,57 @@
-"""The ``wiflab`` command line: each feature contributes its own subcommands."""
+"""The ``wiflab`` command line: a click group whose subcommand families (``wiflab.commands.*``)
+are imported only when one of them runs, so ``wiflab --help`` loads none of the lab."""
 
 from __future__ import annotations
 
-import argparse
-import importlib
 import sys
 from collections.abc import Sequence
 
-# Modules that expose ``register(subparsers)``; each adds its subcommands and sets
-# ``func`` (taking the parsed args, returning an exit code) on its parsers.
-COMMAND_MODULES = (
-    "idp_server.commands",
-    "wiflab_lab.up",
-    "wiflab_lab.demo",
-    "deploy.commands",
+import click
+
+from wiflab.commands.conventions import EXIT_OK, EXIT_REFUSED
+from wiflab.commands.groups import LazyGroup
+
+PROG = "wiflab"
+# Name -> (where the click command is, its one-line help), in the order --help lists them.
+SUBCOMMANDS = {
+    "idp": ("wiflab.commands.idp:idp", "the fake OIDC identity provider"),
+    "mint": (
+        "wiflab.commands.mint:mint",
+        "mint a token from a running IdP (IDP_TOKEN_SECRET from the environment)",
+    ),
+    "up": (
+        "wiflab.commands.up:up",
+        "run the IdP, Google's side and the Cloud Run services locally",
+    ),
+    "demo": ("wiflab.commands.demo:demo", "run the whole WIF chain, explained step by step"),
+    "deploy": (
+        "wiflab.commands.deploy:deploy",
+        "set up Cloud Run and WIF on Google Cloud from the topology",
+    ),
+}
+
+
+@click.group(
+    cls=LazyGroup,
+    lazy=SUBCOMMANDS,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="wiflab", description="A lab for Google Cloud Workload Identity Federation."
-    )
-    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(subparsers)
-    return parser
+def cli() -> None:
+    """A lab for Google Cloud Workload Identity Federation."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    """Run one command line; its exit status (each subcommand returns its own)."""
+    args = list(argv) if argv is not None else sys.argv[1:]
+    try:
+        status = cli.main(args, prog_name=PROG, standalone_mode=False)
+    except click.ClickException as exc:  # usage errors: click's message and status 2
+        exc.show()
+        return exc.exit_code
+    except click.Abort:
+        click.echo("Aborted!", err=True)
+        return EXIT_REFUSED
+    return status if isinstance(status, int) else EXIT_OK
 
 
 if __name__ == "__main__":

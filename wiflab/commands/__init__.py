@@ -1,0 +1,1 @@
+"""The ``wiflab`` subcommands, one module per family; ``wiflab.cli`` imports each lazily."""

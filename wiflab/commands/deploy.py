@@ -1,0 +1,179 @@
+"""``wiflab deploy setup | teardown | write-config | tokens | google-side``: its flags, mapped
+to ``deploy.commands`` and ``deploy.google_side``; a DeployError becomes the exit status its
+kind names. ``deploy`` is imported only when a subcommand runs."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from wiflab.commands.conventions import EXIT_OK, IDP_TOKEN_SECRET
+from wiflab.commands.groups import OrderedGroup
+from wiflab.commands.up import DEFAULT_PORT_BASE, DEFAULT_TOPOLOGY, LOOPBACK, PATH
+
+if TYPE_CHECKING:
+    from deploy.commands import TargetFlags
+
+DEFAULT_REPOSITORY = "wiflab"  # deploy.target.DEFAULT_REPOSITORY
+DEFAULT_STATE_DIR = Path("wiflab-gcp")  # deploy.target.DEFAULT_STATE_DIR
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# One-line helps, listed whole by the group (click would shorten a long docstring).
+SETUP_HELP = "create or update everything the topology needs, then write the gcp config"
+TEARDOWN_HELP = "remove what setup made, in reverse order"
+WRITE_CONFIG_HELP = "write the gcp config for a deployed topology (setup's last step)"
+TOKENS_HELP = "mint fresh subject tokens for the gcp config (IDP_TOKEN_SECRET from env)"
+GOOGLE_SIDE_HELP = "serve Google's side locally for an IdP and apps running elsewhere (compose)"
+
+
+@click.group("deploy", cls=OrderedGroup)
+def deploy() -> None:
+    """the topology on real Google Cloud, and the config that points at it"""
+
+
+def target_options(command: F) -> F:
+    options = (
+        click.option("--topology", type=PATH, default=DEFAULT_TOPOLOGY, show_default=True),
+        click.option("--project", required=True, help="the Google Cloud project id"),
+        click.option("--region", required=True, help="the Cloud Run region, e.g. us-central1"),
+        click.option("--repository", default=DEFAULT_REPOSITORY, help="Artifact Registry repo"),
+        click.option(
+            "--state-dir",
+            type=PATH,
+            default=DEFAULT_STATE_DIR,
+            help=f"where the gcp config goes (default: {DEFAULT_STATE_DIR})",
+        ),
+        click.option(
+            "--pool-id",
+            "pool_ids",
+            multiple=True,
+            metavar="OLD=NEW",
+            help="deploy the topology's pool OLD as NEW",
+        ),
+        click.option(
+            "--provider-id",
+            "provider_ids",
+            multiple=True,
+            metavar="POOL/OLD=NEW",
+            help="deploy the topology's provider POOL/OLD as NEW",
+        ),
+    )
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def plan_options(command: F) -> F:
+    options = (
+        click.option(
+            "--dry-run", is_flag=True, help="print the commands as a bash script, run none"
+        ),
+        click.option(
+            "--image-tag",
+            help="tag of the images to build and deploy (default: a digest of the sources)",
+        ),
+        click.option(
+            "--image",
+            "images",
+            multiple=True,
+            metavar="APP=IMAGE",
+            help="deploy an image built elsewhere for idp_server or protected_app (no build)",
+        ),
+    )
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+@deploy.command("setup", help=SETUP_HELP, short_help=SETUP_HELP)
+@target_options
+@plan_options
+def setup(dry_run: bool, image_tag: str | None, images: tuple[str, ...], **target: Any) -> int:
+    return _plan("setup", dry_run, image_tag, images, target)
+
+
+@deploy.command("teardown", help=TEARDOWN_HELP)
+@target_options
+@plan_options
+def teardown(dry_run: bool, image_tag: str | None, images: tuple[str, ...], **target: Any) -> int:
+    return _plan("teardown", dry_run, image_tag, images, target)
+
+
+def _plan(
+    kind: str, dry_run: bool, image_tag: str | None, images: tuple[str, ...], target: dict[str, Any]
+) -> int:
+    from deploy.commands import run_plan
+
+    return _run(
+        kind,
+        lambda: run_plan(kind, _flags(target), dry_run=dry_run, image_tag=image_tag, images=images),
+    )
+
+
+@deploy.command("write-config", help=WRITE_CONFIG_HELP, short_help=WRITE_CONFIG_HELP)
+@target_options
+@click.option("--project-number", required=True)
+@click.option("--service-url", "service_urls", multiple=True, required=True, metavar="SERVICE=URL")
+def write_config(project_number: str, service_urls: tuple[str, ...], **target: Any) -> int:
+    from deploy.commands import write_config
+
+    return _run("write-config", lambda: write_config(_flags(target), project_number, service_urls))
+
+
+@deploy.command("tokens", help=TOKENS_HELP, short_help=TOKENS_HELP)
+@click.option(
+    "--config", type=PATH, default=DEFAULT_STATE_DIR / "endpoints.json", show_default=True
+)
+def tokens(config: Path) -> int:
+    from deploy.commands import tokens as mint
+
+    return _run("tokens", lambda: mint(config, os.environ.get(IDP_TOKEN_SECRET)))
+
+
+@deploy.command("google-side", short_help=GOOGLE_SIDE_HELP)
+@click.option("--topology", type=PATH, default=DEFAULT_TOPOLOGY, show_default=True)
+@click.option("--state-dir", type=PATH, required=True)
+@click.option("--idp-url", required=True, help="where the IdP answers")
+@click.option(
+    "--app",
+    "apps",
+    multiple=True,
+    metavar="SERVICE=URL",
+    help="where the app behind each non-IdP service answers",
+)
+@click.option("--host", default=LOOPBACK, show_default=True)
+@click.option("--port-base", type=int, default=DEFAULT_PORT_BASE, show_default=True)
+def google_side(**flags: Any) -> int:
+    """``wiflab up`` runs every part itself. Here the IdP and the protected apps are given as
+    URLs (compose.yaml's containers, the container tests'), and this serves the rest in
+    threads, on ``wiflab up``'s ports: the stand-in (STS, IAM Credentials, Google's issuer,
+    metadata) and a Cloud Run front end per topology service in front of its upstream. Once
+    every upstream answers it writes the same ``endpoints.json`` and credentials as ``wiflab
+    up``."""
+    from deploy.google_side import google_side as serve
+
+    return _run("google-side", lambda: serve(**flags))
+
+
+def _flags(target: dict[str, Any]) -> TargetFlags:
+    from deploy.commands import TargetFlags
+
+    return TargetFlags(**target)
+
+
+def _run(name: str, action: Callable[[], None]) -> int:
+    """Run a deploy action; a DeployError is printed and its kind is the exit status."""
+    from deploy.errors import DeployError
+
+    try:
+        action()
+    except DeployError as exc:
+        print(f"wiflab deploy {name}: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+    return EXIT_OK

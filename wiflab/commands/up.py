@@ -1,0 +1,85 @@
+"""``wiflab up``, and the stack flags ``wiflab demo`` shares with it.
+
+The choices and defaults are written here, not imported from the lab, so that --help loads
+none of it; ``tests/wiflab/test_cli.py`` checks they are the lab's.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from wiflab.commands.conventions import EXIT_OK, EXIT_USAGE, IDP_TOKEN_SECRET
+
+if TYPE_CHECKING:
+    from wiflab_lab.up import UsageError
+
+DEFAULT_TOPOLOGY = Path("wif.yaml")  # wiflab_lab.up.DEFAULT_TOPOLOGY
+MODES = ("threads", "processes")  # wiflab_lab.stack.MODES
+DEFAULT_PORT_BASE = 8700  # wiflab_lab.stack.DEFAULT_PORT_BASE
+LOOPBACK = "127.0.0.1"
+
+F = TypeVar("F", bound=Callable[..., Any])
+PATH = click.Path(path_type=Path)
+
+
+def stack_options(port_base: int) -> Callable[[F], F]:
+    """The flags of the stack to start: --topology, --state-dir, --mode, --host, --port-base,
+    --google-issuer."""
+    options = (
+        click.option(
+            "--topology", type=PATH, help=f"the topology file (default: {DEFAULT_TOPOLOGY})"
+        ),
+        click.option(
+            "--state-dir",
+            type=PATH,
+            help="where endpoints.json and credentials/ go (default: a temp dir)",
+        ),
+        click.option("--mode", type=click.Choice(MODES), default="threads", show_default=True),
+        click.option("--host", default=LOOPBACK, show_default=True),
+        click.option(
+            "--port-base",
+            type=int,
+            default=port_base,
+            help=f"fixed ports from here (default {port_base}); 0 = ephemeral ports",
+        ),
+        click.option(
+            "--google-issuer",
+            help="iss of Google-signed ID tokens (default: the stand-in's own URL; "
+            "https://accounts.google.com for relying parties that insist on it)",
+        ),
+    )
+
+    def decorate(command: F) -> F:
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
+
+
+def idp_token_secret() -> str | None:
+    return os.environ.get(IDP_TOKEN_SECRET) or None
+
+
+def usage_failed(exc: UsageError) -> int:
+    print(f"{exc.command}: {exc.message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+@click.command("up")
+@stack_options(port_base=DEFAULT_PORT_BASE)
+def up(**flags: Any) -> int:
+    from wiflab_lab.up import StackFlags, UsageError
+    from wiflab_lab.up import up as serve
+
+    try:
+        serve(StackFlags(**flags, idp_token_secret=idp_token_secret()))
+    except UsageError as exc:
+        return usage_failed(exc)
+    return EXIT_OK
