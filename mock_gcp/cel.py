@@ -459,8 +459,15 @@ class Condition:
                 clauses.append((source, self._value(program, activation)))
             except ConditionError:
                 clauses.append((source, None))
-        inputs = _referenced_values(self.source, assertion, mapped)
-        return ConditionResult(allowed, self.operator, tuple(clauses), inputs)
+        return ConditionResult(
+            allowed, self.operator, tuple(clauses), self.inputs(assertion, mapped)
+        )
+
+    def inputs(
+        self, assertion: Mapping[str, Any], mapped: MappedAttributes
+    ) -> tuple[tuple[str, Any], ...]:
+        """Each ``assertion.X`` / ``attribute.X`` / ``google.X`` it names, with its value."""
+        return _referenced_values(self.source, assertion, mapped)
 
     def _activation(self, assertion: Mapping[str, Any], mapped: MappedAttributes) -> dict[str, Any]:
         return {

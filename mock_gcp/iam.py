@@ -198,6 +198,9 @@ class Grant:
     def __str__(self) -> str:
         return f"{self.role} on {self.resource} via {self.member}"
 
+    def to_json(self) -> dict[str, str]:
+        return {"resource": self.resource, "role": self.role, "member": self.member}
+
 
 def find_grant(
     caller: Caller, permission: str, policies: Iterable[tuple[str, Policy]]
@@ -243,12 +246,8 @@ def decide_grant(
                 continue
             grant = Grant(resource, binding.role, member)
             checks.append(Check("binding", True, considered, member, f"grants {permission}"))
-            checks.append(Check("permission", True, permission, _grant_json(grant)))
+            checks.append(Check("permission", True, permission, grant.to_json()))
             return GrantDecision(grant, tuple(checks))
     where = " or ".join(resource for resource, _ in policies) or "any resource"
     checks.append(Check("permission", False, permission, None, f"no binding on {where} grants it"))
     return GrantDecision(None, tuple(checks))
-
-
-def _grant_json(grant: Grant) -> dict[str, str]:
-    return {"resource": grant.resource, "role": grant.role, "member": grant.member}

@@ -122,6 +122,13 @@ class Invocation:
     grant: str | None
 
 
+def service_audiences(service_url: str, custom_audiences: Collection[str]) -> frozenset[str]:
+    """The ``aud`` values Cloud Run accepts: the service URL (trailing slash or not), or one
+    of the service's custom audiences."""
+    url = service_url.rstrip("/")
+    return frozenset({url, url + "/", *custom_audiences})
+
+
 def invoke_policies(topology: Topology, service: Service) -> list[tuple[str, Policy]]:
     """Where run.routes.invoke can come from: the service's own policy, then the project's."""
     project = f"projects/{topology.project_id}"
@@ -155,7 +162,7 @@ def _public_grant(
         trace.check("public", True, expected, "allowUnauthenticated")
         return "allowUnauthenticated"
     public = decide_grant(Caller("anonymous", ""), INVOKE_PERMISSION, policies).grant
-    trace.check("public", public is not None, expected, str(public) if public else None)
+    trace.check("public", public is not None, expected, public.to_json() if public else None)
     return None if public is None else str(public)
 
 
@@ -236,8 +243,7 @@ class FrontEndCheck:
         return Admission(name, caller.principal(), _invoker_grant(trace, caller, policies, path))
 
     def audiences(self) -> frozenset[str]:
-        url = self.service_url.rstrip("/")
-        return frozenset({url, url + "/", *self.custom_audiences})
+        return service_audiences(self.service_url, self.custom_audiences)
 
     def verify(self, token: str) -> dict[str, Any]:
         """The claims of a Google ID token for this service; raises jose.TokenRejected."""

@@ -213,7 +213,8 @@ def _map_and_check(
         try:
             result = condition.evaluate(claims, mapped)
         except ConditionError as error:
-            trace.check("condition", False, condition.source, None, error.failure.value)
+            actual = {"result": None, "read": dict(condition.inputs(claims, mapped))}
+            trace.check("condition", False, condition.source, actual, error.failure.value)
             raise condition_refusal() from None
         for clause, value in result.clauses:
             trace.check(f"condition clause ({result.operator})", value is True, clause, value)
