@@ -23,7 +23,7 @@ import jwt
 
 from wiflab_core.decisions import Check
 
-KeyLookup = Callable[[str], "jwt.PyJWK | None"]
+KeyLookup = Callable[[str], jwt.PyJWK | None]
 _TIME_CLAIMS = ("iat", "nbf", "exp")
 _CLAIM_OPTIONS = {
     "verify_exp": False,

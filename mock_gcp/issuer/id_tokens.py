@@ -19,7 +19,6 @@ from mock_gcp.topology import ServiceAccount
 from wiflab_core import jose, keys
 from wiflab_core.wire import GOOGLE_ISSUERS
 
-GOOGLE_ISSUER = GOOGLE_ISSUERS[0]
 ID_TOKEN_LIFETIME = 3600
 # Google publishes the current and the previous signing keys.
 PUBLISHED_KEYS = 2
