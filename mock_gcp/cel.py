@@ -9,6 +9,7 @@ compile once at topology load, evaluate per exchange.
 
 from __future__ import annotations
 
+import enum
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -32,18 +33,6 @@ SUBJECT_KEY = "google.subject"
 GROUPS_KEY = "google.groups"
 ATTRIBUTE_PREFIX = "attribute."
 ATTRIBUTE_NAME = re.compile(r"[a-z0-9_]+")
-
-CONDITION_REJECTED = "The given credential is rejected by the attribute condition."
-SUBJECT_TOO_LONG = (
-    "The size of mapped attribute google.subject exceeds the 127 bytes limit. Either modify your "
-    "attribute mapping or the incoming assertion to produce a mapped attribute that is less than "
-    "127 bytes."
-)
-# unverified: no Google text found for the 8 KB total; worded like the subject-size error.
-MAPPED_TOO_LARGE = (
-    "The size of mapped attributes exceeds the 8192 bytes limit. Either modify your attribute "
-    "mapping or the incoming assertion to produce mapped attributes that are less than 8192 bytes."
-)
 
 _MAPPING_VARIABLES = frozenset({"assertion"})
 _CONDITION_VARIABLES = frozenset({"assertion", "google", "attribute"})
@@ -71,27 +60,59 @@ class CelCompileError(ValueError):
         self.key = key
 
 
-class _RejectedCredential(Exception):
-    """Exactly what STS returns: ``error`` and ``error_description`` (HTTP 400)."""
+class MappingFailure(enum.Enum):
+    """Why the attribute mapping could not produce acceptable attributes."""
 
-    status = 400
-
-    def __init__(self, error: str, description: str):
-        super().__init__(description)
-        self.error = error
-        self.description = description
-
-
-class MappingError(_RejectedCredential):
-    """The attribute mapping cannot produce acceptable attributes from this credential."""
+    CLAIMS_NOT_JSON = "the claims are not JSON values"
+    SUBJECT_NOT_STRING = "google.subject is not a string"
+    SUBJECT_TOO_LONG = f"google.subject is over {MAX_SUBJECT_BYTES} bytes"
+    GROUPS_NOT_LIST = "google.groups is not a list of strings"
+    ATTRIBUTE_NOT_STRING_OR_LIST = "an attribute is not a string or a list of strings"
+    TOO_LARGE = f"the mapped attributes are over {MAX_MAPPED_BYTES} bytes"
 
 
-class ConditionError(_RejectedCredential):
-    """The attribute condition rejects this credential."""
+class ConditionFailure(enum.Enum):
+    """Why the attribute condition gave no boolean."""
+
+    CLAIMS_NOT_JSON = "the claims are not JSON values"
+    DID_NOT_EVALUATE = "the condition did not evaluate"
+    NOT_BOOL = "the condition is not a bool"
 
 
-def _rejected_by_condition() -> ConditionError:
-    return ConditionError("unauthorized_client", CONDITION_REJECTED)
+class MappingError(Exception):
+    """The attribute mapping cannot produce acceptable attributes from this credential.
+
+    ``key`` names the attributeMapping key concerned, when there is one.
+    """
+
+    def __init__(self, failure: MappingFailure, key: str | None = None):
+        super().__init__(f"{key}: {failure.value}" if key else failure.value)
+        self.failure = failure
+        self.key = key
+
+
+class ConditionError(Exception):
+    """The attribute condition does not evaluate to a bool over this credential."""
+
+    def __init__(self, failure: ConditionFailure, detail: str = ""):
+        super().__init__(f"{failure.value}: {detail}" if detail else failure.value)
+        self.failure = failure
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class ConditionResult:
+    """The condition's value over one credential, and what it read.
+
+    ``clauses``: for a top-level ``&&`` or ``||`` chain, each clause's source and value (True,
+    False, or None when it did not evaluate); ``inputs``: each ``assertion.X`` /
+    ``attribute.X`` / ``google.X`` it names, with its value (None: not set).
+    """
+
+    allowed: bool
+    operator: str | None = None
+    clauses: tuple[tuple[str, bool | None], ...] = ()
+    inputs: tuple[tuple[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -261,7 +282,7 @@ def _as_strings(value: Any) -> tuple[str, ...] | None:
     return None
 
 
-def _claims(assertion: Mapping[str, Any], rejection: _RejectedCredential) -> Any:
+def _claims(assertion: Mapping[str, Any], rejection: Exception) -> Any:
     # Claims arrive as parsed JSON, so this only fails for callers passing other objects.
     try:
         return _to_cel(assertion)
@@ -312,7 +333,7 @@ class AttributeMapping:
         return f"AttributeMapping({dict(self.source)!r})"
 
     def apply(self, assertion: Mapping[str, Any]) -> MappedAttributes:
-        unusable = MappingError("invalid_grant", "The credential's claims are not valid JSON.")
+        unusable = MappingError(MappingFailure.CLAIMS_NOT_JSON)
         activation = {"assertion": _claims(assertion, unusable)}
         subject = self._subject(activation)
         groups: tuple[str, ...] = ()
@@ -329,20 +350,17 @@ class AttributeMapping:
                 attributes[key.removeprefix(ATTRIBUTE_PREFIX)] = self._attribute(key, value)
         mapped = MappedAttributes(subject, groups, MappingProxyType(attributes))
         if mapped.byte_size() > MAX_MAPPED_BYTES:
-            raise MappingError("invalid_request", MAPPED_TOO_LARGE)
+            raise MappingError(MappingFailure.TOO_LARGE)
         return mapped
 
     def _subject(self, activation: Mapping[str, Any]) -> str:
         value = self._optional(self._programs[SUBJECT_KEY], activation)
-        # Google's text for a subject that is not a string ("must be of type STRING"); a
-        # subject that does not evaluate at all (missing claim) is unverified, taken as the same.
+        # A subject that does not evaluate at all (missing claim) is unverified, taken as
+        # one that is not a string.
         if not isinstance(value, str):
-            raise MappingError(
-                "unauthorized_client",
-                "The mapped attribute 'google.subject' must be of type STRING.",
-            )
+            raise MappingError(MappingFailure.SUBJECT_NOT_STRING, SUBJECT_KEY)
         if len(value.encode("utf-8")) > MAX_SUBJECT_BYTES:
-            raise MappingError("invalid_request", SUBJECT_TOO_LONG)
+            raise MappingError(MappingFailure.SUBJECT_TOO_LONG, SUBJECT_KEY)
         return str(value)
 
     @staticmethod
@@ -358,10 +376,7 @@ class AttributeMapping:
     def _groups(value: Any) -> tuple[str, ...]:
         groups = _as_strings(value)
         if groups is None:
-            # unverified: worded like Google's google.subject type error.
-            raise MappingError(
-                "unauthorized_client", "The mapped attribute 'google.groups' must be of type LIST."
-            )
+            raise MappingError(MappingFailure.GROUPS_NOT_LIST, GROUPS_KEY)
         return groups
 
     @staticmethod
@@ -370,11 +385,7 @@ class AttributeMapping:
             return str(value)
         values = _as_strings(value)
         if values is None:
-            # unverified: worded like Google's google.subject type error.
-            raise MappingError(
-                "unauthorized_client",
-                f"The mapped attribute '{key}' must be of type STRING or LIST.",
-            )
+            raise MappingError(MappingFailure.ATTRIBUTE_NOT_STRING_OR_LIST, key)
         return values
 
 
@@ -399,9 +410,17 @@ def _check_mapping_key(key: Any) -> None:
 class Condition:
     """A compiled ``attributeCondition``: a CEL bool over assertion, google and attribute."""
 
-    def __init__(self, source: str, program: celpy.Runner):
+    def __init__(
+        self,
+        source: str,
+        program: celpy.Runner,
+        operator: str | None = None,
+        clauses: tuple[tuple[str, celpy.Runner], ...] = (),
+    ):
         self.source = source
         self._program = program
+        self.operator = operator
+        self._clauses = clauses
 
     @classmethod
     def compile(cls, expr: str) -> Condition:
@@ -409,7 +428,13 @@ class Condition:
             raise CelCompileError("must be a CEL expression (a non-empty string)")
         if len(expr) > MAX_CONDITION_CHARS:
             raise CelCompileError(f"the expression is longer than {MAX_CONDITION_CHARS} characters")
-        return cls(expr, _compile(expr, _CONDITION_VARIABLES))
+        program = _compile(expr, _CONDITION_VARIABLES)
+        operator, parts = _top_level_clauses(expr)
+        try:
+            clauses = tuple((part, _compile(part, _CONDITION_VARIABLES)) for part in parts)
+        except CelCompileError:
+            operator, clauses = None, ()  # explained as a whole only
+        return cls(expr, program, operator, clauses)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Condition) and self.source == other.source
@@ -422,27 +447,110 @@ class Condition:
 
     def allows(self, assertion: Mapping[str, Any], mapped: MappedAttributes) -> bool:
         """True or False; ConditionError when it does not evaluate to a bool."""
-        activation = {
-            "assertion": _claims(assertion, _rejected_by_condition()),
+        return self._value(self._program, self._activation(assertion, mapped))
+
+    def evaluate(self, assertion: Mapping[str, Any], mapped: MappedAttributes) -> ConditionResult:
+        """``allows``, with each top-level clause's value and the inputs it read."""
+        activation = self._activation(assertion, mapped)
+        allowed = self._value(self._program, activation)
+        clauses = []
+        for source, program in self._clauses:
+            try:
+                clauses.append((source, self._value(program, activation)))
+            except ConditionError:
+                clauses.append((source, None))
+        return ConditionResult(
+            allowed, self.operator, tuple(clauses), self.inputs(assertion, mapped)
+        )
+
+    def inputs(
+        self, assertion: Mapping[str, Any], mapped: MappedAttributes
+    ) -> tuple[tuple[str, Any], ...]:
+        """Each ``assertion.X`` / ``attribute.X`` / ``google.X`` it names, with its value."""
+        return _referenced_values(self.source, assertion, mapped)
+
+    def _activation(self, assertion: Mapping[str, Any], mapped: MappedAttributes) -> dict[str, Any]:
+        return {
+            "assertion": _claims(assertion, ConditionError(ConditionFailure.CLAIMS_NOT_JSON)),
             "google": _to_cel(mapped.google()),
             "attribute": _to_cel(dict(_attribute_items(mapped))),
         }
+
+    @staticmethod
+    def _value(program: celpy.Runner, activation: Mapping[str, Any]) -> bool:
         try:
-            result = _evaluate(self._program, activation)
-        except _Failed:
+            result = _evaluate(program, activation)
+        except _Failed as exc:
             # unverified: an evaluation error most plausibly rejects like a false condition.
-            raise _rejected_by_condition() from None
+            raise ConditionError(ConditionFailure.DID_NOT_EVALUATE, str(exc)) from None
         if not isinstance(result, celtypes.BoolType):
             # unverified: Google requires a bool; a non-bool result taken as a rejection.
-            raise _rejected_by_condition()
+            raise ConditionError(ConditionFailure.NOT_BOOL, type(result).__name__)
         return bool(result)
-
-    def enforce(self, assertion: Mapping[str, Any], mapped: MappedAttributes) -> None:
-        """Raise STS's ConditionError unless the condition allows the credential."""
-        if not self.allows(assertion, mapped):
-            raise _rejected_by_condition()
 
 
 def _attribute_items(mapped: MappedAttributes) -> Iterator[tuple[str, Any]]:
     for name, value in mapped.attributes.items():
         yield name, value if isinstance(value, str) else list(value)
+
+
+def mapped_value(mapped: MappedAttributes, key: str) -> Any:
+    """The value an attributeMapping key produced, as JSON (None: not set)."""
+    if key == SUBJECT_KEY:
+        return mapped.subject
+    if key == GROUPS_KEY:
+        return list(mapped.groups)
+    value = mapped.attributes.get(key.removeprefix(ATTRIBUTE_PREFIX))
+    return value if value is None or isinstance(value, str) else list(value)
+
+
+_CEL_NAME = re.compile(r"\b(assertion|attribute|google)\.([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _referenced_values(
+    source: str, claims: Mapping[str, Any], mapped: MappedAttributes
+) -> tuple[tuple[str, Any], ...]:
+    """Each ``assertion.X`` / ``attribute.X`` / ``google.X`` the condition names, and its value."""
+    scopes: dict[str, Mapping[str, Any]] = {
+        "assertion": claims,
+        "attribute": {k: mapped_value(mapped, f"{ATTRIBUTE_PREFIX}{k}") for k in mapped.attributes},
+        "google": mapped.google(),
+    }
+    seen: dict[str, Any] = {}
+    for scope, name in _CEL_NAME.findall(source):
+        seen.setdefault(f"{scope}.{name}", scopes[scope].get(name))
+    return tuple(seen.items())
+
+
+def _top_level_clauses(expr: str) -> tuple[str | None, tuple[str, ...]]:
+    """``a && b && c`` -> ("&&", (a, b, c)); ``||`` binds looser, so it is split first.
+
+    Only operators outside parentheses, brackets and string literals count; an expression
+    that is not such a chain gives (None, ()).
+    """
+    for operator in ("||", "&&"):
+        parts, depth, quote, start, i = [], 0, "", 0, 0
+        while i < len(expr):
+            char = expr[i]
+            if quote:
+                if char == "\\":
+                    i += 1
+                elif char == quote:
+                    quote = ""
+            elif char in "'\"":
+                quote = char
+            elif char in "([{":
+                depth += 1
+            elif char in ")]}":
+                depth -= 1
+            elif depth == 0 and char == "?":
+                return None, ()  # a conditional binds looser than both
+            elif depth == 0 and expr.startswith(operator, i):
+                parts.append(expr[start:i].strip())
+                start = i + len(operator)
+                i += 1
+            i += 1
+        if parts:
+            parts.append(expr[start:].strip())
+            return operator, tuple(parts)
+    return None, ()

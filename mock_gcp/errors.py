@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from wiflab_core.decisions import Refusal
+
 
 @dataclass
 class OAuthError(Exception):
@@ -22,6 +24,9 @@ class OAuthError(Exception):
 
     def body(self) -> dict[str, str]:
         return {"error": self.error, "error_description": self.description}
+
+    def refusal(self) -> Refusal:
+        return Refusal(self.status, self.error, self.description)
 
 
 @dataclass
@@ -39,6 +44,9 @@ class ApiError(Exception):
         if self.details:
             error["details"] = self.details
         return {"error": error}
+
+    def refusal(self) -> Refusal:
+        return Refusal(self.code, self.status, self.message)
 
 
 def invalid_argument(

@@ -14,6 +14,8 @@ from functools import cached_property
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Literal
 
+from wiflab_core.decisions import Check
+
 if TYPE_CHECKING:
     from mock_gcp.cel import MappedAttributes
     from mock_gcp.topology import Policy
@@ -196,17 +198,56 @@ class Grant:
     def __str__(self) -> str:
         return f"{self.role} on {self.resource} via {self.member}"
 
+    def to_json(self) -> dict[str, str]:
+        return {"resource": self.resource, "role": self.role, "member": self.member}
+
 
 def find_grant(
     caller: Caller, permission: str, policies: Iterable[tuple[str, Policy]]
 ) -> Grant | None:
     """The first binding, in the order given, that grants ``permission`` to ``caller``."""
+    return decide_grant(caller, permission, policies).grant
+
+
+@dataclass(frozen=True)
+class GrantDecision:
+    """``find_grant`` with its reasons: the caller's members, then each binding considered
+    (in order, up to the one that matched) and why it did or did not grant."""
+
+    grant: Grant | None
+    checks: tuple[Check, ...]
+
+
+def decide_grant(
+    caller: Caller, permission: str, policies: Iterable[tuple[str, Policy]]
+) -> GrantDecision:
+    policies = list(policies)
     members = caller.members()
+    checks = [
+        Check("caller", True, None, {"principal": caller.principal(), "members": sorted(members)})
+    ]
     for resource, policy in policies:
         for binding in policy.bindings:
+            considered = {
+                "resource": resource,
+                "role": binding.role,
+                "members": list(binding.members),
+            }
             if permission not in PERMISSIONS_BY_ROLE.get(binding.role, ()):
+                checks.append(
+                    Check("binding", False, considered, None, f"{binding.role} lacks {permission}")
+                )
                 continue
-            for member in binding.members:
-                if canonical_member(member) in members:
-                    return Grant(resource, binding.role, member)
-    return None
+            member = next((m for m in binding.members if canonical_member(m) in members), None)
+            if member is None:
+                checks.append(
+                    Check("binding", False, considered, None, "names none of the caller's members")
+                )
+                continue
+            grant = Grant(resource, binding.role, member)
+            checks.append(Check("binding", True, considered, member, f"grants {permission}"))
+            checks.append(Check("permission", True, permission, grant.to_json()))
+            return GrantDecision(grant, tuple(checks))
+    where = " or ".join(resource for resource, _ in policies) or "any resource"
+    checks.append(Check("permission", False, permission, None, f"no binding on {where} grants it"))
+    return GrantDecision(None, tuple(checks))

@@ -11,18 +11,22 @@ else ``Authorization``. Nothing here logs a token.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import jwt
 
 from protected_app.settings import Settings, VerifyMode
+from wiflab_core import jose
 from wiflab_core.bearer import bearer_token, credential_header
+from wiflab_core.jose import Reason
+from wiflab_core.jwks_cache import JwksCache
+from wiflab_core.wire import SIGNATURE_REMOVED
 
-SIGNATURE_REMOVED = "SIGNATURE_REMOVED_BY_GOOGLE"
-# How long a fetched JWKS is trusted before it is fetched again; an unknown kid may force one
-# earlier refetch (rate-limited by PyJWKClient's cooldown).
+# How long a fetched JWKS is trusted before it is fetched again; an unknown kid forces one
+# earlier refetch (then stays unknown for a while: the one JWKS cache's rule).
 JWKS_LIFESPAN_SECONDS = 300
 JWKS_FETCH_TIMEOUT_SECONDS = 5
 
@@ -111,8 +115,9 @@ class CloudRunMarker:
 class JwksVerifier:
     """Verify signature, issuer, audience and lifetime against an issuer's JWKS.
 
-    Keys come from pyjwt's PyJWKClient: the JWKS is fetched once and cached, never per
-    request; an unknown kid may trigger one refetch (rate-limited), which picks up rotation.
+    Keys come from the one JWKS cache (``wiflab_core.jwks_cache``): fetched once, never per
+    request; an unknown kid triggers one refetch, which picks up rotation. Times are read
+    from ``clock``.
     """
 
     def __init__(
@@ -122,76 +127,63 @@ class JwksVerifier:
         audiences: Sequence[str],
         algorithms: Sequence[str],
         by: str,
+        clock: Callable[[], float] = time.time,
     ):
-        self._client = jwt.PyJWKClient(
-            jwks_url,
-            cache_jwk_set=True,
-            lifespan=JWKS_LIFESPAN_SECONDS,
-            timeout=JWKS_FETCH_TIMEOUT_SECONDS,
-        )
+        cache = JwksCache(ttl=JWKS_LIFESPAN_SECONDS, timeout=JWKS_FETCH_TIMEOUT_SECONDS)
+        self._keys = cache.lookup(jwks_url)
         self._jwks_url = jwks_url
-        self._issuers = list(issuers)
-        self._audiences = list(audiences)
+        self._issuers = tuple(issuers)
+        self._audiences = tuple(audiences)
         self._algorithms = tuple(algorithms)
         self._by = by
+        self._clock = clock
 
     def check(self, token: str, jose_header: Mapping[str, Any]) -> Identity:
-        alg = jose_header.get("alg")
-        if alg not in self._algorithms:
-            allowed = ", ".join(self._algorithms)
-            return _failed(f"algorithm not allowed: alg {alg!r}; accepted: {allowed}")
-        kid = jose_header.get("kid")
-        if not isinstance(kid, str) or not kid:
-            return _failed("unknown kid: the token's header has no kid")
         try:
-            key = self._client.get_signing_key(kid)
-        except jwt.PyJWKClientConnectionError as exc:
-            return _failed(f"JWKS unavailable: {self._jwks_url}: {exc}")
-        except jwt.PyJWKClientError as exc:
-            if str(exc).startswith("Unable to find a signing key"):
-                return _failed(f"unknown kid: no key {kid!r} in {self._jwks_url}")
-            return _failed(f"JWKS unusable: {self._jwks_url}: {exc}")
-        except jwt.PyJWTError as exc:
-            return _failed(f"JWKS unusable: {self._jwks_url}: {exc}")
-        if key.algorithm_name != alg:
-            return _failed(
-                f"algorithm not allowed: key {kid!r} is {key.algorithm_name}, token says {alg}"
-            )
-        try:
-            jwt.decode(
+            jose.verify(
                 token,
-                key,
-                algorithms=[alg],
-                audience=self._audiences,
+                self._keys,
+                algorithms=self._algorithms,
+                now=self._clock(),
                 issuer=self._issuers,
-                options={"require": ["exp", "iss", "aud"]},
+                audience=self._audiences,
+                require=("exp", "iss", "aud"),
             )
-        except jwt.PyJWTError as exc:
-            return _failed(_reason(exc))
+        except jose.TokenRejected as rejected:
+            return _failed(self._reason(rejected))
         return Identity(True, self._by)
+
+    def _reason(self, rejected: jose.TokenRejected) -> str:
+        """The dump's words: a short reason first (tests and readers match on it)."""
+        reason, header = rejected.reason, rejected.header
+        alg, kid = header.get("alg"), header.get("kid")
+        if reason is Reason.UNSUPPORTED_ALG:
+            allowed = ", ".join(self._algorithms)
+            return f"algorithm not allowed: alg {alg!r}; accepted: {allowed}"
+        if reason is Reason.ALG_KEY_MISMATCH:
+            return f"algorithm not allowed: {rejected.detail}"
+        if reason is Reason.NO_KID:
+            return "unknown kid: the token's header has no kid"
+        if reason is Reason.UNKNOWN_KID:
+            return f"unknown kid: no key {kid!r} in {self._jwks_url}"
+        if reason is Reason.KEYS_UNAVAILABLE:
+            return f"JWKS unavailable: {self._jwks_url}: {rejected.detail}"
+        return f"{_REASONS.get(reason, 'malformed')}: {rejected.detail}"
 
 
 def _failed(error: str) -> Identity:
     return Identity(False, error=error)
 
 
-# Most specific first: InvalidSignatureError is a DecodeError.
-_REASONS: tuple[tuple[type[jwt.PyJWTError], str], ...] = (
-    (jwt.ExpiredSignatureError, "expired"),
-    (jwt.InvalidAudienceError, "wrong audience"),
-    (jwt.InvalidIssuerError, "wrong issuer"),
-    (jwt.ImmatureSignatureError, "not yet valid"),
-    (jwt.InvalidSignatureError, "bad signature"),
-    (jwt.MissingRequiredClaimError, "missing claim"),
-    (jwt.InvalidAlgorithmError, "algorithm not allowed"),
-)
-
-
-def _reason(exc: jwt.PyJWTError) -> str:
-    for kind, reason in _REASONS:
-        if isinstance(exc, kind):
-            return f"{reason}: {exc}"
-    return f"malformed: {exc}"
+_REASONS = {
+    Reason.EXPIRED: "expired",
+    Reason.BAD_AUDIENCE: "wrong audience",
+    Reason.ISSUER_MISMATCH: "wrong issuer",
+    Reason.ISSUED_IN_FUTURE: "not yet valid",
+    Reason.NOT_YET_VALID: "not yet valid",
+    Reason.BAD_SIGNATURE: "bad signature",
+    Reason.MISSING_CLAIM: "missing claim",
+}
 
 
 def verifier_for(settings: Settings) -> Verifier:

@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from urllib.parse import urlparse
 
-GOOGLE_CERTS_URL = "https://www.googleapis.com/oauth2/v3/certs"
 # google-auth's verify_oauth2_token accepts both spellings; Google issues either.
-GOOGLE_ISSUERS = ("https://accounts.google.com", "accounts.google.com")
+from wiflab_core.wire import GOOGLE_ISSUERS
+
+GOOGLE_CERTS_URL = "https://www.googleapis.com/oauth2/v3/certs"
 CLOUD_RUN_VARIABLES = ("K_SERVICE", "K_REVISION", "K_CONFIGURATION")
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-JWT_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:jwt"
+from wiflab_core.wire import JWT_TOKEN_TYPE
+
 GOOGLE_STS_TOKEN_URL = "https://sts.googleapis.com/v1/token"
 GOOGLE_IAMCREDENTIALS = "https://iamcredentials.googleapis.com"
 

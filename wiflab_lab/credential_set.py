@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mock_gcp.cel import ConditionError, MappingError
+from mock_gcp.sts.exchange import map_and_check
 from mock_gcp.topology import Provider, Topology
 from wiflab_core import external_account as credentials
 
@@ -30,13 +30,8 @@ def accepted_profile(topology: Topology, provider: Provider) -> str | None:
     audience = topology.provider_audience(provider.pool_id, provider.provider_id)
     for name in topology.idp.profiles:
         claims = {**topology.idp.claims(name), "aud": audience}
-        try:
-            mapped = provider.attribute_mapping.apply(claims)
-            condition = provider.attribute_condition
-            if condition is None or condition.allows(claims, mapped):
-                return name
-        except (MappingError, ConditionError):
-            continue
+        if map_and_check(topology, provider, claims).decision.allowed:
+            return name
     return None
 
 

@@ -29,9 +29,8 @@ def blueprint(backend: GoogleBackend) -> Blueprint:
             request.headers.get("Authorization"),
             body,
         )
-        response = jsonify(outcome.body)
-        # Not Google's: lets `wiflab demo` show which binding allowed the call.
-        response.headers["X-Wiflab-Grant"] = str(outcome.grant)
-        return response
+        if outcome.error is not None:
+            raise outcome.error
+        return jsonify(outcome.body)
 
     return bp

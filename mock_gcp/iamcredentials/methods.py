@@ -4,7 +4,10 @@
 generateIdToken, signBlob and signJwt. The caller is the bearer of a federated token from
 STS (direct federation) or of a service account's access token. Order of checks, as Google
 answers: authentication (401), the request body (400), the service account and the caller's
-permission on it, through any ``delegates`` chain (403/404), then method rules (400).
+permission on it, through any ``delegates`` chain (403/404), then method rules (400). Each
+call ends in a ``Decision``: the caller's principals, every binding considered on the account
+and the project, the one that matched or why none did. ``decide`` is the permission check
+alone, for anyone who must know what IAM would say (the demo).
 """
 
 from __future__ import annotations
@@ -20,12 +23,14 @@ from typing import Any
 
 from mock_gcp.backend import GoogleBackend
 from mock_gcp.errors import ApiError, invalid_argument
-from mock_gcp.iam import Caller, Grant, find_grant
+from mock_gcp.iam import Caller, Grant, decide_grant, find_grant
 from mock_gcp.tokens import IssuedToken
 from mock_gcp.topology import Policy, ServiceAccount, Topology
 from wiflab_core.bearer import bearer_token
+from wiflab_core.decisions import Decision, Trace
 
 SERVICE = "iamcredentials.googleapis.com"
+DECIDING = "iamcredentials"
 DEFAULT_LIFETIME = 3600
 MAX_LIFETIME = 3600
 MAX_EXTENDED_LIFETIME = 12 * 3600
@@ -168,11 +173,31 @@ def _parse_value(proto: str, kind: str, value: Any) -> Any:
 
 @dataclass(frozen=True)
 class Outcome:
-    """A granted call: the response body and the binding that allowed it (the demo shows it)."""
+    """A call's decision; the response body when granted, Google's error when refused."""
 
-    body: dict[str, Any]
-    account: ServiceAccount
-    grant: Grant
+    decision: Decision
+    body: dict[str, Any] | None = None
+    error: ApiError | None = None
+
+
+@dataclass(frozen=True)
+class Authorization:
+    """Whether ``caller`` holds a permission on a service account, and the binding if so."""
+
+    decision: Decision
+    grant: Grant | None
+
+
+def decide(
+    topology: Topology, caller: Caller, account: ServiceAccount, permission: str
+) -> Authorization:
+    """IAM's check of ``permission`` on ``account`` for ``caller`` (no HTTP, no delegates)."""
+    method = next((m for m, p in PERMISSION.items() if p == permission), permission)
+    found = decide_grant(caller, permission, account_policies(topology, account))
+    trace = Trace()
+    trace.extend(found.checks)
+    refusal = None if found.grant else permission_denied(permission).refusal()
+    return Authorization(trace.decision(DECIDING, method, refusal), found.grant)
 
 
 def rfc3339(epoch: float) -> str:
@@ -192,23 +217,33 @@ class IamCredentials:
 
     def authenticate(self, authorization: str | None, method: str) -> IssuedToken:
         """The bearer's live token, or Google's 401."""
+        return self._authenticate(Trace(), authorization, method)
+
+    def _authenticate(self, trace: Trace, authorization: str | None, method: str) -> IssuedToken:
         token = bearer_token(authorization)
-        if token is None:
+        if not trace.check("credential", token is not None, "Bearer TOKEN", None):
             raise IamCredentialsError(
                 401,
                 "UNAUTHENTICATED",
                 f"Request is missing required authentication credential. {_CREDENTIALS_TEXT}",
                 [_error_info("CREDENTIALS_MISSING", method)],
             )
+        assert token is not None
         issued = self._backend.tokens.lookup(token)
-        if issued is None:
+        if not trace.check("credential.token", issued is not None, "a live token", None):
             raise IamCredentialsError(
                 401,
                 "UNAUTHENTICATED",
                 f"Request had invalid authentication credentials. {_CREDENTIALS_TEXT}",
                 [_error_info("ACCESS_TOKEN_TYPE_UNSUPPORTED", method)],
             )
-        if not any(scope in issued.scopes for scope in API_SCOPES):
+        assert issued is not None
+        if not trace.check(
+            "credential.scopes",
+            any(scope in issued.scopes for scope in API_SCOPES),
+            list(API_SCOPES),
+            list(issued.scopes),
+        ):
             raise IamCredentialsError(
                 403,
                 "PERMISSION_DENIED",
@@ -219,15 +254,27 @@ class IamCredentials:
 
     def call(self, method: str, name: str, authorization: str | None, body: Any) -> Outcome:
         """Run METHOD on the service account NAME (``projects/-/serviceAccounts/ID``)."""
-        if method not in self._methods:
-            raise IamCredentialsError(404, "NOT_FOUND", f"Method not found: {method}.")
-        caller = self.authenticate(authorization, method).caller
-        fields = parse_body(method, body)
-        account = self._account(name, caller, PERMISSION[method])
-        grant = self._authorize(caller, account, fields.get("delegates", []), PERMISSION[method])
-        return Outcome(self._methods[method](account, caller, fields), account, grant)
+        trace = Trace()
+        try:
+            result = self._call(trace, method, name, authorization, body)
+        except ApiError as error:
+            if all(check.passed for check in trace.checks):
+                trace.check("request", False, None, None, error.message)
+            return Outcome(trace.decision(DECIDING, method, error.refusal()), None, error)
+        return Outcome(trace.decision(DECIDING, method), result)
 
-    def _account(self, name: str, caller: Caller, permission: str) -> ServiceAccount:
+    def _call(
+        self, trace: Trace, method: str, name: str, authorization: str | None, body: Any
+    ) -> dict[str, Any]:
+        if not trace.check("method", method in self._methods, list(self._methods), method):
+            raise IamCredentialsError(404, "NOT_FOUND", f"Method not found: {method}.")
+        caller = self._authenticate(trace, authorization, method).caller
+        fields = parse_body(method, body)
+        account = self._account(trace, name, caller, PERMISSION[method])
+        self._authorize(trace, caller, account, fields.get("delegates", []), PERMISSION[method])
+        return self._methods[method](account, caller, fields)
+
+    def _account(self, trace: Trace, name: str, caller: Caller, permission: str) -> ServiceAccount:
         project, _, account_id = _split_name(name)
         if project != "-":
             # Google's docs: "The - wildcard character is required; replacing it with a
@@ -235,7 +282,10 @@ class IamCredentials:
             raise invalid_argument()
         topology = self._backend.topology
         account = topology.service_account(account_id)
-        if account is not None:
+        if trace.check(
+            "account", account is not None, "a service account of the project", account_id
+        ):
+            assert account is not None
             return account
         # unverified: a caller allowed project-wide learns the account does not exist;
         # anyone else gets the same 403 as a denied permission ("or it may not exist").
@@ -247,7 +297,12 @@ class IamCredentials:
         raise permission_denied(permission)
 
     def _authorize(
-        self, caller: Caller, target: ServiceAccount, delegates: list[str], permission: str
+        self,
+        trace: Trace,
+        caller: Caller,
+        target: ServiceAccount,
+        delegates: list[str],
+        permission: str,
     ) -> Grant:
         """Walk caller -> delegates... -> target; each hop needs its permission."""
         topology = self._backend.topology  # one snapshot for the whole walk
@@ -255,21 +310,27 @@ class IamCredentials:
         for delegate in delegates:
             project, _, account_id = _split_name(delegate)
             account = topology.service_account(account_id)
-            if project != "-" or account is None:
+            if not trace.check(
+                "delegate",
+                project == "-" and account is not None,
+                "projects/-/serviceAccounts/ID",
+                delegate,
+            ):
                 raise invalid_argument()  # unverified: Google's text for a bad delegate
+            assert account is not None
             chain.append(account)
         current = caller
         for account in chain:
-            if (
-                find_grant(current, IMPLICIT_DELEGATION, account_policies(topology, account))
-                is None
-            ):
+            hop = decide_grant(current, IMPLICIT_DELEGATION, account_policies(topology, account))
+            trace.extend(hop.checks)
+            if hop.grant is None:
                 raise permission_denied(IMPLICIT_DELEGATION)
             current = Caller(kind="serviceAccount", name=account.email)
-        grant = find_grant(current, permission, account_policies(topology, target))
-        if grant is None:
+        found = decide_grant(current, permission, account_policies(topology, target))
+        trace.extend(found.checks)
+        if found.grant is None:
             raise permission_denied(permission)
-        return grant
+        return found.grant
 
     def _generate_access_token(
         self, account: ServiceAccount, caller: Caller, fields: dict[str, Any]

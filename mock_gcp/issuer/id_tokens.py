@@ -11,17 +11,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jwt
 
 from mock_gcp.topology import ServiceAccount
-from wiflab_core import keys
+from wiflab_core import jose, keys
+from wiflab_core.wire import GOOGLE_ISSUERS
 
-if TYPE_CHECKING:
-    pass
-
-GOOGLE_ISSUER = "https://accounts.google.com"
 ID_TOKEN_LIFETIME = 3600
 # Google publishes the current and the previous signing keys.
 PUBLISHED_KEYS = 2
@@ -99,19 +96,18 @@ class GoogleIssuer:
         return self.active.sign(claims)
 
     def verify(self, token: str, audience: str | None = None) -> dict[str, Any]:
-        """The claims of one of our ID tokens; raises jwt.InvalidTokenError otherwise."""
-        header = jwt.get_unverified_header(token)
-        key = self.key_for(str(header.get("kid", "")))
-        if key is None:
-            raise jwt.InvalidSignatureError("unknown kid")
-        options = {"verify_aud": audience is not None}
-        return jwt.decode(
+        """The claims of one of our ID tokens; raises jose.TokenRejected otherwise."""
+        return self.check(token, audience).claims
+
+    def check(self, token: str, audience: str | None = None) -> jose.Verified:
+        """``verify`` with its checks: ours (RS256, a published kid, our issuer), unexpired."""
+        return jose.verify(
             token,
-            key,
-            algorithms=["RS256"],
-            audience=audience,
-            issuer=[self.issuer, GOOGLE_ISSUER, "accounts.google.com"],
-            options=options,
+            self.key_for,
+            algorithms=("RS256",),
+            now=self._clock(),
+            issuer=(self.issuer, *GOOGLE_ISSUERS),
+            audience=None if audience is None else (audience,),
         )
 
     def discovery(self, base_url: str) -> dict[str, Any]:

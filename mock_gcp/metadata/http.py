@@ -7,10 +7,9 @@ import json
 from flask import Blueprint, Response, request
 
 from mock_gcp.backend import GoogleBackend
-from mock_gcp.metadata.server import MetadataError, MetadataServer, forbidden_page
+from mock_gcp.metadata.server import PREFIX, MetadataError, MetadataServer, decide_request
 
 FLAVOR = {"Metadata-Flavor": "Google", "Server": "Metadata Server for VM"}
-PREFIX = "/computeMetadata/v1"
 
 
 def blueprint(backend: GoogleBackend) -> Blueprint:
@@ -19,14 +18,9 @@ def blueprint(backend: GoogleBackend) -> Blueprint:
 
     @bp.before_request
     def require_flavor() -> Response | None:
-        if request.path == "/" or not request.path.startswith(PREFIX):
-            return None
-        if request.headers.get("Metadata-Flavor") != "Google":
-            raise MetadataError(403, forbidden_page(request.path))
-        # The metadata server refuses anything that looks proxied, so a request
-        # forwarded from outside the VM cannot fetch its tokens.
-        if "X-Forwarded-For" in request.headers:
-            raise MetadataError(403, forbidden_page(request.path))
+        refusal = decide_request(request.path, request.headers).refusal
+        if refusal is not None:
+            raise MetadataError(refusal.status, refusal.text)
         return None
 
     @bp.after_app_request

@@ -7,13 +7,17 @@ account's info, access token and identity token. The identity of "the VM" is the
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from mock_gcp.backend import GoogleBackend
 from mock_gcp.iam import Caller
 from mock_gcp.topology import ServiceAccount
+from wiflab_core.decisions import Decision, Refusal, Trace
 
+SERVICE = "metadata"
+PREFIX = "/computeMetadata/v1"
 DEFAULT_SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
 TOKEN_LIFETIME = 3599
 ZONE = "us-central1-a"
@@ -30,6 +34,26 @@ class MetadataError(Exception):
 
     status: int
     text: str
+
+    def refusal(self) -> Refusal:
+        return Refusal(self.status, "Forbidden" if self.status == 403 else "Not Found", self.text)
+
+
+def decide_request(path: str, headers: Mapping[str, str]) -> Decision:
+    """Whether the metadata server answers a request at all: ``Metadata-Flavor: Google``, and
+    nothing that looks proxied (so a request forwarded from outside the VM gets no tokens)."""
+    trace = Trace()
+    if path == "/" or not path.startswith(PREFIX):
+        return trace.decision(SERVICE, "request")
+    flavor = headers.get("Metadata-Flavor")
+    proxied = "X-Forwarded-For" in headers
+    if not trace.check("Metadata-Flavor", flavor == "Google", "Google", flavor) or not trace.check(
+        "X-Forwarded-For", not proxied, None, "present" if proxied else None
+    ):
+        return trace.decision(
+            SERVICE, "request", MetadataError(403, forbidden_page(path)).refusal()
+        )
+    return trace.decision(SERVICE, "request")
 
 
 def forbidden_page(path: str) -> str:

@@ -12,27 +12,33 @@ Order, as Cloud Run does it:
    audiences; anything else -> 401.
 4. The caller it names needs ``run.routes.invoke`` (``roles/run.invoker``) -> else 403.
 
-Errors are ``RunError`` values carrying the status, Google's error page and the headers Cloud
-Run sends; ``log_reason`` says why for the front end's log and is never sent to the client.
+Each request ends in a ``Decision`` (the token's checks, the invoker check with every binding
+considered). Errors are ``RunError`` values carrying the status, Google's error page and the
+headers Cloud Run sends; ``log_reason`` says why for the front end's log and is never sent to
+the client. ``decide_invoke`` is the invoker check alone (the demo asks it).
 """
 
 from __future__ import annotations
 
 import html
+import time
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import jwt
-
-from mock_gcp.iam import Caller, find_grant
+from mock_gcp.iam import Caller, decide_grant
+from wiflab_core import jose
 from wiflab_core.bearer import bearer_token, credential_header
+from wiflab_core.decisions import Decision, Refusal, Trace
+from wiflab_core.wire import SIGNATURE_REMOVED
 
 if TYPE_CHECKING:
-    from mock_gcp.topology import Policy
+    from mock_gcp.topology import Policy, Service, Topology
 
+SERVICE = "run"
 INVOKE_PERMISSION = "run.routes.invoke"
-SIGNATURE_REMOVED = "SIGNATURE_REMOVED_BY_GOOGLE"
+# Cloud Run resource names carry a region; the stand-in has none, and says so.
+LOCAL_REGION = "local"
 # Slack on exp/iat. Google's front-end figure is unpublished (unverified); 10 s is the clock
 # skew google-auth itself allows when verifying Google's ID tokens.
 CLOCK_SKEW_SECONDS = 10
@@ -70,6 +76,9 @@ class RunError(Exception):
             status=self.status, title=self.title, message=self.message
         ).encode("utf-8")
 
+    def refusal(self) -> Refusal:
+        return Refusal(self.status, self.title, html.unescape(self.message))
+
 
 def forbidden(path: str, log_reason: str) -> RunError:
     message = (
@@ -87,10 +96,6 @@ def unauthorized(path: str, log_reason: str) -> RunError:
     )
 
 
-class InvalidIdToken(Exception):
-    """Why a token is not a Google ID token for this service (for the log only)."""
-
-
 @dataclass(frozen=True)
 class Admission:
     """Let through: which header was checked (its signature is then removed) and why."""
@@ -101,77 +106,160 @@ class Admission:
 
 
 @dataclass(frozen=True)
+class AdmissionOutcome:
+    """The decision; the admission when let through, the error page when refused."""
+
+    decision: Decision
+    admission: Admission | None = None
+    error: RunError | None = None
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """Whether a caller may invoke a service, and the grant (or public access) that says so."""
+
+    decision: Decision
+    grant: str | None
+
+
+def service_audiences(service_url: str, custom_audiences: Collection[str]) -> frozenset[str]:
+    """The ``aud`` values Cloud Run accepts: the service URL (trailing slash or not), or one
+    of the service's custom audiences."""
+    url = service_url.rstrip("/")
+    return frozenset({url, url + "/", *custom_audiences})
+
+
+def invoke_policies(topology: Topology, service: Service) -> list[tuple[str, Policy]]:
+    """Where run.routes.invoke can come from: the service's own policy, then the project's."""
+    project = f"projects/{topology.project_id}"
+    return [
+        (f"{project}/locations/{LOCAL_REGION}/services/{service.name}", service.policy),
+        (project, topology.policy),
+    ]
+
+
+def decide_invoke(
+    topology: Topology, service: Service, caller: Caller, path: str = "/"
+) -> Invocation:
+    """Cloud Run's access check for ``caller`` on ``service`` (no token, no HTTP)."""
+    trace = Trace()
+    policies = invoke_policies(topology, service)
+    try:
+        grant = _public_grant(trace, policies, service.allow_unauthenticated)
+        if grant is None:
+            grant = _invoker_grant(trace, caller, policies, path)
+    except RunError as error:
+        return Invocation(trace.decision(SERVICE, "invoke", error.refusal()), None)
+    return Invocation(trace.decision(SERVICE, "invoke"), grant)
+
+
+def _public_grant(
+    trace: Trace, policies: list[tuple[str, Policy]], allow_unauthenticated: bool
+) -> str | None:
+    """How the service is public, or None: no token is looked at then."""
+    expected = "allowUnauthenticated, or allUsers holding run.routes.invoke"
+    if allow_unauthenticated:
+        trace.check("public", True, expected, "allowUnauthenticated")
+        return "allowUnauthenticated"
+    public = decide_grant(Caller("anonymous", ""), INVOKE_PERMISSION, policies).grant
+    trace.check("public", public is not None, expected, public.to_json() if public else None)
+    return None if public is None else str(public)
+
+
+def _invoker_grant(
+    trace: Trace, caller: Caller, policies: list[tuple[str, Policy]], path: str
+) -> str:
+    found = decide_grant(caller, INVOKE_PERMISSION, policies)
+    trace.extend(found.checks)
+    if found.grant is None:
+        raise forbidden(path, f"{caller.principal()} lacks {INVOKE_PERMISSION}")
+    return str(found.grant)
+
+
+@dataclass(frozen=True)
 class FrontEndCheck:
     """Everything the front end needs to decide, each piece injectable.
 
     Policies and the public flag are callables, read per request: the topology can change
-    while the front end runs.
+    while the front end runs. ``google_keys`` may raise ``jose.KeysUnavailable``.
     """
 
     service_url: str
     custom_audiences: Collection[str]
-    google_keys: Callable[[str], jwt.PyJWK | None]
+    google_keys: jose.KeyLookup
     google_issuers: Collection[str]
     policies: Callable[[], Iterable[tuple[str, Policy]]]
     allow_unauthenticated: Callable[[], bool]
     # Tokens minted with includeEmail=false carry only the account's unique id in ``sub``;
     # Cloud Run matches it to the account. None: such callers are refused.
     email_for_unique_id: Callable[[str], str | None] | None = None
+    clock: Callable[[], float] = time.time
 
     def admit(self, headers: Mapping[str, str], path: str) -> Admission:
         """Admission, or raises RunError as Cloud Run would answer."""
+        outcome = self.decide(headers, path)
+        if outcome.error is not None:
+            raise outcome.error
+        assert outcome.admission is not None
+        return outcome.admission
+
+    def decide(self, headers: Mapping[str, str], path: str) -> AdmissionOutcome:
+        """One request's admission, every check recorded."""
+        trace = Trace()
+        try:
+            admission = self._admit(trace, headers, path)
+        except RunError as error:
+            refused = trace.decision(SERVICE, "invoke", error.refusal())
+            return AdmissionOutcome(refused, None, error)
+        return AdmissionOutcome(trace.decision(SERVICE, "invoke"), admission)
+
+    def _admit(self, trace: Trace, headers: Mapping[str, str], path: str) -> Admission:
         policies = list(self.policies())
-        if self.allow_unauthenticated():
-            return Admission(None, None, "allowUnauthenticated")
-        public = find_grant(Caller("anonymous", ""), INVOKE_PERMISSION, policies)
+        public = _public_grant(trace, policies, self.allow_unauthenticated())
         if public is not None:
-            return Admission(None, None, str(public))
+            return Admission(None, None, public)
         name = credential_header(headers)
-        if name is None:
+        expected = "X-Serverless-Authorization or Authorization"
+        if not trace.check("credential.header", name is not None, expected, name):
             raise forbidden(path, "no token in X-Serverless-Authorization or Authorization")
+        assert name is not None
         token = bearer_token(headers[name])
-        if token is None:
+        if not trace.check("credential.bearer", token is not None, "Bearer TOKEN", None):
             # unverified: Cloud Run's answer to a non-Bearer credential; treated as no token.
             raise forbidden(path, f"{name} is not a Bearer token")
+        assert token is not None
         try:
-            claims = self.verify(token)
-        except InvalidIdToken as exc:
-            raise unauthorized(path, f"{name}: {exc}") from None
-        caller = self.caller_of(claims)
-        if caller is None:
-            raise forbidden(path, f"token has no email and sub {claims.get('sub')!r} is unknown")
-        grant = find_grant(caller, INVOKE_PERMISSION, policies)
-        if grant is None:
-            raise forbidden(path, f"{caller.principal()} lacks {INVOKE_PERMISSION}")
-        return Admission(name, caller.principal(), str(grant))
+            verified = self._verify(token)
+        except jose.TokenRejected as rejected:
+            trace.extend(rejected.checks)
+            raise unauthorized(path, f"{name}: {rejected}") from None
+        trace.extend(verified.checks)
+        caller = self.caller_of(verified.claims)
+        expected = "an email, or the sub of a known account"
+        if not trace.check("caller.email", caller is not None, expected, None):
+            sub = verified.claims.get("sub")
+            raise forbidden(path, f"token has no email and sub {sub!r} is unknown")
+        assert caller is not None
+        return Admission(name, caller.principal(), _invoker_grant(trace, caller, policies, path))
 
     def audiences(self) -> frozenset[str]:
-        url = self.service_url.rstrip("/")
-        return frozenset({url, url + "/", *self.custom_audiences})
+        return service_audiences(self.service_url, self.custom_audiences)
 
     def verify(self, token: str) -> dict[str, Any]:
-        try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError as exc:
-            raise InvalidIdToken(f"malformed: {exc}") from None
-        if header.get("alg") != "RS256":  # Google signs ID tokens with RS256 only
-            raise InvalidIdToken(f"alg {header.get('alg')!r} is not RS256")
-        kid = header.get("kid")
-        key = self.google_keys(kid) if isinstance(kid, str) else None
-        if key is None:
-            raise InvalidIdToken(f"kid {kid!r} is not one of the Google issuer's keys")
-        try:
-            return jwt.decode(
-                token,
-                key,
-                algorithms=["RS256"],
-                audience=list(self.audiences()),
-                issuer=list(self.google_issuers),
-                leeway=CLOCK_SKEW_SECONDS,
-                options={"require": ["exp", "iat", "iss", "aud"]},
-            )
-        except jwt.PyJWTError as exc:
-            raise InvalidIdToken(f"{type(exc).__name__}: {exc}") from None
+        """The claims of a Google ID token for this service; raises jose.TokenRejected."""
+        return self._verify(token).claims
+
+    def _verify(self, token: str) -> jose.Verified:
+        return jose.verify(
+            token,
+            self.google_keys,
+            algorithms=("RS256",),  # Google signs ID tokens with RS256 only
+            now=self.clock(),
+            issuer=tuple(self.google_issuers),
+            audience=self.audiences(),
+            leeway=CLOCK_SKEW_SECONDS,
+            require=("exp", "iat", "iss", "aud"),
+        )
 
     def caller_of(self, claims: Mapping[str, Any]) -> Caller | None:
         email = claims.get("email")

@@ -20,7 +20,6 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-import jwt
 import requests
 import urllib3
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -30,19 +29,19 @@ from mock_gcp.run.admission import (
     ERROR_CONTENT_TYPE,
     FrontEndCheck,
     RunError,
+    invoke_policies,
     remove_signature,
 )
 from mock_gcp.topology import Policy, Service, Topology, load_topology
+from wiflab_core.jose import KeyLookup
+from wiflab_core.jwks_cache import JwksCache
+from wiflab_core.wire import GOOGLE_ISSUERS
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
 log = logging.getLogger(__name__)
 
-# Real tokens say https://accounts.google.com (or without scheme); the local issuer is added.
-GOOGLE_ISSUERS = ("https://accounts.google.com", "accounts.google.com")
-# Cloud Run resource names carry a region; the stand-in has none, and says so.
-LOCAL_REGION = "local"
 JWKS_LIFESPAN_SECONDS = 300
 # Cloud Run's limit on an HTTP/1 request body.
 MAX_REQUEST_BYTES = 32 * 1024 * 1024
@@ -174,7 +173,7 @@ def create_app(
     *,
     service_url: str,
     upstream_url: str,
-    google_keys: Callable[[str], jwt.PyJWK | None],
+    google_keys: KeyLookup,
     google_issuers: Collection[str],
     policy_for_invoke: Callable[[], Iterable[tuple[str, Policy]]],
     allow_unauthenticated: Callable[[], bool] | None = None,
@@ -203,7 +202,7 @@ def create_app_for_topology(
     *,
     service_url: str,
     upstream_url: str,
-    google_keys: Callable[[str], jwt.PyJWK | None],
+    google_keys: KeyLookup,
     google_issuers: Collection[str],
 ) -> FrontEnd:
     """The front end of a topology's service, following the topology as it changes.
@@ -232,15 +231,6 @@ def create_app_for_topology(
         allow_unauthenticated=lambda: current().allow_unauthenticated,
         email_for_unique_id=email_for,
     )
-
-
-def invoke_policies(topology: Topology, service: Service) -> list[tuple[str, Policy]]:
-    """Where run.routes.invoke can come from: the service's own policy, then the project's."""
-    project = f"projects/{topology.project_id}"
-    return [
-        (f"{project}/locations/{LOCAL_REGION}/services/{service.name}", service.policy),
-        (project, topology.policy),
-    ]
 
 
 class FrontEndConfigError(ValueError):
@@ -273,20 +263,10 @@ def create_app_from_env(environ: Mapping[str, str] | None = None) -> FrontEnd:
     )
 
 
-def jwks_key_lookup(certs_url: str) -> Callable[[str], jwt.PyJWK | None]:
-    """kid -> key from a JWKS URL: fetched once and cached; an unknown kid may refetch once."""
-    client = jwt.PyJWKClient(certs_url, cache_jwk_set=True, lifespan=JWKS_LIFESPAN_SECONDS)
-
-    def lookup(kid: str) -> jwt.PyJWK | None:
-        try:
-            return client.get_signing_key(kid)
-        except jwt.PyJWKClientConnectionError as exc:
-            log.warning("Google certs at %s unavailable: %s", certs_url, exc)
-            return None
-        except jwt.PyJWTError:
-            return None
-
-    return lookup
+def jwks_key_lookup(certs_url: str) -> KeyLookup:
+    """kid -> key from a JWKS URL, through the one JWKS cache: fetched once; an unknown kid
+    may refetch once. Raises ``KeysUnavailable`` when the certs cannot be fetched."""
+    return JwksCache(ttl=JWKS_LIFESPAN_SECONDS).lookup(certs_url)
 
 
 def _request_target(environ: WSGIEnvironment) -> str:

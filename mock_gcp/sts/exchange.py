@@ -3,9 +3,11 @@
 The rules of ``POST https://sts.googleapis.com/v1/token`` for OIDC providers, in the order
 they are applied: the request's fields, the audience (the provider's full resource name),
 the pool and provider, the subject token (structure, issuer, signature, times, audience),
-then the provider's attribute mapping and condition. Each refusal is an StsError carrying
-Google's status, error code and text (see the README's fidelity table; texts marked
-"unverified" below are our most plausible choice where no primary source was found).
+then the provider's attribute mapping and condition. Each check is recorded; the outcome is a
+``Decision`` and, on refusal, an StsError carrying Google's status, error code and text (see
+the README's fidelity table; texts marked "unverified" below are our most plausible choice
+where no primary source was found). ``map_and_check`` is the mapping and condition alone,
+for anyone who must know what STS makes of some claims (the demo, credential sets).
 """
 
 from __future__ import annotations
@@ -20,20 +22,25 @@ from urllib.parse import unquote
 import jwt
 
 from mock_gcp.backend import GoogleBackend
-from mock_gcp.cel import ConditionError, MappedAttributes, MappingError
+from mock_gcp.cel import (
+    MAX_MAPPED_BYTES,
+    MAX_SUBJECT_BYTES,
+    ConditionError,
+    MappingError,
+    MappingFailure,
+    mapped_value,
+)
 from mock_gcp.errors import OAuthError
 from mock_gcp.iam import Caller
 from mock_gcp.tokens import IssuedToken
-from mock_gcp.topology import Provider
-from wiflab_core.jwks_cache import IssuerUnreachable
+from mock_gcp.topology import Provider, Topology
+from wiflab_core import jose
+from wiflab_core.decisions import Decision, Trace
+from wiflab_core.jose import KeysUnavailable, Reason
 from wiflab_core.keys import KeyLoadError, VerificationKeys
+from wiflab_core.wire import ACCESS_TOKEN_TYPE, OIDC_SUBJECT_TOKEN_TYPES, TOKEN_EXCHANGE
 
-TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
-ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
-OIDC_SUBJECT_TOKEN_TYPES = (
-    "urn:ietf:params:oauth:token-type:jwt",
-    "urn:ietf:params:oauth:token-type:id_token",
-)
+SERVICE = "sts"
 SUBJECT_TOKEN_ALGS = ("RS256", "ES256")
 FEDERATED_TOKEN_LIFETIME = 3600
 # Google's two documents disagree (24 h for OIDC providers, 48 h in the STS reference);
@@ -61,6 +68,51 @@ BAD_TARGET = (
 )
 CONDITION_REJECTED = "The given credential is rejected by the attribute condition."
 ISSUER_UNREACHABLE = "Error connecting to the given credential's issuer."
+SUBJECT_TOO_LONG = (
+    f"The size of mapped attribute google.subject exceeds the {MAX_SUBJECT_BYTES} bytes limit. "
+    "Either modify your attribute mapping or the incoming assertion to produce a mapped "
+    f"attribute that is less than {MAX_SUBJECT_BYTES} bytes."
+)
+# unverified: no Google text found for the 8 KB total; worded like the subject-size error.
+MAPPED_TOO_LARGE = (
+    f"The size of mapped attributes exceeds the {MAX_MAPPED_BYTES} bytes limit. Either modify "
+    "your attribute mapping or the incoming assertion to produce mapped attributes that are "
+    f"less than {MAX_MAPPED_BYTES} bytes."
+)
+
+
+def mapping_refusal(error: MappingError) -> StsError:
+    """STS's answer when the attribute mapping fails."""
+    failure = error.failure
+    if failure is MappingFailure.SUBJECT_TOO_LONG:
+        return StsError(400, "invalid_request", SUBJECT_TOO_LONG)
+    if failure is MappingFailure.TOO_LARGE:
+        return StsError(400, "invalid_request", MAPPED_TOO_LARGE)
+    if failure is MappingFailure.CLAIMS_NOT_JSON:
+        return StsError(400, "invalid_grant", "The credential's claims are not valid JSON.")
+    if failure is MappingFailure.SUBJECT_NOT_STRING:
+        # Google's text for a subject that is not a string.
+        return StsError(
+            400,
+            "unauthorized_client",
+            "The mapped attribute 'google.subject' must be of type STRING.",
+        )
+    if failure is MappingFailure.GROUPS_NOT_LIST:
+        # unverified: worded like Google's google.subject type error.
+        return StsError(
+            400, "unauthorized_client", "The mapped attribute 'google.groups' must be of type LIST."
+        )
+    # unverified: worded like Google's google.subject type error.
+    return StsError(
+        400,
+        "unauthorized_client",
+        f"The mapped attribute '{error.key}' must be of type STRING or LIST.",
+    )
+
+
+def condition_refusal() -> StsError:
+    """STS's answer when the attribute condition is false or gives no bool (unverified)."""
+    return StsError(400, "unauthorized_client", CONDITION_REJECTED)
 
 
 class StsError(OAuthError):
@@ -122,14 +174,72 @@ class ExchangeRequest:
 
 
 @dataclass(frozen=True)
+class Mapped:
+    """What STS makes of some claims: the decision, and the caller when it accepts them."""
+
+    decision: Decision
+    caller: Caller | None
+    error: StsError | None = None
+
+
+def map_and_check(topology: Topology, provider: Provider, claims: Mapping[str, Any]) -> Mapped:
+    """The provider's attribute mapping, then its condition, over ``claims`` (no HTTP, no
+    token checks): each mapped attribute with its value, the condition (and each top-level
+    clause), and the caller Google then knows."""
+    trace = Trace()
+    try:
+        caller = _map_and_check(trace, topology, provider, claims)
+    except StsError as error:
+        return Mapped(trace.decision(SERVICE, "exchange", error.refusal()), None, error)
+    return Mapped(trace.decision(SERVICE, "exchange"), caller)
+
+
+def _map_and_check(
+    trace: Trace, topology: Topology, provider: Provider, claims: Mapping[str, Any]
+) -> Caller:
+    mapping = provider.attribute_mapping
+    try:
+        mapped = mapping.apply(claims)
+    except MappingError as error:
+        key = error.key or "attributeMapping"
+        trace.check(f"mapping {key}", False, mapping.source.get(key), None, error.failure.value)
+        raise mapping_refusal(error) from None
+    for key, expression in mapping.source.items():
+        trace.check(f"mapping {key}", True, expression, mapped_value(mapped, key))
+    condition = provider.attribute_condition
+    if condition is None:
+        trace.check("condition", True, None, None, "none set: every valid token passes")
+    else:
+        try:
+            result = condition.evaluate(claims, mapped)
+        except ConditionError as error:
+            actual = {"result": None, "read": dict(condition.inputs(claims, mapped))}
+            trace.check("condition", False, condition.source, actual, error.failure.value)
+            raise condition_refusal() from None
+        for clause, value in result.clauses:
+            trace.check(f"condition clause ({result.operator})", value is True, clause, value)
+        # actual: the value, and every assertion/attribute/google value the condition read.
+        actual = {"result": result.allowed, "read": dict(result.inputs)}
+        if not trace.check("condition", result.allowed, condition.source, actual):
+            raise condition_refusal()
+    caller = Caller.federated(topology.pool_name(provider.pool_id), mapped)
+    trace.check(
+        "caller",
+        True,
+        None,
+        {"principal": caller.principal(), "members": sorted(caller.members())},
+    )
+    return caller
+
+
+@dataclass(frozen=True)
 class Exchange:
-    """An accepted exchange, with what the demo explains: the claims and how they mapped."""
+    """An accepted exchange: the federated token and the caller it stands for."""
 
     token: IssuedToken
     provider: Provider
     provider_name: str
     claims: Mapping[str, Any]
-    mapped: MappedAttributes
 
     def response(self, now: float) -> dict[str, Any]:
         return {
@@ -140,115 +250,118 @@ class Exchange:
         }
 
 
+@dataclass(frozen=True)
+class ExchangeOutcome:
+    """The decision; the exchange when allowed, Google's error when refused."""
+
+    decision: Decision
+    exchange: Exchange | None = None
+    error: StsError | None = None
+
+
 class SecurityTokenService:
     def __init__(self, backend: GoogleBackend):
         self._backend = backend
         self._uploaded_jwks: dict[str, VerificationKeys] = {}
 
-    def exchange(self, request: ExchangeRequest) -> Exchange:
-        _check_fields(request)
-        topology = self._backend.topology
-        provider = self._provider(request.audience)
-        provider_name = topology.provider_name(provider.pool_id, provider.provider_id)
-        claims = self._verified_claims(request.subject_token, provider, provider_name)
+    def decide(self, fields: Mapping[str, Any]) -> ExchangeOutcome:
+        """``POST /v1/token`` with these request fields, every check recorded."""
+        trace = Trace()
         try:
-            mapped = provider.attribute_mapping.apply(claims)
-            condition = provider.attribute_condition
-            if condition is not None and not condition.allows(claims, mapped):
-                raise StsError(400, "unauthorized_client", CONDITION_REJECTED)
-        except (MappingError, ConditionError) as exc:
-            raise StsError(400, exc.error, exc.description) from None
-        caller = Caller.federated(topology.pool_name(provider.pool_id), mapped)
+            exchange = self._exchange(trace, fields)
+        except StsError as error:
+            return ExchangeOutcome(
+                trace.decision(SERVICE, "exchange", error.refusal()), None, error
+            )
+        return ExchangeOutcome(trace.decision(SERVICE, "exchange"), exchange)
+
+    def _exchange(self, trace: Trace, fields: Mapping[str, Any]) -> Exchange:
+        try:
+            request = ExchangeRequest.from_fields(fields)
+        except StsError as error:
+            trace.check("request.fields", False, "strings", None, error.description)
+            raise
+        _check_fields(trace, request)
+        topology = self._backend.topology
+        provider = self._provider(trace, request.audience)
+        provider_name = topology.provider_name(provider.pool_id, provider.provider_id)
+        claims = self._verified_claims(trace, request.subject_token, provider, provider_name)
+        mapped = map_and_check(topology, provider, claims)
+        trace.extend(mapped.decision.checks)
+        if mapped.error is not None:
+            raise mapped.error
+        assert mapped.caller is not None
         now = self._backend.now()
         # The federated token lives an hour, but never beyond the subject token itself
         # (the seed write-up's "expires_in": 3092 for a token minted an hour earlier).
         lifetime = max(1, min(FEDERATED_TOKEN_LIFETIME, int(claims["exp"]) - now))
         token = self._backend.tokens.issue(
             "federated",
-            caller,
+            mapped.caller,
             lifetime,
             scopes=tuple(request.scope.split()),
             provider=provider_name,
         )
-        return Exchange(token, provider, provider_name, claims, mapped)
+        return Exchange(token, provider, provider_name, claims)
 
-    def _provider(self, audience: str) -> Provider:
-        if not audience:
+    def _provider(self, trace: Trace, audience: str) -> Provider:
+        match = _AUDIENCE.match(audience) if audience else None
+        expected = (
+            "//iam.googleapis.com/projects/N/locations/global/workloadIdentityPools/P/providers/Q"
+        )
+        if not trace.check("request.audience", match is not None, expected, audience):
             raise _invalid_request(BAD_AUDIENCE)
-        match = _AUDIENCE.match(audience)
-        if match is None:
-            raise _invalid_request(BAD_AUDIENCE)
+        assert match is not None
         topology = self._backend.topology
         pool = topology.pool(match["pool"])
         provider = topology.provider(match["pool"], match["provider"])
-        if (
+        found = not (
             match["number"] != topology.project_number
             or pool is None
             or provider is None
             or pool.disabled
             or provider.disabled
+        )
+        if not trace.check(
+            "provider", found, "an enabled pool and provider of this project", audience
         ):
             raise StsError(400, "invalid_target", BAD_TARGET)
+        assert provider is not None
         return provider
 
     def _verified_claims(
-        self, token: str, provider: Provider, provider_name: str
+        self, trace: Trace, token: str, provider: Provider, provider_name: str
     ) -> dict[str, Any]:
-        try:
-            # One parse for header and claims; the signature is checked below, once the
-            # issuer says which key should have made it.
-            parsed = jwt.decode_complete(token, options={"verify_signature": False})
-            header, unverified = parsed["header"], parsed["payload"]
-        except jwt.PyJWTError:
-            raise _invalid_grant("Unable to parse the ID Token.") from None  # unverified
-        kid = header.get("kid")
-        if not isinstance(kid, str) or not kid:
-            raise _invalid_grant("The ID Token header has no kid.")  # unverified
-        alg = header.get("alg")
-        if alg not in SUBJECT_TOKEN_ALGS:
-            # unverified text; RS256 and ES256 are the documented algorithms.
-            raise _invalid_grant(
-                f"The ID Token is signed with an unsupported algorithm {alg}. "
-                "Supported algorithms are RS256 and ES256."
-            )
         expected_issuer = provider.oidc.issuer_uri or self._backend.deviations.lab_idp_issuer
-        if not expected_issuer:
-            raise StsError(400, "invalid_grant", ISSUER_UNREACHABLE)
-        if unverified.get("iss") != expected_issuer:
-            raise _invalid_grant(
-                f"The issuer in ID Token {unverified.get('iss')} does not match the expected "
-                f"ones: {expected_issuer}"
-            )
-        key = self._key(provider, expected_issuer, kid)
-        if key is None:
-            raise _invalid_grant(  # unverified
-                f"The ID Token's key ID {kid} is not in the issuer's published keys."
-            )
-        if key.algorithm_name != alg:
-            # An RS256 key presented as ES256 (or the reverse) is an algorithm confusion.
-            raise _invalid_grant(f"The ID Token's algorithm {alg} does not match its key.")
+        allowed = provider.oidc.allowed_audiences or (
+            f"//iam.googleapis.com/{provider_name}",
+            f"https://iam.googleapis.com/{provider_name}",
+        )
+
+        def key(kid: str) -> jwt.PyJWK | None:
+            if not expected_issuer:
+                raise KeysUnavailable("the provider has no issuer")
+            return self._key(provider, expected_issuer, kid)
+
         try:
-            claims = jwt.decode(
+            verified = jose.verify(
                 token,
                 key,
-                algorithms=[alg],
-                # Only the signature here: times and audience are checked below with
-                # Google's texts, and claim types (a numeric sub, say) by the mapping.
-                options={
-                    "verify_exp": False,
-                    "verify_iat": False,
-                    "verify_nbf": False,
-                    "verify_aud": False,
-                    "verify_iss": False,
-                    "verify_sub": False,
-                    "verify_jti": False,
-                },
+                algorithms=SUBJECT_TOKEN_ALGS,
+                now=self._backend.now(),
+                # Without an issuer there is nothing to compare: the key lookup says so.
+                issuer=(expected_issuer,) if expected_issuer else None,
+                audience=allowed,
+                leeway=CLOCK_SKEW,
+                require=("iat", "exp"),
+                max_lifetime=MAX_SUBJECT_TOKEN_LIFETIME,
+                check_nbf=False,
             )
-        except jwt.PyJWTError:
-            raise _invalid_grant("Invalid ID Token signature.") from None  # unverified
-        self._check_times(claims)
-        self._check_audience(claims, provider, provider_name)
-        return claims
+        except jose.TokenRejected as rejected:
+            trace.extend(rejected.checks)
+            raise _token_refusal(rejected, expected_issuer) from None
+        trace.extend(verified.checks)
+        return verified.claims
 
     def _key(self, provider: Provider, issuer: str, kid: str) -> jwt.PyJWK | None:
         uploaded = provider.oidc.jwks_json
@@ -257,46 +370,56 @@ class SecurityTokenService:
             if keys is None:
                 try:
                     keys = VerificationKeys(json.loads(uploaded))
-                except (KeyLoadError, ValueError):
-                    raise _invalid_grant(ISSUER_UNREACHABLE) from None
+                except (KeyLoadError, ValueError) as exc:
+                    raise KeysUnavailable(f"oidc.jwksJson: {exc}") from None
                 self._uploaded_jwks[uploaded] = keys
             return keys.get(kid)
-        try:
-            return self._backend.issuer_keys.key(issuer, kid)
-        except IssuerUnreachable:
-            raise _invalid_grant(ISSUER_UNREACHABLE) from None
+        return self._backend.issuer_keys.key(issuer, kid)
 
-    def _check_times(self, claims: Mapping[str, Any]) -> None:
-        iat, exp = claims.get("iat"), claims.get("exp")
-        for name, value in (("iat", iat), ("exp", exp)):
-            if not isinstance(value, int | float) or isinstance(value, bool):
-                # unverified text
-                raise _invalid_grant(f"The ID Token has no valid {name} claim.")
-        now = self._backend.now()
-        if iat > now + CLOCK_SKEW:
-            raise _invalid_grant(f"ID Token issued at {iat} is in the future.")  # unverified
-        if exp - iat > MAX_SUBJECT_TOKEN_LIFETIME:
-            raise _invalid_grant(  # unverified
-                f"ID Token lifetime exceeds the maximum allowed lifetime of "
-                f"{MAX_SUBJECT_TOKEN_LIFETIME} seconds."
-            )
-        if exp <= now - CLOCK_SKEW or iat < now - MAX_SUBJECT_TOKEN_LIFETIME:
-            raise _invalid_grant(f"ID Token issued at {iat} is stale to sign-in.")
 
-    def _check_audience(
-        self, claims: Mapping[str, Any], provider: Provider, provider_name: str
-    ) -> None:
-        aud = claims.get("aud")
-        audiences = aud if isinstance(aud, list) else [aud]
-        allowed = provider.oidc.allowed_audiences or (
-            f"//iam.googleapis.com/{provider_name}",
-            f"https://iam.googleapis.com/{provider_name}",
+def _token_refusal(rejected: jose.TokenRejected, expected_issuer: str | None) -> StsError:
+    """Google's words for each reason a subject token is refused (invalid_grant, 400)."""
+    reason, header, claims = rejected.reason, rejected.header, rejected.claims
+    iat = claims.get("iat")
+    if reason is Reason.MALFORMED:
+        text = "Unable to parse the ID Token."  # unverified
+    elif reason is Reason.NO_KID:
+        text = "The ID Token header has no kid."  # unverified
+    elif reason is Reason.UNSUPPORTED_ALG:
+        # unverified text; RS256 and ES256 are the documented algorithms.
+        text = (
+            f"The ID Token is signed with an unsupported algorithm {header.get('alg')}. "
+            "Supported algorithms are RS256 and ES256."
         )
-        if not any(isinstance(a, str) and a in allowed for a in audiences):
-            shown = ",".join(str(a) for a in audiences)
-            raise _invalid_grant(
-                f"The audience in ID Token [{shown}] does not match the expected audience."
-            )
+    elif reason is Reason.ISSUER_MISMATCH:
+        text = (
+            f"The issuer in ID Token {claims.get('iss')} does not match the expected "
+            f"ones: {expected_issuer}"
+        )
+    elif reason is Reason.KEYS_UNAVAILABLE:
+        text = ISSUER_UNREACHABLE
+    elif reason is Reason.UNKNOWN_KID:
+        text = f"The ID Token's key ID {header.get('kid')} is not in the issuer's published keys."
+    elif reason is Reason.ALG_KEY_MISMATCH:
+        text = f"The ID Token's algorithm {header.get('alg')} does not match its key."
+    elif reason is Reason.BAD_SIGNATURE:
+        text = "Invalid ID Token signature."  # unverified
+    elif reason in (Reason.MISSING_CLAIM, Reason.INVALID_CLAIM):
+        text = f"The ID Token has no valid {rejected.claim} claim."  # unverified
+    elif reason is Reason.ISSUED_IN_FUTURE:
+        text = f"ID Token issued at {iat} is in the future."  # unverified
+    elif reason is Reason.LIFETIME_TOO_LONG:
+        text = (  # unverified
+            f"ID Token lifetime exceeds the maximum allowed lifetime of "
+            f"{MAX_SUBJECT_TOKEN_LIFETIME} seconds."
+        )
+    elif reason in (Reason.EXPIRED, Reason.STALE):
+        text = f"ID Token issued at {iat} is stale to sign-in."
+    else:  # BAD_AUDIENCE (NOT_YET_VALID is not checked: nbf is not read)
+        aud = claims.get("aud")
+        shown = ",".join(str(a) for a in (aud if isinstance(aud, list) else [aud]))
+        text = f"The audience in ID Token [{shown}] does not match the expected audience."
+    return _invalid_grant(text)
 
 
 def introspect(backend: GoogleBackend, token: str, client_id: str | None) -> dict[str, Any]:
@@ -321,20 +444,38 @@ def introspect(backend: GoogleBackend, token: str, client_id: str | None) -> dic
     }
 
 
-def _check_fields(request: ExchangeRequest) -> None:
-    if request.grant_type != TOKEN_EXCHANGE:
+def _check_fields(trace: Trace, request: ExchangeRequest) -> None:
+    grant_type = request.grant_type
+    if not trace.check(
+        "request.grant_type", grant_type == TOKEN_EXCHANGE, TOKEN_EXCHANGE, grant_type
+    ):
         # unverified text; RFC 6749 section 5.2 names the code.
         raise StsError(400, "unsupported_grant_type", 'Invalid value for "grant_type".')
-    if request.requested_token_type != ACCESS_TOKEN_TYPE:
+    requested = request.requested_token_type
+    if not trace.check(
+        "request.requested_token_type", requested == ACCESS_TOKEN_TYPE, ACCESS_TOKEN_TYPE, requested
+    ):
         raise _invalid_request('Invalid value for "requested_token_type".')  # unverified
-    if request.subject_token_type not in OIDC_SUBJECT_TOKEN_TYPES:
+    subject_type = request.subject_token_type
+    if not trace.check(
+        "request.subject_token_type",
+        subject_type in OIDC_SUBJECT_TOKEN_TYPES,
+        list(OIDC_SUBJECT_TOKEN_TYPES),
+        subject_type,
+    ):
         raise _invalid_request('Invalid value for "subject_token_type".')  # unverified
-    if not request.subject_token:
+    # The token itself is never recorded: only whether there is one.
+    if not trace.check("request.subject_token", bool(request.subject_token), "present", None):
         raise _invalid_request('Invalid value for "subject_token".')  # unverified
-    if not request.scope.strip():
+    if not trace.check("request.scope", bool(request.scope.strip()), "present", request.scope):
         raise StsError(400, "invalid_scope", 'Invalid value for "scope".')  # unverified
     if request.options is not None:
-        _check_options(request.options)
+        try:
+            _check_options(request.options)
+        except StsError as error:
+            trace.check("request.options", False, "a JSON object", None, error.description)
+            raise
+        trace.check("request.options", True, "a JSON object", None)
 
 
 def _check_options(raw: str) -> None:

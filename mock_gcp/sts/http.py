@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 from flask import Blueprint, Response, jsonify, request
 
 from mock_gcp.backend import GoogleBackend
 from mock_gcp.sts import exchange as sts
-from mock_gcp.sts.exchange import ExchangeRequest, SecurityTokenService, StsError
+from mock_gcp.sts.exchange import SecurityTokenService, StsError
 
 
 def blueprint(backend: GoogleBackend) -> Blueprint:
@@ -17,21 +15,11 @@ def blueprint(backend: GoogleBackend) -> Blueprint:
 
     @bp.post("/v1/token")
     def token() -> Response:
-        exchange = service.exchange(ExchangeRequest.from_fields(_fields()))
-        response = jsonify(exchange.response(backend.now()))
-        # Not Google's: lets `wiflab demo` show how the claims were mapped.
-        response.headers["X-Wiflab-Mapped"] = json.dumps(
-            {
-                "principal": exchange.token.caller.principal(),
-                "subject": exchange.mapped.subject,
-                "groups": list(exchange.mapped.groups),
-                # Values may be tuples (list-valued attributes): JSON arrays.
-                "attributes": dict(exchange.mapped.attributes),
-                "provider": exchange.provider_name,
-            },
-            default=list,
-        )
-        return response
+        outcome = service.decide(_fields())
+        if outcome.error is not None:
+            raise outcome.error
+        assert outcome.exchange is not None
+        return jsonify(outcome.exchange.response(backend.now()))
 
     @bp.post("/v1/introspect")
     def introspect() -> Response:

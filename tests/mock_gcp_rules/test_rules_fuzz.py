@@ -8,7 +8,14 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mock_gcp.cel import AttributeMapping, Condition, ConditionError, MappingError
+from mock_gcp.cel import (
+    AttributeMapping,
+    Condition,
+    ConditionError,
+    ConditionFailure,
+    MappingError,
+)
+from mock_gcp.sts.exchange import mapping_refusal
 from mock_gcp.topology import Topology, TopologyError, parse_topology, topology_to_dict
 from tests.mock_gcp_rules.conftest import SA_ONE, minimal_doc
 
@@ -130,10 +137,11 @@ def test_arbitrary_claims_only_raise_mapping_or_condition_errors(wif: Topology, 
         try:
             mapped = mapping.apply(token)
         except MappingError as exc:
-            assert exc.error in {"invalid_request", "unauthorized_client", "invalid_grant"}
+            codes = {"invalid_request", "unauthorized_client", "invalid_grant"}
+            assert mapping_refusal(exc).error in codes
             continue
         assert isinstance(mapped.subject, str) and len(mapped.subject.encode()) <= 127
         try:
             assert condition.allows(token, mapped) in (True, False)
         except ConditionError as exc:
-            assert exc.error == "unauthorized_client"
+            assert exc.failure in ConditionFailure

@@ -1,9 +1,9 @@
-"""Why Google said yes or no, computed from the topology with the stand-in's own rules.
+"""Why Google said yes or no, as the demo shows it: the services' own decisions, rendered.
 
-Nothing here talks HTTP: the attribute mapping and condition come from ``mock_gcp.cel`` and
-every IAM decision from ``mock_gcp.iam.find_grant``, over the same policies the stand-in
-checks. That works for both targets (real Google sends no explanation), and the local
-stand-in's diagnostic headers are only used to cross-check.
+Nothing here decides anything. STS's ``map_and_check``, IAM Credentials' ``decide`` and Cloud
+Run's ``decide_invoke`` are asked with the topology's inputs (that works for both targets:
+real Google sends no explanation), and their ``Decision`` values are turned into the lines a
+person reads.
 """
 
 from __future__ import annotations
@@ -14,23 +14,24 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from mock_gcp.cel import ConditionError, MappedAttributes, MappingError
-from mock_gcp.iam import Caller, find_grant
-from mock_gcp.iamcredentials.methods import account_policies
-from mock_gcp.run.front_end import invoke_policies
+from mock_gcp.iam import Caller
+from mock_gcp.iamcredentials.methods import decide
+from mock_gcp.run.admission import INVOKE_PERMISSION, decide_invoke, service_audiences
+from mock_gcp.sts.exchange import map_and_check
 from mock_gcp.topology import Provider, Service, ServiceAccount, Topology
+from wiflab_core.decisions import Decision
 
-INVOKE = "run.routes.invoke"
+INVOKE = INVOKE_PERMISSION
 _FEDERATED_PREFIX = re.compile(
     r"^(principal|principalSet)://iam\.googleapis\.com/projects/\d+/locations/global/"
     r"workloadIdentityPools/"
 )
-_CEL_NAME = re.compile(r"\b(assertion|attribute|google)\.([A-Za-z_][A-Za-z0-9_]*)")
+_MAPPING = "mapping "
 
 
 @dataclass(frozen=True)
-class Check:
-    """One rule Google applied to this request, and how it came out."""
+class ShownCheck:
+    """One rule Google applied to this request, as the demo shows it."""
 
     rule: str
     passed: bool
@@ -49,10 +50,11 @@ class Check:
 
 @dataclass(frozen=True)
 class ExchangeVerdict:
-    """What STS makes of a token: the checks, and the caller it vouches for when accepted."""
+    """What STS makes of a token: the checks shown, and the caller when accepted."""
 
-    checks: tuple[Check, ...]
+    checks: tuple[ShownCheck, ...]
     caller: Caller | None
+    decision: Decision | None = None
 
     @property
     def accepted(self) -> bool:
@@ -69,10 +71,10 @@ def token_audience(provider: Provider, sts_audience: str) -> str:
     return provider.oidc.allowed_audiences[0] if provider.oidc.allowed_audiences else sts_audience
 
 
-def explain_token_audience(provider: Provider) -> Check:
+def explain_token_audience(provider: Provider) -> ShownCheck:
     if provider.oidc.allowed_audiences:
-        return Check("audience", True, "aud is listed in the provider's oidc.allowedAudiences")
-    return Check(
+        return ShownCheck("audience", True, "aud is listed in the provider's oidc.allowedAudiences")
+    return ShownCheck(
         "audience", True, "aud is the provider's resource name (oidc.allowedAudiences is empty)"
     )
 
@@ -80,130 +82,126 @@ def explain_token_audience(provider: Provider) -> Check:
 def explain_exchange(
     topology: Topology, provider: Provider, claims: Mapping[str, Any]
 ) -> ExchangeVerdict:
-    """The provider's attribute mapping and condition over these claims, as STS runs them."""
-    try:
-        mapped = provider.attribute_mapping.apply(claims)
-    except MappingError as exc:
-        return ExchangeVerdict((Check("attribute mapping", False, exc.description),), None)
-    checks = [_mapping_check(provider, mapped)]
-    condition = provider.attribute_condition
-    if condition is None:
-        checks.append(Check("attribute condition", True, "none set: every valid token passes"))
-    else:
-        try:
-            allowed = condition.allows(claims, mapped)
-        except ConditionError:
-            allowed = False
-        values = _referenced_values(condition.source, claims, mapped)
-        checks.append(
-            Check(
-                "attribute condition",
-                allowed,
-                f"{condition.source} → {'true' if allowed else 'false'}",
-                tuple(f"with {name} = {value}" for name, value in values),
-            )
-        )
-        if not allowed:
-            return ExchangeVerdict(tuple(checks), None)
-    caller = Caller.federated(topology.pool_name(provider.pool_id), mapped)
-    checks.append(_identity_check(caller))
-    return ExchangeVerdict(tuple(checks), caller)
+    """STS's attribute mapping and condition over these claims, as STS decides them."""
+    mapped = map_and_check(topology, provider, claims)
+    decision = mapped.decision
+    mapping = [c for c in decision.checks if c.name.startswith(_MAPPING)]
+    if any(not c.passed for c in mapping):
+        text = decision.refusal.text if decision.refusal else "the mapping failed"
+        return ExchangeVerdict((ShownCheck("attribute mapping", False, text),), None, decision)
+    checks = [_mapping_check(mapping)]
+    condition = decision.check("condition")
+    if condition is not None:
+        checks.append(_condition_check(condition.passed, condition.expected, condition.actual))
+        if not condition.passed:
+            return ExchangeVerdict(tuple(checks), None, decision)
+    caller = decision.check("caller")
+    if caller is not None and mapped.caller is not None:
+        checks.append(_identity_check(caller.actual))
+    return ExchangeVerdict(tuple(checks), mapped.caller, decision)
 
 
-def _mapping_check(provider: Provider, mapped: MappedAttributes) -> Check:
-    source = provider.attribute_mapping.source
-    width = max(len(key) for key in source)
+def _mapping_check(mapping: list[Any]) -> ShownCheck:
+    keys = [c.name.removeprefix(_MAPPING) for c in mapping]
+    width = max(len(key) for key in keys)
     lines = [
-        f"{key:<{width}} = {expression} → {_json(_mapped_value(mapped, key))}"
-        for key, expression in source.items()
+        f"{key:<{width}} = {check.expected} → {_json(check.actual)}"
+        for key, check in zip(keys, mapping, strict=True)
     ]
-    attributes = {name: _mapped_value(mapped, f"attribute.{name}") for name in mapped.attributes}
-    data = {"subject": mapped.subject, "groups": list(mapped.groups), "attributes": attributes}
-    text = "the token's claims, as Google sees them"
-    return Check("attribute mapping", True, text, tuple(lines), data)
-
-
-def _mapped_value(mapped: MappedAttributes, key: str) -> Any:
-    if key == "google.subject":
-        return mapped.subject
-    if key == "google.groups":
-        return list(mapped.groups)
-    value = mapped.attributes.get(key.removeprefix("attribute."))
-    return value if value is None or isinstance(value, str) else list(value)
-
-
-def _referenced_values(
-    source: str, claims: Mapping[str, Any], mapped: MappedAttributes
-) -> list[tuple[str, str]]:
-    """Each ``assertion.X`` / ``attribute.X`` / ``google.X`` the condition reads, and its value."""
-    scopes: dict[str, Mapping[str, Any]] = {
-        "assertion": claims,
-        "attribute": {k: _mapped_value(mapped, f"attribute.{k}") for k in mapped.attributes},
-        "google": mapped.google(),
+    values = dict(zip(keys, (c.actual for c in mapping), strict=True))
+    attributes = {
+        key.removeprefix("attribute."): value
+        for key, value in values.items()
+        if key.startswith("attribute.") and value is not None
     }
-    seen: list[tuple[str, str]] = []
-    for scope, name in _CEL_NAME.findall(source):
-        label = f"{scope}.{name}"
-        if any(label == existing for existing, _ in seen):
-            continue
-        values = scopes[scope]
-        seen.append((label, _json(values[name]) if name in values else "(not set)"))
-    return seen
+    data = {
+        "subject": values.get("google.subject"),
+        "groups": values.get("google.groups") or [],
+        "attributes": attributes,
+    }
+    text = "the token's claims, as Google sees them"
+    return ShownCheck("attribute mapping", True, text, tuple(lines), data)
 
 
-def _identity_check(caller: Caller) -> Check:
-    others = sorted(m for m in caller.members() if m not in ("allUsers", caller.principal()))
-    return Check(
+def _condition_check(passed: bool, source: Any, actual: Any) -> ShownCheck:
+    if source is None:
+        return ShownCheck("attribute condition", True, "none set: every valid token passes")
+    read = actual.get("read", {}) if isinstance(actual, dict) else {}
+    return ShownCheck(
+        "attribute condition",
+        passed,
+        f"{source} → {'true' if passed else 'false'}",
+        tuple(f"with {name} = {_json(value)}" for name, value in read.items()),
+    )
+
+
+def _identity_check(caller: Mapping[str, Any]) -> ShownCheck:
+    principal, members = caller["principal"], caller["members"]
+    others = sorted(m for m in members if m not in ("allUsers", principal))
+    return ShownCheck(
         "identity",
         True,
         "Google now knows the caller as",
-        (caller.principal(), "and as a member of", *(f"  {short_member(m)}" for m in others)),
-        {"principal": caller.principal(), "members": sorted(caller.members())},
+        (principal, "and as a member of", *(f"  {short_member(m)}" for m in others)),
+        {"principal": principal, "members": sorted(members)},
     )
 
 
 def explain_account_grant(
     topology: Topology, caller: Caller, account: ServiceAccount, permission: str
-) -> Check:
-    grant = find_grant(caller, permission, account_policies(topology, account))
-    if grant is None:
-        return Check(
+) -> ShownCheck:
+    decision = decide(topology, caller, account, permission).decision
+    permission_check = decision.check("permission")
+    if permission_check is None or not permission_check.passed:
+        members = decision.check("caller")
+        listed = members.actual["members"] if members is not None else []
+        return ShownCheck(
             "IAM binding",
             False,
             f"no binding on serviceAccount {account.email} grants {permission} to the caller",
             (
                 "the caller is any of:",
-                *(f"  {short_member(m)}" for m in sorted(caller.members()) if m != "allUsers"),
+                *(f"  {short_member(m)}" for m in sorted(listed) if m != "allUsers"),
             ),
         )
-    return _granted(grant.role, grant.resource, grant.member, permission)
+    return _granted(permission_check.actual, permission)
 
 
-def explain_invoke(topology: Topology, service: Service, account_email: str) -> Check:
-    if service.allow_unauthenticated:
-        return Check("IAM binding", True, "the service allows unauthenticated calls")
+def explain_invoke(topology: Topology, service: Service, account_email: str) -> ShownCheck:
     caller = Caller("serviceAccount", account_email)
-    grant = find_grant(caller, INVOKE, invoke_policies(topology, service))
-    if grant is None:
-        return Check(
+    decision = decide_invoke(topology, service, caller).decision
+    public = decision.check("public")
+    if public is not None and public.actual == "allowUnauthenticated":
+        return ShownCheck("IAM binding", True, "the service allows unauthenticated calls")
+    granted = public if public is not None and public.passed else decision.check("permission")
+    if granted is None or not granted.passed:
+        return ShownCheck(
             "IAM binding",
             False,
             f"no binding on service {service.name} grants {INVOKE} to {caller.principal()}",
         )
-    return _granted(grant.role, grant.resource, grant.member, INVOKE)
+    return _granted(granted.actual, INVOKE)
 
 
-def explain_service_audience(service: Service, service_url: str, aud: Any) -> Check:
+def explain_service_audience(service: Service, service_url: str, aud: Any) -> ShownCheck:
     url = service_url.rstrip("/")
-    if aud in (url, f"{url}/"):
-        return Check("audience", True, "the ID token's aud is the service URL")
-    if aud in service.custom_audiences:
-        return Check("audience", True, "the ID token's aud is one of the service's customAudiences")
-    return Check("audience", False, f"the ID token's aud {aud!r} is not the service URL {url}")
+    if not isinstance(aud, str):
+        aud_ok = custom_ok = False
+    else:
+        aud_ok = aud in service_audiences(service_url, ())
+        custom_ok = aud in service_audiences(service_url, service.custom_audiences)
+    if aud_ok:
+        return ShownCheck("audience", True, "the ID token's aud is the service URL")
+    if custom_ok:
+        return ShownCheck(
+            "audience", True, "the ID token's aud is one of the service's customAudiences"
+        )
+    return ShownCheck("audience", False, f"the ID token's aud {aud!r} is not the service URL {url}")
 
 
-def _granted(role: str, resource: str, member: str, permission: str) -> Check:
-    return Check(
+def _granted(grant: Mapping[str, str], permission: str) -> ShownCheck:
+    role, resource, member = grant["role"], grant["resource"], grant["member"]
+    return ShownCheck(
         "IAM binding",
         True,
         f"allowed by {role}",

@@ -7,47 +7,17 @@ token never reaches a terminal, a CI log or a ``--json`` file, whatever field it
 from __future__ import annotations
 
 import datetime
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
 
-# JWTs (three base64url segments, also with Cloud Run's SIGNATURE_REMOVED_BY_GOOGLE) and
-# Google's opaque OAuth tokens (ya29.*).
-_TOKEN = re.compile(r"eyJ[\w-]*\.[\w-]*\.[\w-]*|ya29\.[\w.-]+")
-# Cloud Run forwards the checked token with this in place of its signature.
-SIGNATURE_REMOVED = "SIGNATURE_REMOVED_BY_GOOGLE"
-SHOWN_HEAD = 12
-SHOWN_TAIL = 4
+from wiflab_core.redact import redact, shorten
+
+__all__ = ["DecodedJwt", "decode", "readable_time", "redact", "shorten"]
+
 TIME_CLAIMS = ("iat", "exp", "nbf", "auth_time")
-
-
-def shorten(token: str) -> str:
-    """``eyJhbGciOiJS…x9Qw (812 chars)``: enough to tell tokens apart, too little to use one."""
-    if len(token) <= SHOWN_HEAD + SHOWN_TAIL:
-        return f"… ({len(token)} chars)"
-    return f"{token[:SHOWN_HEAD]}…{token[-SHOWN_TAIL:]} ({len(token)} chars)"
-
-
-def redact(value: Any) -> Any:
-    """``value`` (JSON-like) with every token in every string shortened."""
-    if isinstance(value, str):
-        return _TOKEN.sub(_shorten_match, value)
-    if isinstance(value, Mapping):
-        return {key: redact(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [redact(item) for item in value]
-    return value
-
-
-def _shorten_match(match: re.Match[str]) -> str:
-    token = match.group(0)
-    head, _, tail = token.rpartition(".")
-    if tail == SIGNATURE_REMOVED:
-        return f"{head[:SHOWN_HEAD]}….{tail}"
-    return shorten(token)
 
 
 @dataclass(frozen=True)
