@@ -28,7 +28,8 @@ def mint(client: FlaskClient, claims: dict[str, Any]) -> tuple[dict[str, Any], i
     """The minted token's claims and the answer's expires_in."""
     response = client.post("/token", json=claims, headers=JSON)
     assert response.status_code == 200, response.text
-    body = response.json
+    body = response.get_json()
+    assert isinstance(body, dict), response.text
     return jwt.decode(body["id_token"], options={"verify_signature": False}), body["expires_in"]
 
 
@@ -72,6 +73,7 @@ def test_lifetime_from_now_beyond_the_maximum(client: FlaskClient) -> None:
 
 def test_profile_tokens_are_minted_now() -> None:
     settings = IdpSettings(issuer="https://idp.example", profiles={"ci": dict(CLAIMS)})
-    body = create_app(settings).test_client().get("/token/ci").json
+    body = create_app(settings).test_client().get("/token/ci").get_json()
+    assert isinstance(body, dict)
     claims = jwt.decode(body["id_token"], options={"verify_signature": False})
     assert (claims["iat"], claims["exp"], body["expires_in"]) == (T, T + 3600, 3600)
