@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.x509 import load_pem_x509_certificate
 
-from mock_gcp.iamcredentials.methods import decide, permission_denied
+from mock_gcp.iamcredentials.methods import decide
 from tests.mock_gcp.conftest import (
     DELEGATE_SA,
     GROUP_SA,
@@ -125,7 +125,24 @@ def test_openid_token_creator_cannot_get_access_tokens(google, alice):
 def test_no_binding_is_googles_403_body(google, alice):
     response = google.iamcredentials(NOBODY_SA, "generateIdToken", alice, {"audience": "a"})
     assert response.status_code == 403
-    assert response.json() == permission_denied("iam.serviceAccounts.getOpenIdToken").body()
+    assert response.json() == {
+        "error": {
+            "code": 403,
+            "message": (
+                "Permission 'iam.serviceAccounts.getOpenIdToken' denied on resource "
+                "(or it may not exist)."
+            ),
+            "status": "PERMISSION_DENIED",
+            "details": [
+                {
+                    "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                    "reason": "IAM_PERMISSION_DENIED",
+                    "domain": "iam.googleapis.com",
+                    "metadata": {"permission": "iam.serviceAccounts.getOpenIdToken"},
+                }
+            ],
+        }
+    }
     assert error_of(response)["details"][0]["reason"] == "IAM_PERMISSION_DENIED"
 
 

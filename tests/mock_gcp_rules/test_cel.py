@@ -13,9 +13,6 @@ from mock_gcp.cel import (
     MappingError,
 )
 from mock_gcp.sts.exchange import (
-    CONDITION_REJECTED,
-    MAPPED_TOO_LARGE,
-    SUBJECT_TOO_LONG,
     condition_refusal,
     map_and_check,
     mapping_refusal,
@@ -29,6 +26,17 @@ SEED_MAPPING = {
     "attribute.aud": "assertion.aud",
 }
 SUBJECT_NOT_STRING = "The mapped attribute 'google.subject' must be of type STRING."
+# Google's texts, word for word (reference/gcp-wif-behaviour.md).
+CONDITION_REJECTED = "The given credential is rejected by the attribute condition."
+SUBJECT_TOO_LONG = (
+    "The size of mapped attribute google.subject exceeds the 127 bytes limit. Either modify your "
+    "attribute mapping or the incoming assertion to produce a mapped attribute that is less than "
+    "127 bytes."
+)
+MAPPED_TOO_LARGE = (
+    "The size of mapped attributes exceeds the 8192 bytes limit. Either modify your attribute "
+    "mapping or the incoming assertion to produce mapped attributes that are less than 8192 bytes."
+)
 
 
 def sts_says(error: MappingError | ConditionError) -> tuple[int, str, str]:
@@ -78,7 +86,6 @@ def test_a_refused_credential_gets_stss_words(wif: Topology):
     refused = map_and_check(wif, provider, claims).error
     assert refused is not None
     assert (refused.error, refused.description) == ("unauthorized_client", CONDITION_REJECTED)
-    assert CONDITION_REJECTED == "The given credential is rejected by the attribute condition."
 
 
 def test_seed_000_pool_is_pinned_to_one_tenant(wif: Topology):

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import requests
 
-from protected_app.settings import GOOGLE_ISSUERS, Settings, SettingsError, VerifyMode
+from protected_app.settings import Settings, SettingsError, VerifyMode
 from tests.protected_app.helpers import (
     AUDIENCE,
     ISSUER,
@@ -174,7 +174,7 @@ def test_google_mode_accepts_both_google_issuer_spellings(
     env = {"PROTECTED_APP_VERIFY": "google", "PROTECTED_APP_AUDIENCE": AUDIENCE}
     env["PROTECTED_APP_GOOGLE_CERTS_URL"] = jwks.url
     url = serve_dump(Settings.from_env(env))
-    for issuer in GOOGLE_ISSUERS:
+    for issuer in ("https://accounts.google.com", "accounts.google.com"):
         identity = identity_of(url, bearer(rsa_key.sign(claims(iss=issuer))))
         assert identity["verified"] is True, identity
         assert "Google" in identity["by"]

@@ -1,0 +1,303 @@
+"""Every time boundary of Google's side, just inside and just outside, on a fake clock.
+
+The backend's injected clock stands still at ``T`` unless a test moves it, so each check is
+exact to the second: STS (the subject token's exp, a future iat, a stale iat, the federated
+token's lifetime), IAM Credentials (expired federated and access tokens, lifetime bounds,
+signJwt's exp), the Google issuer (ID-token times) and tokeninfo (expires_in). The Google
+issuer's own verification (tokeninfo of an ID token) reads the wall clock through pyjwt, so
+those tests pin it with time-machine as well.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import jwt
+import pytest
+import requests
+import time_machine
+
+from mock_gcp.topology import Topology
+from tests.mock_gcp.conftest import (
+    CLOUD_PLATFORM,
+    DELEGATE_SA,
+    GROUP_SA,
+    SA,
+    TARGET_SA,
+    FakeIssuer,
+    Google,
+    serve_google,
+)
+
+T = 1_800_000_000  # 2027-01-15T08:00:00Z
+DAY = 86400
+
+# Google's 401 for a token it does not (or no longer) know, word for word.
+INVALID_CREDENTIALS = (
+    "Request had invalid authentication credentials. Expected OAuth 2 access token, login "
+    "cookie or other valid authentication credential. See "
+    "https://developers.google.com/identity/sign-in/web/devconsole-project."
+)
+
+
+class FakeClock:
+    """A clock that stands still until told otherwise."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(scope="module")
+def clock() -> FakeClock:
+    return FakeClock(T)
+
+
+@pytest.fixture(scope="module")
+def google(topology: Topology, issuer: FakeIssuer, clock: FakeClock) -> Iterator[Google]:
+    """Google's side on the fake clock (shadows the conftest's real-time one)."""
+    server, google = serve_google(topology, issuer.url, clock=clock)
+    with server:
+        yield google
+
+
+@pytest.fixture(autouse=True)
+def at_t(clock: FakeClock) -> None:
+    clock.now = T
+
+
+def refusal(response: requests.Response) -> tuple[int, str, str]:
+    body = response.json()
+    return response.status_code, body["error"], body["error_description"]
+
+
+def api_error(response: requests.Response) -> tuple[int, str, str]:
+    error = response.json()["error"]
+    assert error["code"] == response.status_code
+    return response.status_code, error["status"], error["message"]
+
+
+def federated(google: Google, issuer: FakeIssuer, **claims: Any) -> str:
+    """alice's federated token, exchanged at the clock's now (lives until T + 3600)."""
+    return google.federated_token(issuer.mint(**{"iat": T, "exp": T + 3600, **claims}))
+
+
+# --- STS: the subject token's times (CLOCK_SKEW 60 s, 24 h maximum) ---
+
+
+def test_sts_accepts_a_token_expired_less_than_the_skew(google, issuer):
+    response = google.exchange(issuer.mint(iat=T - 3600, exp=T - 59))
+    assert response.status_code == 200, response.text
+    assert response.json()["expires_in"] == 1  # never beyond the subject token; at least 1 s
+
+
+def test_sts_refuses_a_token_expired_by_the_skew(google, issuer):
+    iat = T - 3600
+    assert refusal(google.exchange(issuer.mint(iat=iat, exp=T - 60))) == (
+        400,
+        "invalid_grant",
+        f"ID Token issued at {iat} is stale to sign-in.",
+    )
+
+
+def test_sts_refuses_a_token_expired_thirty_minutes(google, issuer):
+    iat = T - 3600
+    assert refusal(google.exchange(issuer.mint(iat=iat, exp=T - 1800))) == (
+        400,
+        "invalid_grant",
+        f"ID Token issued at {iat} is stale to sign-in.",
+    )
+
+
+def test_sts_accepts_an_iat_up_to_the_skew_in_the_future(google, issuer):
+    response = google.exchange(issuer.mint(iat=T + 60, exp=T + 3600))
+    assert response.status_code == 200, response.text
+
+
+def test_sts_refuses_an_iat_beyond_the_skew_in_the_future(google, issuer):
+    iat = T + 61
+    assert refusal(google.exchange(issuer.mint(iat=iat, exp=iat + 3600))) == (
+        400,
+        "invalid_grant",
+        f"ID Token issued at {iat} is in the future.",
+    )
+
+
+def test_sts_accepts_an_iat_exactly_a_day_old(google, issuer):
+    assert google.exchange(issuer.mint(iat=T - DAY, exp=T)).status_code == 200
+
+
+def test_sts_refuses_an_iat_over_a_day_old_even_inside_exp_skew(google, issuer):
+    # exp is only a second past (inside the skew) and exp - iat is the 24 h maximum: only
+    # the token's age refuses it.
+    iat = T - DAY - 1
+    assert refusal(google.exchange(issuer.mint(iat=iat, exp=T - 1))) == (
+        400,
+        "invalid_grant",
+        f"ID Token issued at {iat} is stale to sign-in.",
+    )
+
+
+def test_sts_lifetime_bound_is_exp_minus_iat(google, issuer):
+    assert google.exchange(issuer.mint(iat=T, exp=T + DAY)).status_code == 200
+    assert refusal(google.exchange(issuer.mint(iat=T, exp=T + DAY + 1))) == (
+        400,
+        "invalid_grant",
+        "ID Token lifetime exceeds the maximum allowed lifetime of 86400 seconds.",
+    )
+
+
+@pytest.mark.parametrize(
+    ("exp", "expires_in"), [(T + 600, 600), (T + 3600, 3600), (T + 7200, 3600)]
+)
+def test_federated_token_lives_an_hour_at_most_and_never_beyond_the_subject_token(
+    google, issuer, exp, expires_in
+):
+    response = google.exchange(issuer.mint(iat=T, exp=exp))
+    assert response.json()["expires_in"] == expires_in
+
+
+# --- IAM Credentials: the bearer's token, lifetimes, signJwt's exp ---
+
+
+def test_federated_token_works_until_its_last_second(google, issuer, clock):
+    token = federated(google, issuer)
+    clock.now = T + 3599
+    response = google.iamcredentials(SA, "generateIdToken", token, {"audience": "a"})
+    assert response.status_code == 200, response.text
+
+
+def test_federated_token_is_refused_once_expired(google, issuer, clock):
+    token = federated(google, issuer)
+    clock.now = T + 3600
+    response = google.iamcredentials(SA, "generateIdToken", token, {"audience": "a"})
+    assert api_error(response) == (401, "UNAUTHENTICATED", INVALID_CREDENTIALS)
+
+
+def service_account_token(google: Google, issuer: FakeIssuer, lifetime: str) -> dict[str, str]:
+    """DELEGATE_SA's access token, which TARGET_SA lets mint its ID tokens."""
+    body = {"scope": [CLOUD_PLATFORM], "lifetime": lifetime}
+    response = google.iamcredentials(
+        DELEGATE_SA, "generateAccessToken", federated(google, issuer), body
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_access_token_works_until_its_last_second(google, issuer, clock):
+    token = service_account_token(google, issuer, "600s")
+    assert token["expireTime"] == "2027-01-15T08:10:00Z"
+    clock.now = T + 599
+    response = google.iamcredentials(
+        TARGET_SA, "generateIdToken", token["accessToken"], {"audience": "a"}
+    )
+    assert response.status_code == 200, response.text
+
+
+def test_access_token_is_refused_once_expired(google, issuer, clock):
+    token = service_account_token(google, issuer, "600s")
+    clock.now = T + 600
+    response = google.iamcredentials(
+        TARGET_SA, "generateIdToken", token["accessToken"], {"audience": "a"}
+    )
+    assert api_error(response) == (401, "UNAUTHENTICATED", INVALID_CREDENTIALS)
+
+
+@pytest.mark.parametrize(
+    ("lifetime", "expire_time"),
+    [("1s", "2027-01-15T08:00:01Z"), ("3600s", "2027-01-15T09:00:00Z")],
+)
+def test_access_token_lifetimes_from_one_second_to_one_hour(google, issuer, lifetime, expire_time):
+    assert service_account_token(google, issuer, lifetime)["expireTime"] == expire_time
+
+
+@pytest.mark.parametrize("lifetime", ["0s", "-1s", "-3600s"])
+def test_access_token_lifetime_must_be_positive(google, issuer, lifetime):
+    body = {"scope": [CLOUD_PLATFORM], "lifetime": lifetime}
+    response = google.iamcredentials(SA, "generateAccessToken", federated(google, issuer), body)
+    assert api_error(response) == (400, "INVALID_ARGUMENT", "Request contains an invalid argument.")
+
+
+def sign_jwt(google: Google, issuer: FakeIssuer, claims: dict[str, Any]) -> requests.Response:
+    payload = json.dumps(claims)
+    return google.iamcredentials(
+        GROUP_SA, "signJwt", federated(google, issuer), {"payload": payload}
+    )
+
+
+def test_sign_jwt_exp_up_to_twelve_hours_ahead(google, issuer):
+    response = sign_jwt(google, issuer, {"sub": "x", "exp": T + 12 * 3600})
+    assert response.status_code == 200, response.text
+    signed = jwt.decode(response.json()["signedJwt"], options={"verify_signature": False})
+    assert signed == {"sub": "x", "exp": T + 12 * 3600}
+
+
+def test_sign_jwt_exp_beyond_twelve_hours(google, issuer):
+    response = sign_jwt(google, issuer, {"sub": "x", "exp": T + 12 * 3600 + 1})
+    assert api_error(response) == (
+        400,
+        "INVALID_ARGUMENT",
+        "The exp claim must be no more than 12 hours in the future.",
+    )
+
+
+# --- The Google issuer and tokeninfo ---
+
+
+def test_id_token_is_issued_now_for_one_hour(google, issuer):
+    response = google.iamcredentials(
+        SA, "generateIdToken", federated(google, issuer), {"audience": "a"}
+    )
+    claims = jwt.decode(response.json()["token"], options={"verify_signature": False})
+    assert (claims["iat"], claims["exp"]) == (T, T + 3600)
+
+
+def tokeninfo(google: Google, **params: str) -> requests.Response:
+    return requests.get(f"{google.url}/oauth2/v3/tokeninfo", params=params)
+
+
+def test_tokeninfo_counts_an_access_token_down(google, issuer, clock):
+    token = service_account_token(google, issuer, "600s")["accessToken"]
+    clock.now = T + 100
+    info = tokeninfo(google, access_token=token).json()
+    assert (info["exp"], info["expires_in"]) == (str(T + 600), "500")
+    clock.now = T + 599
+    assert tokeninfo(google, access_token=token).json()["expires_in"] == "1"
+
+
+def test_tokeninfo_forgets_an_expired_access_token(google, issuer, clock):
+    token = service_account_token(google, issuer, "600s")["accessToken"]
+    clock.now = T + 600
+    response = tokeninfo(google, access_token=token)
+    assert (response.status_code, response.json()) == (
+        400,
+        {"error": "invalid_token", "error_description": "Invalid Value"},
+    )
+
+
+def id_token(google: Google, issuer: FakeIssuer) -> str:
+    body = {"audience": "https://svc", "includeEmail": True}
+    response = google.iamcredentials(SA, "generateIdToken", federated(google, issuer), body)
+    return response.json()["token"]
+
+
+def test_tokeninfo_reads_an_id_token_until_its_last_second(google, issuer):
+    token = id_token(google, issuer)
+    with time_machine.travel(T + 3599, tick=False):
+        response = tokeninfo(google, id_token=token)
+    assert response.status_code == 200, response.text
+    assert (response.json()["iat"], response.json()["exp"]) == (str(T), str(T + 3600))
+
+
+def test_tokeninfo_refuses_an_expired_id_token(google, issuer):
+    token = id_token(google, issuer)
+    with time_machine.travel(T + 3600, tick=False):
+        response = tokeninfo(google, id_token=token)
+    assert (response.status_code, response.json()) == (
+        400,
+        {"error": "invalid_token", "error_description": "Invalid Value"},
+    )
