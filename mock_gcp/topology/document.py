@@ -41,7 +41,7 @@ class Topology:
         Items[ServiceAccount],
         unique(lambda sa: sa.email.lower(), "service account"),
         AfterValidator(_unique_ids),
-    ] = Field((), alias="serviceAccounts")
+    ] = Field(default=(), alias="serviceAccounts")
     services: Annotated[Items[Service], unique(lambda s: s.name, "service")] = ()
     policy: Policy = Field(default_factory=Policy)
     idp: IdpSettings = Field(default_factory=IdpSettings)
@@ -49,7 +49,7 @@ class Topology:
     local: LocalSettings = Field(default_factory=LocalSettings)
 
     @model_validator(mode="after")
-    def _accounts_are_declared(self) -> Topology:
+    def _resolve_declared_accounts(self) -> Topology:
         # Written as declared, whatever the case they are referred to in.
         extended = self.org_policy.lifetime_extension
         at = ("orgPolicy", LIFETIME_EXTENSION)

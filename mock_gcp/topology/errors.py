@@ -19,8 +19,8 @@ from pydantic_core import ErrorDetails
 ROOT = "topology"
 Location = tuple[str | int, ...]
 
-_UNKNOWN_KEY = ("unexpected_keyword_argument", "extra_forbidden", "invalid_key")
-_NOT_A_MAPPING = ("dataclass_type", "model_type", "dict_type", "mapping_type")
+# pydantic's error types for the models here (pydantic dataclasses, tuples, strict scalars).
+_UNKNOWN_KEY = ("unexpected_keyword_argument", "invalid_key")
 _NOT_A_STRING = ("string_type", "string_too_short")
 
 
@@ -87,16 +87,14 @@ def _problem(error: ErrorDetails, root: type) -> tuple[str, str]:
         suggestion = f"did you mean '{hint[0]}'? " if hint else ""
         where = str(loc[-1]) if not loc[:-1] else f"{path(loc[:-1])}.{loc[-1]}"
         return where, f"unknown key; {suggestion}expected one of: {', '.join(known)}"
-    if kind in _NOT_A_MAPPING:
+    if kind == "dataclass_type":
         return path(loc), f"must be a mapping, not {type_name(value)}"
-    if kind in ("list_type", "tuple_type"):
+    if kind == "tuple_type":
         return path(loc), f"must be a list, not {type_name(value)}"
     if kind in _NOT_A_STRING:
         return path(loc), f"must be a non-empty string, not {type_name(value)}"
     if kind == "bool_type":
         return path(loc), f"must be true or false, not {value!r}"
-    if kind == "recursion_loop":
-        return ROOT, "nested too deeply (or refers to itself)"
     return path(loc), error["msg"]
 
 

@@ -89,7 +89,7 @@ class LocalSettings:
     """Settings that exist only in the local stand-in (the YAML's ``local:`` section)."""
 
     # The metadata server's "default" account: one of serviceAccounts.
-    metadata_service_account: Email | None = Field(None, alias="metadataServiceAccount")
+    metadata_service_account: Email | None = Field(default=None, alias="metadataServiceAccount")
 
 
 def _freeze(value: Any) -> Any:

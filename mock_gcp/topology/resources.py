@@ -99,11 +99,13 @@ Audience = Annotated[Text, AfterValidator(_short_audience)]
 @model(frozen=True, config=DOCUMENT)
 class OidcConfig:
     # None: this lab's own fake IdP.
-    issuer_uri: Annotated[Text, AfterValidator(_https)] | None = Field(None, alias="issuerUri")
-    allowed_audiences: Annotated[Items[Audience], AfterValidator(_few_audiences)] = Field(
-        (), alias="allowedAudiences"
+    issuer_uri: Annotated[Text, AfterValidator(_https)] | None = Field(
+        default=None, alias="issuerUri"
     )
-    jwks_json: Annotated[str, PlainValidator(_jwks)] | None = Field(None, alias="jwksJson")
+    allowed_audiences: Annotated[Items[Audience], AfterValidator(_few_audiences)] = Field(
+        default=(), alias="allowedAudiences"
+    )
+    jwks_json: Annotated[str, PlainValidator(_jwks)] | None = Field(default=None, alias="jwksJson")
 
 
 def _attribute_mapping(value: Any) -> AttributeMapping:
@@ -137,10 +139,10 @@ class Provider:
     oidc: Annotated[OidcConfig, BeforeValidator(_empty_when_null)]
     disabled: Flag = False
     attribute_condition: Annotated[Condition | None, PlainValidator(_condition)] = Field(
-        None, alias="attributeCondition"
+        default=None, alias="attributeCondition"
     )
     # Set by the pool that holds it; never written in the document.
-    pool_id: str = Field("", init=False)
+    pool_id: str = Field(default="", init=False)
 
 
 @model(frozen=True, config=DOCUMENT)
@@ -180,7 +182,7 @@ def _unique_id(value: Any) -> str:
 class ServiceAccount:
     email: Annotated[Email, AfterValidator(_service_account_name)]
     # Google assigns it; left out, a stable one is derived from the email.
-    unique_id: Annotated[str, PlainValidator(_unique_id)] = Field("", alias="uniqueId")
+    unique_id: Annotated[str, PlainValidator(_unique_id)] = Field(default="", alias="uniqueId")
     disabled: Flag = False
     policy: Policy = Field(default_factory=Policy)
 
@@ -194,8 +196,8 @@ class CloudRunService:
     """A Cloud Run service as Google knows it: who may invoke it, which audiences it accepts."""
 
     name: Annotated[Text, matching(_SERVICE_NAME, "a Cloud Run service name")]
-    allow_unauthenticated: Flag = Field(False, alias="allowUnauthenticated")
-    custom_audiences: Items[Text] = Field((), alias="customAudiences")
+    allow_unauthenticated: Flag = Field(default=False, alias="allowUnauthenticated")
+    custom_audiences: Items[Text] = Field(default=(), alias="customAudiences")
     policy: Policy = Field(default_factory=Policy)
 
 
@@ -203,4 +205,6 @@ class CloudRunService:
 class OrgPolicy:
     # Service accounts whose access tokens may live > 1 h (Google's org policy constraint
     # constraints/iam.allowServiceAccountCredentialLifetimeExtension).
-    lifetime_extension: Items[Email] = Field((), alias=LIFETIME_EXTENSION)
+    lifetime_extension: Items[Email] = Field(
+        default=(), alias="allowServiceAccountCredentialLifetimeExtension"
+    )
