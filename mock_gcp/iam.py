@@ -1,8 +1,10 @@
-"""IAM as the stand-in needs it: member strings, the roles the flows use, and one decision.
+"""IAM as the stand-in needs it: member strings, the roles the flows use, allow policies, and
+one decision.
 
 ``find_grant`` is the only place that decides access: STS-issued federated identities, service
 accounts and users are all turned into a ``Caller`` whose member strings are matched against
-allow-policy bindings.
+allow-policy bindings. ``Policy`` and ``Binding`` validate themselves (known roles, well-formed
+members) when the topology is loaded; a refusal is a ``ValueError`` saying why.
 """
 
 from __future__ import annotations
@@ -12,13 +14,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import AfterValidator, ConfigDict, PlainValidator, StringConstraints
+from pydantic.dataclasses import dataclass as model
 
 from wiflab_core.decisions import Check
 
 if TYPE_CHECKING:
     from mock_gcp.cel import MappedAttributes
-    from mock_gcp.topology import Policy
 
 _SA = "iam.serviceAccounts"
 _RUN_SERVICES = "run.services"
@@ -130,6 +134,47 @@ def _validate_federated(member: str) -> str | None:
             return "attribute names may only contain [a-z0-9_] (at most 100 characters)"
         return None if slash and value else "attribute.NAME needs a /VALUE"
     return f"expected {_FEDERATED_FORMATS}"
+
+
+def _member(value: Any) -> str:
+    problem = validate_member(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return str(value)
+
+
+def _known_role(role: str) -> str:
+    if role not in PERMISSIONS_BY_ROLE:
+        raise ValueError(
+            f"unknown role {role!r}; this lab knows: {', '.join(sorted(PERMISSIONS_BY_ROLE))}"
+        )
+    return role
+
+
+def _some_members(members: tuple[str, ...]) -> tuple[str, ...]:
+    if not members:
+        raise ValueError("a binding needs at least one member")
+    return members
+
+
+_POLICY_FIELDS = ConfigDict(extra="forbid")
+
+
+@model(frozen=True, config=_POLICY_FIELDS)
+class Binding:
+    """One allow-policy binding: a role and the members it is granted to (REST field names)."""
+
+    role: Annotated[str, StringConstraints(strict=True, min_length=1), AfterValidator(_known_role)]
+    members: Annotated[
+        tuple[Annotated[str, PlainValidator(_member)], ...], AfterValidator(_some_members)
+    ]
+
+
+@model(frozen=True, config=_POLICY_FIELDS)
+class Policy:
+    """An allow policy as the IAM REST API writes it: ``{bindings: [{role, members}]}``."""
+
+    bindings: tuple[Binding, ...] = ()
 
 
 def canonical_member(member: str) -> str:

@@ -1,0 +1,210 @@
+"""Google's resources as the IAM and Cloud Run REST APIs name them, with Google's rules.
+
+Pools, providers (``oidc``, ``attributeMapping``, ``attributeCondition``: CEL compiled here,
+at load), service accounts, Cloud Run services and the organization policy. Every model is
+frozen and refuses keys it does not know.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BeforeValidator, Field, PlainValidator
+from pydantic.dataclasses import dataclass as model
+
+from mock_gcp.cel import AttributeMapping, CelCompileError, Condition
+from mock_gcp.iam import Policy
+from mock_gcp.topology.errors import Problem
+from mock_gcp.topology.fields import DOCUMENT, Email, Flag, Items, Text, digits, matching, unique
+from wiflab_core.keys import KeyLoadError, VerificationKeys
+
+MAX_ALLOWED_AUDIENCES = 10
+MAX_AUDIENCE_CHARS = 256
+MAX_JWKS_KEYS = 8
+JWK_NOT_VALID = "Input JWK is not in a valid json format"
+LIFETIME_EXTENSION = "allowServiceAccountCredentialLifetimeExtension"
+
+_PROJECT_ID = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]")
+_POOL_OR_PROVIDER_ID = re.compile(r"[a-z0-9-]{4,32}")
+_HTTPS_URL = re.compile(r"https://[^/\s]+(/\S*)?")
+_SA_EMAIL = re.compile(r"(?P<name>[^@]+)@(?P<project>[^@.]+)\.iam\.gserviceaccount\.com")
+_SA_NAME = re.compile(r"[a-z](?:[-a-z0-9]{4,28}[a-z0-9])")
+# Cloud Run service names: lowercase letters, digits and hyphens, a letter first, < 50 chars.
+_SERVICE_NAME = re.compile(r"[a-z](?:[-a-z0-9]{0,47}[a-z0-9])?")
+
+
+@model(frozen=True, config=DOCUMENT)
+class Project:
+    id: Annotated[Text, matching(_PROJECT_ID, "a project id (6-30 of [a-z0-9-], a letter first)")]
+    number: Annotated[str, PlainValidator(digits("the project number"))]
+
+
+def _resource_id(what: str) -> AfterValidator:
+    def check(value: str) -> str:
+        if not _POOL_OR_PROVIDER_ID.fullmatch(value):
+            raise Problem(f"{value!r} is not a valid {what} id (4-32 of [a-z0-9-])")
+        if value.startswith("gcp-"):
+            raise Problem(f"the prefix 'gcp-' is reserved by Google ({value!r})")
+        return value
+
+    return AfterValidator(check)
+
+
+def _https(value: str) -> str:
+    if not _HTTPS_URL.fullmatch(value):
+        raise Problem("must be an https:// URL (leave it out to use this lab's own fake IdP)")
+    return value
+
+
+def _short_audience(value: str) -> str:
+    if len(value) > MAX_AUDIENCE_CHARS:
+        raise Problem(f"longer than {MAX_AUDIENCE_CHARS} characters")
+    return value
+
+
+def _few_audiences(audiences: tuple[str, ...]) -> tuple[str, ...]:
+    if len(audiences) > MAX_ALLOWED_AUDIENCES:
+        raise Problem(f"at most {MAX_ALLOWED_AUDIENCES} audiences, not {len(audiences)}")
+    return audiences
+
+
+def _jwks(value: Any) -> str:
+    """An uploaded JWK set, refused where Google refuses it."""
+    if not isinstance(value, str):
+        raise Problem("must be the JWK set as a JSON string")
+    try:
+        doc = json.loads(value)
+    except ValueError:
+        raise Problem(JWK_NOT_VALID) from None
+    keys = doc.get("keys") if isinstance(doc, dict) else None
+    if not isinstance(keys, list) or not keys:
+        raise Problem(JWK_NOT_VALID)
+    if any(isinstance(k, dict) and ("x5c" in k or "x5t" in k) for k in keys):
+        raise Problem(JWK_NOT_VALID)
+    if len(keys) > MAX_JWKS_KEYS:
+        raise Problem(f"at most {MAX_JWKS_KEYS} keys are allowed, not {len(keys)}")
+    try:
+        VerificationKeys(doc)
+    except KeyLoadError as exc:
+        raise Problem(f"{JWK_NOT_VALID} ({exc})") from None
+    return value
+
+
+Audience = Annotated[Text, AfterValidator(_short_audience)]
+
+
+@model(frozen=True, config=DOCUMENT)
+class OidcConfig:
+    # None: this lab's own fake IdP.
+    issuer_uri: Annotated[Text, AfterValidator(_https)] | None = Field(
+        default=None, alias="issuerUri"
+    )
+    allowed_audiences: Annotated[Items[Audience], AfterValidator(_few_audiences)] = Field(
+        default=(), alias="allowedAudiences"
+    )
+    jwks_json: Annotated[str, PlainValidator(_jwks)] | None = Field(default=None, alias="jwksJson")
+
+
+def _attribute_mapping(value: Any) -> AttributeMapping:
+    if isinstance(value, AttributeMapping):
+        return value
+    try:
+        return AttributeMapping.compile(value)
+    except CelCompileError as exc:
+        raise Problem(exc.message, *([f"[{exc.key!r}]"] if exc.key else [])) from None
+
+
+def _condition(value: Any) -> Condition | None:
+    if value is None or isinstance(value, Condition):
+        return value
+    try:
+        return Condition.compile(value)
+    except CelCompileError as exc:
+        raise Problem(exc.message) from None
+
+
+def _empty_when_null(value: Any) -> Any:
+    return {} if value is None else value
+
+
+@model(frozen=True, config=DOCUMENT)
+class Provider:
+    provider_id: Annotated[Text, _resource_id("provider"), Field(alias="id")]
+    attribute_mapping: Annotated[
+        AttributeMapping, PlainValidator(_attribute_mapping), Field(alias="attributeMapping")
+    ]
+    oidc: Annotated[OidcConfig, BeforeValidator(_empty_when_null)]
+    disabled: Flag = False
+    attribute_condition: Annotated[Condition | None, PlainValidator(_condition)] = Field(
+        default=None, alias="attributeCondition"
+    )
+    # Set by the pool that holds it; never written in the document.
+    pool_id: str = Field(default="", init=False)
+
+
+@model(frozen=True, config=DOCUMENT)
+class Pool:
+    id: Annotated[Text, _resource_id("pool")]
+    disabled: Flag = False
+    providers: Annotated[Items[Provider], unique(lambda p: p.provider_id, "provider id")] = ()
+
+    def __post_init__(self) -> None:
+        for provider in self.providers:
+            object.__setattr__(provider, "pool_id", self.id)
+
+
+def derive_unique_id(email: str) -> str:
+    """A stable 21-digit unique id for a service account that names none (Google's start with 1)."""
+    digest = int.from_bytes(hashlib.sha256(email.lower().encode("utf-8")).digest(), "big")
+    return "1" + str(digest % 10**20).zfill(20)
+
+
+def _service_account_name(email: str) -> str:
+    match = _SA_EMAIL.fullmatch(email)
+    if match and not _SA_NAME.fullmatch(match["name"]):
+        raise Problem(
+            f"service account name {match['name']!r} must be 6-30 of [a-z0-9-], a letter first"
+        )
+    return email
+
+
+_unique_id_digits = digits("a unique id", 21)
+
+
+def _unique_id(value: Any) -> str:
+    return "" if value is None else _unique_id_digits(value)
+
+
+@model(frozen=True, config=DOCUMENT)
+class ServiceAccount:
+    email: Annotated[Email, AfterValidator(_service_account_name)]
+    # Google assigns it; left out, a stable one is derived from the email.
+    unique_id: Annotated[str, PlainValidator(_unique_id)] = Field(default="", alias="uniqueId")
+    disabled: Flag = False
+    policy: Policy = Field(default_factory=Policy)
+
+    def __post_init__(self) -> None:
+        if not self.unique_id:
+            object.__setattr__(self, "unique_id", derive_unique_id(self.email))
+
+
+@model(frozen=True, config=DOCUMENT)
+class CloudRunService:
+    """A Cloud Run service as Google knows it: who may invoke it, which audiences it accepts."""
+
+    name: Annotated[Text, matching(_SERVICE_NAME, "a Cloud Run service name")]
+    allow_unauthenticated: Flag = Field(default=False, alias="allowUnauthenticated")
+    custom_audiences: Items[Text] = Field(default=(), alias="customAudiences")
+    policy: Policy = Field(default_factory=Policy)
+
+
+@model(frozen=True, config=DOCUMENT)
+class OrgPolicy:
+    # Service accounts whose access tokens may live > 1 h (Google's org policy constraint
+    # constraints/iam.allowServiceAccountCredentialLifetimeExtension).
+    lifetime_extension: Items[Email] = Field(
+        default=(), alias="allowServiceAccountCredentialLifetimeExtension"
+    )
