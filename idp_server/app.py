@@ -33,7 +33,7 @@ from idp_server.admin import admin_blueprint
 from idp_server.errors import IdpError
 from idp_server.keystore import KeyStore, initial_keyset
 from idp_server.minting import MAX_BODY_BYTES, ClaimRules, Minter, check_profiles, parse_claims
-from idp_server.responses import JSON, TEXT, error_response, json_response
+from idp_server.responses import JSON, TEXT, error_response, json_response, text_response
 from idp_server.settings import IdpSettings, normalise_issuer
 from wiflab_core.keys import SUPPORTED_ALGS
 
@@ -85,12 +85,11 @@ def create_app(settings: IdpSettings | None = None) -> Flask:
     def mint_posted() -> Response:
         minter.check_caller(request.headers.get("Authorization"))
         claims = parse_claims(_read_body())
-        minted = minter.mint(
-            claims, issuer=issuer(), alg=request.args.get("alg"), kid=request.args.get("kid")
-        )
+        alg, kid = _key_choice()
+        minted = minter.mint(claims, issuer=issuer(), alg=alg, kid=kid)
         if _wants_json():
             return json_response(minted.as_json())
-        return Response(minted.token, mimetype=TEXT)
+        return text_response(minted.token)
 
     @app.get("/token/<profile>")
     def mint_profile(profile: str) -> Response:
@@ -101,11 +100,9 @@ def create_app(settings: IdpSettings | None = None) -> Flask:
             raise IdpError(404, "not_found", f"profile: {profile!r} is not configured ({known})")
         # One profile serves several providers: each url-sourced credential names its aud.
         audience = request.args.get("aud")
+        alg, kid = _key_choice()
         minted = minter.mint(
-            {**claims, **({"aud": audience} if audience else {})},
-            issuer=issuer(),
-            alg=request.args.get("alg"),
-            kid=request.args.get("kid"),
+            {**claims, **({"aud": audience} if audience else {})}, issuer=issuer(), alg=alg, kid=kid
         )
         return json_response(minted.as_json())
 
@@ -144,6 +141,13 @@ def _read_body() -> bytes:
     if len(body) > MAX_BODY_BYTES:
         raise too_large()
     return body
+
+
+def _key_choice() -> tuple[str | None, str | None]:
+    """``?alg=`` and ``?kid=``; most requests have no query, and then no parsing is needed."""
+    if not request.query_string:
+        return None, None
+    return request.args.get("alg"), request.args.get("kid")
 
 
 def _wants_json() -> bool:

@@ -12,12 +12,18 @@ from idp_server.errors import IdpError
 
 JSON = "application/json"
 TEXT = "text/plain"
+# The full header values, so that building a response does not compute them each time.
+_TEXT_CONTENT_TYPE = "text/plain; charset=utf-8"
 
 log = logging.getLogger(__name__)
 
 
 def json_response(body: Any, status: int = 200) -> Response:
-    return Response(json.dumps(body), status=status, mimetype=JSON)
+    return Response(json.dumps(body), status=status, content_type=JSON)
+
+
+def text_response(text: str) -> Response:
+    return Response(text, content_type=_TEXT_CONTENT_TYPE)
 
 
 def error_response(exc: IdpError, path: str) -> Response:
