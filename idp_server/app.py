@@ -20,8 +20,9 @@ routes need ``Authorization: Bearer <IDP_TOKEN_SECRET>``.
 token's worker time goes to RS256 signing (~40-50 %, OpenSSL's floor), gunicorn's sync worker
 and the TCP connection (~25-35 %), Flask's request machinery (~9 %) and the IdP's own rules
 (~5 %). So the view does only what each request needs: no query parsing without a query, no
-Accept parsing without an Accept header, response headers given whole, no session or
-before-request hooks on the app.
+Accept parsing without an Accept header, response headers given whole, and no session or
+before-request hooks (no secret key, so Flask opens only its null session; the guard
+hook is on /admin alone).
 """
 
 from __future__ import annotations
