@@ -204,7 +204,7 @@ def main() -> None:
 
 
 def report(name: str, runs: list[Run]) -> Run:
-    """The median run's figures (tokens/s and CPU per token, each its own median)."""
+    """The runs' median tokens/s and median CPU per token (each taken on its own)."""
     median = Run(
         statistics.median(r.tokens_per_s for r in runs),
         statistics.median(r.cpu_us_per_token for r in runs),
