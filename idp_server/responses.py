@@ -12,12 +12,22 @@ from idp_server.errors import IdpError
 
 JSON = "application/json"
 TEXT = "text/plain"
+# The full header values, so that building a response does not compute them each time.
+_TEXT_CONTENT_TYPE = "text/plain; charset=utf-8"
 
 log = logging.getLogger(__name__)
 
 
+# direct_passthrough: the body is one bytes object already, so the server gets that list as it
+# is rather than werkzeug's re-encoding generator wrapped in a closing iterator.
+
+
 def json_response(body: Any, status: int = 200) -> Response:
-    return Response(json.dumps(body), status=status, mimetype=JSON)
+    return Response(json.dumps(body), status=status, content_type=JSON, direct_passthrough=True)
+
+
+def text_response(text: str) -> Response:
+    return Response(text, content_type=_TEXT_CONTENT_TYPE, direct_passthrough=True)
 
 
 def error_response(exc: IdpError, path: str) -> Response:
