@@ -33,9 +33,10 @@ import logging
 import os
 import time
 
-from flask import Flask, Response, request
+from flask import Flask, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.wrappers import Response
 
 from idp_server.admin import admin_blueprint
 from idp_server.errors import IdpError

@@ -10,7 +10,7 @@ from flask import Flask
 from gunicorn.app.base import BaseApplication
 
 
-class IdpGunicorn(BaseApplication):  # type: ignore[misc]
+class IdpGunicorn(BaseApplication):
     """gunicorn serving an app built once in the master (so config errors surface before any
     worker starts) on a socket bound by the caller (so port 0 has a known URL)."""
 

@@ -145,4 +145,5 @@ def _json_type(value: Any) -> str:
         return "a non-integer number"
     if isinstance(value, int):
         return "a number"
-    return {str: "a string", list: "an array", dict: "an object"}.get(type(value), "a value")
+    kinds: dict[type, str] = {str: "a string", list: "an array", dict: "an object"}
+    return kinds.get(type(value), "a value")

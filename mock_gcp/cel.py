@@ -453,7 +453,7 @@ class Condition:
         """``allows``, with each top-level clause's value and the inputs it read."""
         activation = self._activation(assertion, mapped)
         allowed = self._value(self._program, activation)
-        clauses = []
+        clauses: list[tuple[str, bool | None]] = []
         for source, program in self._clauses:
             try:
                 clauses.append((source, self._value(program, activation)))

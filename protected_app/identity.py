@@ -20,7 +20,7 @@ import jwt
 
 from protected_app.settings import Settings, VerifyMode
 from wiflab_core import jose
-from wiflab_core.bearer import bearer_token, credential_header
+from wiflab_core.bearer import RequestHeaders, bearer_token, credential_header
 from wiflab_core.jose import Reason
 from wiflab_core.jwks_cache import JwksCache
 from wiflab_core.wire import SIGNATURE_REMOVED
@@ -59,7 +59,7 @@ class Verifier(Protocol):
         ...
 
 
-def identify(headers: Mapping[str, str], verifier: Verifier) -> Identity:
+def identify(headers: RequestHeaders, verifier: Verifier) -> Identity:
     name = credential_header(headers)
     if name is None:
         return Identity(

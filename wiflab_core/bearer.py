@@ -6,13 +6,25 @@ both must agree on which header carries the caller's identity.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from typing import Protocol
+
+
+class RequestHeaders(Protocol):
+    """Request headers as the rules read them: werkzeug's case-insensitive ``Headers`` in the
+    services, a plain dict in tests."""
+
+    def get(self, key: str, /) -> str | None: ...
+
+    def __getitem__(self, key: str, /) -> str: ...
+
+    def __contains__(self, key: str, /) -> bool: ...
+
 
 # X-Serverless-Authorization wins when present; Authorization then belongs to the app.
 CREDENTIAL_HEADERS = ("X-Serverless-Authorization", "Authorization")
 
 
-def credential_header(headers: Mapping[str, str]) -> str | None:
+def credential_header(headers: RequestHeaders) -> str | None:
     """The header that carries the caller's credential, or None."""
     for name in CREDENTIAL_HEADERS:
         if headers.get(name):

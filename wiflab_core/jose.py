@@ -20,12 +20,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jwt
+from jwt.types import Options
 
 from wiflab_core.decisions import Check
 
 KeyLookup = Callable[[str], jwt.PyJWK | None]
 _TIME_CLAIMS = ("iat", "nbf", "exp")
-_CLAIM_OPTIONS = {
+_CLAIM_OPTIONS: Options = {
     "verify_exp": False,
     "verify_iat": False,
     "verify_nbf": False,
@@ -192,23 +193,32 @@ def _check_claims(
             raise reject(Reason.INVALID_CLAIM, f"{name} is not a number", name)
     iat, nbf, exp = (claims.get(name) for name in _TIME_CLAIMS)
     latest = now + leeway
-    if iat is not None and not check("token.iat", iat <= latest, f"<= {latest:g}", iat):
-        raise reject(Reason.ISSUED_IN_FUTURE, f"iat {iat} is after now ({now:g})", "iat")
+    if iat is not None and not check("token.iat", iat <= latest, f"<= {_seconds(latest)}", iat):
+        raise reject(Reason.ISSUED_IN_FUTURE, f"iat {iat} is after now ({_seconds(now)})", "iat")
     nbf_ok = (
-        not check_nbf or nbf is None or check("token.nbf", nbf <= latest, f"<= {latest:g}", nbf)
+        not check_nbf
+        or nbf is None
+        or check("token.nbf", nbf <= latest, f"<= {_seconds(latest)}", nbf)
     )
     if not nbf_ok:
-        raise reject(Reason.NOT_YET_VALID, f"nbf {nbf} is after now ({now:g})", "nbf")
-    if max_lifetime is None or iat is None or exp is None:
-        lifetime_ok = True
-    else:
-        lifetime_ok = check("token.lifetime", exp - iat <= max_lifetime, max_lifetime, exp - iat)
-    if not lifetime_ok:
-        raise reject(Reason.LIFETIME_TOO_LONG, f"exp - iat exceeds {max_lifetime:g} s", "exp")
+        raise reject(Reason.NOT_YET_VALID, f"nbf {nbf} is after now ({_seconds(now)})", "nbf")
+    if max_lifetime is not None and iat is not None and exp is not None:
+        lifetime = exp - iat
+        if not check("token.lifetime", lifetime <= max_lifetime, max_lifetime, lifetime):
+            raise reject(
+                Reason.LIFETIME_TOO_LONG, f"exp - iat exceeds {_seconds(max_lifetime)} s", "exp"
+            )
     earliest = now - leeway
-    if exp is not None and not check("token.exp", exp > earliest, f"> {earliest:g}", exp):
-        raise reject(Reason.EXPIRED, f"exp {exp} is before now ({now:g})", "exp")
+    if exp is not None and not check("token.exp", exp > earliest, f"> {_seconds(earliest)}", exp):
+        raise reject(Reason.EXPIRED, f"exp {exp} is not after now ({_seconds(now)})", "exp")
     if max_lifetime is not None and iat is not None:
         oldest = now - max_lifetime
-        if not check("token.iat.age", iat >= oldest, f">= {oldest:g}", iat):
-            raise reject(Reason.STALE, f"iat {iat} is more than {max_lifetime:g} s ago", "iat")
+        if not check("token.iat.age", iat >= oldest, f">= {_seconds(oldest)}", iat):
+            raise reject(
+                Reason.STALE, f"iat {iat} is more than {_seconds(max_lifetime)} s ago", "iat"
+            )
+
+
+def _seconds(value: float) -> str:
+    """A time or duration as people read it: whole seconds without an exponent."""
+    return str(int(value)) if float(value).is_integer() else f"{value:.3f}"

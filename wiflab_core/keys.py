@@ -63,10 +63,10 @@ def _alg_for(key: PrivateKey | PublicKey) -> str:
 def public_jwk_of(key: PrivateKey | PublicKey) -> dict[str, Any]:
     """The public JWK (kid, kty, alg, use and public parameters only)."""
     alg = _alg_for(key)
-    is_private = isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey)
-    public = key.public_key() if is_private else key
-    algo = RSAAlgorithm if alg == "RS256" else ECAlgorithm
-    jwk: dict[str, Any] = algo.to_jwk(public, as_dict=True)
+    public = (
+        key.public_key() if isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) else key
+    )
+    jwk = _jwk_params(public)
     return {"kid": thumbprint(jwk), "alg": alg, "use": "sig", **jwk}
 
 
@@ -132,9 +132,15 @@ class SigningKey:
         return cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
 
     def private_jwk(self) -> dict[str, Any]:
-        algo = RSAAlgorithm if self.alg == "RS256" else ECAlgorithm
-        params = algo.to_jwk(self.private, as_dict=True)
+        params = _jwk_params(self.private)
         return {"kid": self.kid, "alg": self.alg, "use": "sig", **params}
+
+
+def _jwk_params(key: PrivateKey | PublicKey) -> dict[str, Any]:
+    """The JWK members of a key (public or private), as pyjwt writes them."""
+    if isinstance(key, rsa.RSAPrivateKey | rsa.RSAPublicKey):
+        return RSAAlgorithm.to_jwk(key, as_dict=True)
+    return ECAlgorithm.to_jwk(key, as_dict=True)
 
 
 def generate(alg: str = "RS256", kid: str | None = None) -> SigningKey:

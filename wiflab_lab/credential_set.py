@@ -29,7 +29,7 @@ def accepted_profile(topology: Topology, provider: Provider) -> str | None:
     """The first IdP profile whose claims the provider's mapping and condition accept."""
     audience = topology.provider_audience(provider.pool_id, provider.provider_id)
     for name in topology.idp.profiles:
-        claims = {**topology.idp.claims(name), "aud": audience}
+        claims = {**(topology.idp.claims(name) or {}), "aud": audience}
         if map_and_check(topology, provider, claims).decision.allowed:
             return name
     return None

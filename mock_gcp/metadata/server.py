@@ -7,13 +7,13 @@ account's info, access token and identity token. The identity of "the VM" is the
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from mock_gcp.backend import GoogleBackend
 from mock_gcp.iam import Caller
 from mock_gcp.topology import ServiceAccount
+from wiflab_core.bearer import RequestHeaders
 from wiflab_core.decisions import Decision, Refusal, Trace
 
 SERVICE = "metadata"
@@ -39,7 +39,7 @@ class MetadataError(Exception):
         return Refusal(self.status, "Forbidden" if self.status == 403 else "Not Found", self.text)
 
 
-def decide_request(path: str, headers: Mapping[str, str]) -> Decision:
+def decide_request(path: str, headers: RequestHeaders) -> Decision:
     """Whether the metadata server answers a request at all: ``Metadata-Flavor: Google``, and
     nothing that looks proxied (so a request forwarded from outside the VM gets no tokens)."""
     trace = Trace()

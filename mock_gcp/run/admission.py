@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from mock_gcp.iam import Caller, decide_grant
 from wiflab_core import jose
-from wiflab_core.bearer import bearer_token, credential_header
+from wiflab_core.bearer import RequestHeaders, bearer_token, credential_header
 from wiflab_core.decisions import Decision, Refusal, Trace
 from wiflab_core.wire import SIGNATURE_REMOVED
 
@@ -195,7 +195,7 @@ class FrontEndCheck:
     email_for_unique_id: Callable[[str], str | None] | None = None
     clock: Callable[[], float] = time.time
 
-    def admit(self, headers: Mapping[str, str], path: str) -> Admission:
+    def admit(self, headers: RequestHeaders, path: str) -> Admission:
         """Admission, or raises RunError as Cloud Run would answer."""
         outcome = self.decide(headers, path)
         if outcome.error is not None:
@@ -203,7 +203,7 @@ class FrontEndCheck:
         assert outcome.admission is not None
         return outcome.admission
 
-    def decide(self, headers: Mapping[str, str], path: str) -> AdmissionOutcome:
+    def decide(self, headers: RequestHeaders, path: str) -> AdmissionOutcome:
         """One request's admission, every check recorded."""
         trace = Trace()
         try:
@@ -213,7 +213,7 @@ class FrontEndCheck:
             return AdmissionOutcome(refused, None, error)
         return AdmissionOutcome(trace.decision(SERVICE, "invoke"), admission)
 
-    def _admit(self, trace: Trace, headers: Mapping[str, str], path: str) -> Admission:
+    def _admit(self, trace: Trace, headers: RequestHeaders, path: str) -> Admission:
         policies = list(self.policies())
         public = _public_grant(trace, policies, self.allow_unauthenticated())
         if public is not None:
@@ -269,8 +269,9 @@ class FrontEndCheck:
             email = lookup(sub) if lookup and isinstance(sub, str) else None
         if not email:
             return None
-        kind = "serviceAccount" if email.endswith(".gserviceaccount.com") else "user"
-        return Caller(kind, email)
+        if email.endswith(".gserviceaccount.com"):
+            return Caller("serviceAccount", email)
+        return Caller("user", email)
 
 
 def remove_signature(value: str) -> str:

@@ -219,8 +219,8 @@ def _map_and_check(
         for clause, value in result.clauses:
             trace.check(f"condition clause ({result.operator})", value is True, clause, value)
         # actual: the value, and every assertion/attribute/google value the condition read.
-        actual = {"result": result.allowed, "read": dict(result.inputs)}
-        if not trace.check("condition", result.allowed, condition.source, actual):
+        read = {"result": result.allowed, "read": dict(result.inputs)}
+        if not trace.check("condition", result.allowed, condition.source, read):
             raise condition_refusal()
     caller = Caller.federated(topology.pool_name(provider.pool_id), mapped)
     trace.check(

@@ -1,6 +1,6 @@
 """/dump's verdict on a token's times in jwks mode (no leeway), exact to the second.
 
-The verifier reads the wall clock (through pyjwt), so time-machine stops it at ``T``.
+The verifier reads the wall clock, so time-machine stops it at ``T``.
 """
 
 from __future__ import annotations
@@ -42,7 +42,10 @@ def test_verified_until_the_last_second(dump_url, rsa_key, at_t):
 
 def test_expired_at_exp(dump_url, rsa_key, at_t):
     found = identity(dump_url, rsa_key, iat=T - 3600, exp=T)
-    assert (found["verified"], found["error"]) == (False, "expired: Signature has expired")
+    assert (found["verified"], found["error"]) == (
+        False,
+        f"expired: exp {T} is not after now ({T})",
+    )
 
 
 def test_verified_when_issued_this_second(dump_url, rsa_key, at_t):
@@ -53,5 +56,5 @@ def test_not_yet_valid_when_issued_a_second_ahead(dump_url, rsa_key, at_t):
     found = identity(dump_url, rsa_key, iat=T + 1, exp=T + 3600)
     assert (found["verified"], found["error"]) == (
         False,
-        "not yet valid: The token is not yet valid (iat)",
+        f"not yet valid: iat {T + 1} is after now ({T})",
     )

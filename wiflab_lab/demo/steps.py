@@ -357,12 +357,16 @@ def _pick(body: Any, *keys: str) -> dict[str, Any]:
     return {key: redact(body[key]) for key in keys if isinstance(body, dict) and key in body}
 
 
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _what_dump_saw(body: dict[str, Any]) -> dict[str, Any]:
-    identity = body.get("identity") if isinstance(body.get("identity"), dict) else {}
-    claims = identity.get("claims") if isinstance(identity.get("claims"), dict) else {}
+    identity = _object(body.get("identity"))
+    claims = _object(identity.get("claims"))
     header = identity.get("header")
-    headers = body.get("headers") if isinstance(body.get("headers"), dict) else {}
-    cloud_run = body.get("cloud_run") if isinstance(body.get("cloud_run"), dict) else {}
+    headers = _object(body.get("headers"))
+    cloud_run = _object(body.get("cloud_run"))
     return redact(
         {
             "verified": identity.get("verified"),
