@@ -107,7 +107,7 @@ def demo_command(args: argparse.Namespace) -> int:
             return EXIT_REFUSED
         try:
             how = f"started for this demo ({args.mode} mode), stopped at the end"
-            return _run(args, stack.topology, Endpoints.from_json(document), how, True)
+            return _run(args, stack.topology, Endpoints.from_model(document), how, True)
         finally:
             stack.stop()
 
