@@ -106,7 +106,7 @@ class SubjectToken(_Section):
 
 
 class Endpoints(_Section):
-    version: Literal[1] = VERSION
+    version: Literal[1] = 1
     target: Literal["local", "gcp"]
     # Local: how the stack runs (threads or processes).
     mode: Literal["threads", "processes"] | None = None

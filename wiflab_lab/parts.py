@@ -13,7 +13,7 @@ import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, Self
 
 from idp_server.settings import IdpSettings
 from mock_gcp.backend import GoogleBackend
@@ -30,6 +30,11 @@ SERVICES_OFFSET = 10
 
 
 class AppSettings(Protocol):
+    """An app's settings: written to its variables, and read back from them in the child."""
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str], /) -> Self: ...
+
     def to_env(self) -> dict[str, str]: ...
 
 

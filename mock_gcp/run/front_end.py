@@ -253,6 +253,7 @@ def create_app_from_settings(
     threads mode), whose topology it follows as it changes and whose keys it reads directly;
     else the topology file and the certs URL."""
     topology: Callable[[], Topology]
+    google_keys: Callable[[str], jwt.PyJWK | None]
     if backend is not None:
         shared = backend  # narrowed, for the closure
         topology, google_keys = (lambda: shared.topology), shared.issuer.key_for

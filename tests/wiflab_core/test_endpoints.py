@@ -102,7 +102,7 @@ def _subscript_chains(source: str, root: str) -> set[tuple[str, ...]]:
     for node in ast.walk(ast.parse(source)):
         keys: list[str] = []
         while isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
-            keys.insert(0, node.slice.value)
+            keys.insert(0, str(node.slice.value))
             node = node.value
         if keys and isinstance(node, ast.Name) and node.id == root:
             chains.add(tuple(keys))
