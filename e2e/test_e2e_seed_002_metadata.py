@@ -50,7 +50,7 @@ def workload(wif_stack):
 def metadata_account(wif_stack) -> str:
     """The account the target's metadata server acts as."""
     metadata = wif_stack.endpoints.require_metadata()
-    return metadata.get("service_account") or wif_stack.topology.local.metadata_service_account
+    return metadata.service_account or wif_stack.topology.local.metadata_service_account
 
 
 @pytest.mark.wif_requires(metadata=True)

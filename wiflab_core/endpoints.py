@@ -86,6 +86,8 @@ class GoogleIssuer(_Section):
 class Metadata(_Section):
     # host:port, as GCE_METADATA_HOST takes it (no scheme).
     host: str
+    # The account it acts as, when not the topology's local.metadataServiceAccount.
+    service_account: str | None = None
 
 
 class ServiceEndpoint(_Section):
