@@ -17,11 +17,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import jwt
 import requests
 
+from wiflab_core.endpoints import Endpoints
 from wiflab_core.keys import generate
 from wiflab_lab.stack import Stack, StackOptions
 
@@ -53,13 +53,13 @@ def crypto_floor_ms(rounds: int = 300) -> float:
 class Chain:
     """One caller walking the chain with one keep-alive session, as a client would."""
 
-    def __init__(self, endpoints: dict[str, Any]):
+    def __init__(self, endpoints: Endpoints):
         self.session = requests.Session()
-        self.idp = endpoints["idp"]["token_url"]
-        self.sts = endpoints["sts"]["token_url"]
-        self.iam = endpoints["iamcredentials"]["api_endpoint"]
-        self.service = endpoints["services"][SERVICE]["url"]
-        self.audience = endpoints["providers"][PROVIDER]["audience"]
+        self.idp = endpoints.require_idp().token_url
+        self.sts = endpoints.sts.token_url
+        self.iam = endpoints.iamcredentials.api_endpoint
+        self.service = endpoints.services[SERVICE].url
+        self.audience = endpoints.providers[PROVIDER].audience
 
     def run(self) -> None:
         claims = {"sub": "alice@domain.com", "isadmin": "true", "aud": self.audience}

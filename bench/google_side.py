@@ -69,9 +69,9 @@ def main() -> None:
         options = StackOptions(TOPOLOGY, directory / "state", mode="processes", port_base=0)
         with Stack(options) as stack:
             endpoints = stack.endpoints
-            audience = endpoints["providers"][PROVIDER]["audience"]
+            audience = endpoints.providers[PROVIDER].audience
             claims = json.dumps({**CLAIMS, "aud": audience})
-            subject = requests.post(endpoints["idp"]["token_url"], data=claims).text
+            subject = requests.post(endpoints.require_idp().token_url, data=claims).text
             exchange = urlencode(
                 {
                     "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
@@ -83,20 +83,20 @@ def main() -> None:
                 }
             )
             federated = requests.post(
-                endpoints["sts"]["token_url"],
+                endpoints.sts.token_url,
                 data=exchange,
                 headers={"Content-Type": "application/x-www-form-urlencoded"},
             ).json()["access_token"]
-            iam = endpoints["iamcredentials"]["api_endpoint"]
-            service = endpoints["services"]["federated-auth-cloud-run"]["url"]
+            iam = endpoints.iamcredentials.api_endpoint
+            service = endpoints.services["federated-auth-cloud-run"].url
             json_type = {"Content-Type": "application/json"}
             runs = {
                 "IdP POST /token": (
-                    endpoints["idp"]["token_url"],
+                    endpoints.require_idp().token_url,
                     lua_post(directory, "idp", claims, json_type),
                 ),
                 "STS exchange": (
-                    endpoints["sts"]["token_url"],
+                    endpoints.sts.token_url,
                     lua_post(
                         directory,
                         "sts",

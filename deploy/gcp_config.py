@@ -1,6 +1,6 @@
 """The gcp config: what ``e2e --target=gcp``, ``wiflab demo --target gcp`` and the clients read.
 
-``STATE_DIR/endpoints.json`` has the keys of the local stack's endpoints.json with Google's
+``STATE_DIR/endpoints.json`` (``wiflab_core.endpoints``, ``"target": "gcp"``) has Google's
 URLs and the Cloud Run services' own; ``STATE_DIR/topology.yaml`` is the topology as deployed
 (project id and number, renamed pools and providers); ``STATE_DIR/credentials/`` holds
 external-account configs named as the local stack names them (``POOL.PROVIDER.file[.SA]``).
@@ -12,7 +12,6 @@ secret, from the environment, and writes each token owner-only). No config holds
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -25,17 +24,30 @@ from deploy.errors import DeployError
 from deploy.names import TOKEN_SECRET
 from deploy.target import Retarget, Target
 from mock_gcp.topology import IDP_APP, Topology, TopologyError, parse_topology, topology_to_dict
+from wiflab_core import endpoints as endpoints_file
 from wiflab_core import external_account as credentials
+from wiflab_core.endpoints import (
+    Endpoints,
+    EndpointsError,
+    GoogleIssuer,
+    IamCredentials,
+    Idp,
+    Project,
+    ProviderEndpoint,
+    ServiceEndpoint,
+    Sts,
+    SubjectToken,
+)
+from wiflab_core.private_file import write_private
 from wiflab_lab import credential_set
-from wiflab_lab.credential_set import enabled_providers, write_private
-from wiflab_lab.stack import ENDPOINTS_FILE
+from wiflab_lab.credential_set import enabled_providers
 
-GOOGLE_ISSUER = {
-    "issuer": "https://accounts.google.com",
-    "certs_v1": "https://www.googleapis.com/oauth2/v1/certs",
-    "certs_v3": "https://www.googleapis.com/oauth2/v3/certs",
-    "tokeninfo": "https://oauth2.googleapis.com/tokeninfo",
-}
+GOOGLE_ISSUER = GoogleIssuer(
+    issuer="https://accounts.google.com",
+    certs_v1="https://www.googleapis.com/oauth2/v1/certs",
+    certs_v3="https://www.googleapis.com/oauth2/v3/certs",
+    tokeninfo="https://oauth2.googleapis.com/tokeninfo",
+)
 TOPOLOGY_FILE = "topology.yaml"
 MINT_TIMEOUT = 30.0
 
@@ -77,39 +89,36 @@ def write_gcp_config(
         if p.oidc.issuer_uri is None
     }
     written, tokens = _credentials(deployed, state / "credentials", lab_providers)
-    endpoints: dict[str, Any] = {
-        "target": "gcp",
-        "project": {"id": target.project, "number": project_number},
-        "region": target.region,
-        "topology": str((state / TOPOLOGY_FILE).resolve()),
-    }
     idp_url = _idp_url(topology, service_urls)
-    if idp_url:
-        endpoints["idp"] = {
-            "issuer": idp_url,
-            "token_url": f"{idp_url}/token",
-            "profile_url": f"{idp_url}/token/{{profile}}",
+    endpoints = Endpoints(
+        target="gcp",
+        project=Project(id=target.project, number=project_number),
+        region=target.region,
+        topology=str((state / TOPOLOGY_FILE).resolve()),
+        idp=Idp(
+            issuer=idp_url,
+            token_url=f"{idp_url}/token",
+            profile_url=f"{idp_url}/token/{{profile}}",
             # Where the /token secret is kept (clients read it from IDP_TOKEN_SECRET).
-            "token_secret": f"projects/{target.project}/secrets/{TOKEN_SECRET}",
-        }
-    endpoints |= {
-        "sts": {"token_url": credentials.GOOGLE_STS_TOKEN_URL},
-        "iamcredentials": {"api_endpoint": credentials.GOOGLE_IAMCREDENTIALS},
-        "google_issuer": GOOGLE_ISSUER,
-        "services": {s.name: {"url": service_urls[s.name]} for s in topology.services},
-        "providers": {
-            f"{p.pool_id}/{p.provider_id}": {
-                "audience": deployed.provider_audience(p.pool_id, p.provider_id)
-            }
+            token_secret=f"projects/{target.project}/secrets/{TOKEN_SECRET}",
+        )
+        if idp_url
+        else None,
+        sts=Sts(token_url=credentials.GOOGLE_STS_TOKEN_URL),
+        iamcredentials=IamCredentials(api_endpoint=credentials.GOOGLE_IAMCREDENTIALS),
+        google_issuer=GOOGLE_ISSUER,
+        services={s.name: ServiceEndpoint(url=service_urls[s.name]) for s in topology.services},
+        providers={
+            f"{p.pool_id}/{p.provider_id}": ProviderEndpoint(
+                audience=deployed.provider_audience(p.pool_id, p.provider_id)
+            )
             for p in enabled_providers(deployed)
         },
-        "serviceAccounts": [sa.email for sa in deployed.service_accounts],
-        "credentials": written,
-        "subject_tokens": tokens,
-    }
-    path = state / ENDPOINTS_FILE
-    write_private(path, json.dumps(endpoints, indent=2) + "\n")
-    return path
+        service_accounts=tuple(sa.email for sa in deployed.service_accounts),
+        credentials=written,
+        subject_tokens=tokens,
+    )
+    return endpoints.write(state / endpoints_file.FILE_NAME)
 
 
 def _idp_url(topology: Topology, service_urls: Mapping[str, str]) -> str | None:
@@ -119,7 +128,7 @@ def _idp_url(topology: Topology, service_urls: Mapping[str, str]) -> str | None:
 
 def _credentials(
     deployed: Topology, directory: Path, lab_providers: set[tuple[str, str]]
-) -> tuple[dict[str, str], list[dict[str, str]]]:
+) -> tuple[dict[str, str], tuple[SubjectToken, ...]]:
     """File-sourced configs for the providers that trust the lab's IdP and accept one of its
     profiles; the subject-token files are minted by ``wiflab deploy tokens``."""
     plans = credential_set.plan(
@@ -132,42 +141,41 @@ def _credentials(
             "file": credentials.file_source(str(entry.subject_token_file(directory).resolve()))
         },
     )
-    tokens = [
-        {
-            "file": str(entry.subject_token_file(directory).resolve()),
-            "profile": entry.profile,
-            "audience": entry.audience,
-        }
+    tokens = tuple(
+        SubjectToken(
+            file=str(entry.subject_token_file(directory).resolve()),
+            profile=entry.profile,
+            audience=entry.audience,
+        )
         for entry in plans
-    ]
+    )
     return written, tokens
 
 
 def mint_subject_tokens(config_path: Path, token_secret: str | None) -> list[Path]:
     """Fresh subject tokens (1 h) for every file-sourced credential of the gcp config."""
     try:
-        endpoints = json.loads(config_path.read_text(encoding="utf-8"))
-        profile_url = endpoints["idp"]["profile_url"]
-        entries = endpoints["subject_tokens"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise DeployError(
-            f"{config_path}: not a gcp config from wiflab deploy setup ({exc})", 2
-        ) from None
+        endpoints = endpoints_file.load(config_path)
+        idp = endpoints.require_idp()
+        if endpoints.subject_tokens is None:
+            raise EndpointsError(config_path, "subject_tokens", "missing")
+    except EndpointsError as exc:
+        raise DeployError(f"not a gcp config from wiflab deploy setup: {exc}", 2) from None
     if not token_secret:
         raise DeployError(
             f"IDP_TOKEN_SECRET is not set; it is the secret "
-            f"{endpoints['idp'].get('token_secret', TOKEN_SECRET)}: export IDP_TOKEN_SECRET="
+            f"{idp.token_secret or TOKEN_SECRET}: export IDP_TOKEN_SECRET="
             f'"$(gcloud secrets versions access latest --secret={TOKEN_SECRET} '
-            f'--project={endpoints["project"]["id"]})"',
+            f'--project={endpoints.project.id})"',
             2,
         )
     minted = []
-    for entry in entries:
-        url = profile_url.format(profile=quote(entry["profile"], safe=""))
+    for entry in endpoints.subject_tokens:
+        url = idp.profile_url.format(profile=quote(entry.profile, safe=""))
         try:
             response = requests.get(
                 url,
-                params={"aud": entry["audience"]},
+                params={"aud": entry.audience},
                 headers={"Authorization": f"Bearer {token_secret}"},
                 timeout=MINT_TIMEOUT,
             )
@@ -181,7 +189,7 @@ def mint_subject_tokens(config_path: Path, token_secret: str | None) -> list[Pat
             raise DeployError(
                 f"the IdP refused {url}: {response.status_code} {response.text[:300]}"
             )
-        path = Path(entry["file"])
+        path = Path(entry.file)
         write_private(path, token)
         minted.append(path)
     return minted

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from deploy.errors import EXIT_USAGE, DeployError
 from mock_gcp.topology import IDP_APP, TopologyError
+from wiflab_core.private_file import write_private
 from wiflab_core.serving import LOOPBACK
-from wiflab_lab.credential_set import write_private
 from wiflab_lab.stack import ADMIN_SECRET_FILE, DEFAULT_PORT_BASE, Stack, StackOptions
 from wiflab_lab.up import serve_until_signalled
 

@@ -113,7 +113,7 @@ def exchange_audience(**parts: str | Callable[[Chain], str]) -> Produce:
     def produce(chain: Chain) -> Refusal:
         values = {
             "scheme": "//",
-            "project": chain.stack.endpoints["project"]["number"],
+            "project": chain.stack.endpoints.project.number,
             "location": "global",
             "pool": "oidc-pool-run",
             "provider": "oidc-provider-1",
@@ -130,7 +130,7 @@ def exchange_audience(**parts: str | Callable[[Chain], str]) -> Produce:
 
 
 def project_id(chain: Chain) -> str:
-    return chain.stack.endpoints["project"]["id"]
+    return chain.stack.endpoints.project.id
 
 
 def tenant_audience(chain: Chain) -> str:

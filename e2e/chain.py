@@ -49,7 +49,7 @@ class Refusal:
 def token_owner(stack: WifStack, access_token: str) -> str:
     """Whose access token this is, as Google's tokeninfo endpoint says."""
     info = requests.get(
-        stack.endpoints["google_issuer"]["tokeninfo"],
+        stack.endpoints.google_issuer.tokeninfo,
         params={"access_token": access_token},
         timeout=10,
     )
@@ -86,7 +86,7 @@ class Chain:
         self.forge_key = forge_key
         # Values a refusal's text quotes (an iat, a kid, an issuer...); cases add their own.
         self.facts: dict[str, Any] = {
-            "issuer": stack.endpoints["idp"]["issuer"],
+            "issuer": stack.endpoints.require_idp().issuer,
             "profiles": ", ".join(sorted(stack.topology.idp.profiles)),
         }
 
@@ -160,12 +160,12 @@ class Chain:
             "subject_token_type": "urn:ietf:params:oauth:token-type:jwt",
             **fields,
         }
-        return requests.post(self.stack.endpoints["sts"]["token_url"], data=body, timeout=10)
+        return requests.post(self.stack.endpoints.sts.token_url, data=body, timeout=10)
 
     def iamcredentials_post(
         self, account: str, method: str, headers: dict[str, str], body: Any
     ) -> requests.Response:
-        base = self.stack.endpoints["iamcredentials"]["api_endpoint"].rstrip("/")
+        base = self.stack.endpoints.iamcredentials.api_endpoint.rstrip("/")
         url = f"{base}/v1/{self.account_name(account)}:{method}"
         return requests.post(url, json=body, headers=headers, timeout=10)
 
@@ -176,14 +176,14 @@ class Chain:
         return requests.get(url, headers=headers or {}, timeout=10)
 
     def metadata(self, path: str, headers: dict[str, str] | None = None) -> requests.Response:
-        host = self.stack.endpoints["metadata"]["host"]
+        host = self.stack.endpoints.require_metadata().host
         return requests.get(f"http://{host}{path}", headers=headers or {}, timeout=10)
 
     def idp(
         self, method: str, path: str, headers: dict[str, str] | None = None, **kwargs: Any
     ) -> requests.Response:
         """A request to the lab IdP; minting routes carry the target's token secret, if any."""
-        base = self.stack.endpoints["idp"]["token_url"].removesuffix("/token")
+        base = self.stack.endpoints.require_idp().token_url.removesuffix("/token")
         sent = dict(headers or {})
         secret = self.stack.token_secret
         if secret and path.startswith("/token"):

@@ -15,7 +15,6 @@ target-specific branches.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,9 @@ from e2e.chain import Chain, Refusal
 from e2e.lab_topology import write_extended_topology
 from mock_gcp.topology import load_topology
 from wiflab.pytest_plugin import ExternalAccounts, WifStack, local_stack, topology_path
+from wiflab_core import endpoints as endpoints_file
 from wiflab_core import keys
+from wiflab_core.endpoints import EndpointsError
 
 GCP_CONFIG_ENV = "WIFLAB_GCP_CONFIG"
 IDP_TOKEN_SECRET_ENV = "IDP_TOKEN_SECRET"
@@ -90,13 +91,11 @@ def gcp_target(config: pytest.Config) -> WifStack:
             "to the endpoints file deploy/ writes"
         )
     try:
-        endpoints = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as exc:
-        pytest.fail(f"--gcp-config {path}: cannot read the endpoints file: {exc}", pytrace=False)
-    # The topology deployed, as the endpoints file names it (relative to the file); else the
-    # one this run was given.
-    named = endpoints.get("topology")
-    topology = load_topology(Path(path).parent / named if named else topology_path(config))
+        endpoints = endpoints_file.load(path)
+    except EndpointsError as exc:
+        pytest.fail(f"--gcp-config: cannot use the endpoints file: {exc}", pytrace=False)
+    # The topology deployed, as the endpoints file names it (relative to the file).
+    topology = load_topology(endpoints.topology_path(Path(path).parent))
     return WifStack(endpoints, topology, token_secret=os.environ.get(IDP_TOKEN_SECRET_ENV))
 
 
@@ -110,9 +109,10 @@ def missing(stack: WifStack, requirements: dict[str, Any]) -> str | None:
     for account in requirements.get("accounts", ()):
         if stack.topology.service_account(stack.account(account)) is None:
             return f"needs service account {account}, which {where} does not have"
-    if requirements.get("metadata") and not stack.endpoints.get("metadata", {}).get("host"):
+    if requirements.get("metadata") and stack.endpoints.metadata is None:
         return f"needs a metadata server, and {where} names none (endpoints metadata.host)"
-    if requirements.get("idp_admin") and not stack.endpoints["idp"].get("admin_secret_file"):
+    idp = stack.endpoints.idp
+    if requirements.get("idp_admin") and (idp is None or not idp.admin_secret_file):
         return f"needs the IdP's admin secret to rotate keys, which {where} does not give"
     if requirements.get("in_process") and stack.backend is None:
         return f"needs the stand-in's internals, in this process (threads mode), not {where}"

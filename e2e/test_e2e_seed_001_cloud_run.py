@@ -23,7 +23,7 @@ def test_federated_token_to_google_id_token_to_cloud_run(
     config.write_text(json.dumps(info))
     monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(config))
     # Else google.auth.default() asks Cloud Resource Manager for the external account's project.
-    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", wif_stack.endpoints["project"]["id"])
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", wif_stack.endpoints.project.id)
     account = wif_stack.account(FEDERATED_SA)
     url = wif_stack.service_url(SERVICE)
 
@@ -62,7 +62,7 @@ def test_the_id_token_verifies_against_googles_certs(wif_stack, external_account
         token,
         Request(),
         audience="https://relying-party.wiflab.test",
-        certs_url=wif_stack.endpoints["google_issuer"]["certs_v1"],
+        certs_url=wif_stack.endpoints.google_issuer.certs_v1,
     )
     assert claims["email"] == account
     assert claims["email_verified"] is True

@@ -26,7 +26,7 @@ def workload(wif_stack):
     """Run the workload against the target's metadata server; its JSON report."""
 
     def run(audience: str) -> dict:
-        host = wif_stack.endpoints["metadata"]["host"]
+        host = wif_stack.endpoints.require_metadata().host
         env = {
             name: value
             for name, value in os.environ.items()
@@ -49,8 +49,8 @@ def workload(wif_stack):
 @pytest.fixture
 def metadata_account(wif_stack) -> str:
     """The account the target's metadata server acts as."""
-    metadata = wif_stack.endpoints["metadata"]
-    return metadata.get("service_account") or wif_stack.topology.local.metadata_service_account
+    metadata = wif_stack.endpoints.require_metadata()
+    return metadata.service_account or wif_stack.topology.local.metadata_service_account
 
 
 @pytest.mark.wif_requires(metadata=True)
@@ -61,12 +61,12 @@ def test_workload_id_token_verified_by_a_relying_party_and_cloud_run(
     report = workload(url)
 
     assert report["email"] == metadata_account
-    assert report["project"] == wif_stack.endpoints["project"]["id"]
+    assert report["project"] == wif_stack.endpoints.project.id
     claims = id_token.verify_token(
         report["id_token"],
         Request(),
         audience=url,
-        certs_url=wif_stack.endpoints["google_issuer"]["certs_v1"],
+        certs_url=wif_stack.endpoints.google_issuer.certs_v1,
     )
     assert claims["email"] == metadata_account
     assert token_owner(wif_stack, report["access_token"]) == metadata_account

@@ -72,7 +72,7 @@ def test_federated_principal_signs_as_the_account_it_is_bound_to(
     account = wif_stack.account(TARGET_SA)
     signed = client.sign_blob(name=name_of(wif_stack, TARGET_SA), payload=b"seed 004")
 
-    googleapis = wif_stack.endpoints["google_issuer"]["certs_v1"].removesuffix("/oauth2/v1/certs")
+    googleapis = wif_stack.endpoints.google_issuer.certs_v1.removesuffix("/oauth2/v1/certs")
     certs = requests.get(f"{googleapis}/service_accounts/v1/metadata/x509/{account}", timeout=10)
     certificate = x509.load_pem_x509_certificate(certs.json()[signed.key_id].encode())
     certificate.public_key().verify(

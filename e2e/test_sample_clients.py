@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from wiflab_core.endpoints import Endpoints
 from wiflab_lab.stack import Stack, StackOptions
 
 REPO = Path(__file__).resolve().parents[1]
@@ -84,17 +85,19 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 
 @pytest.fixture(scope="module")
-def endpoints(stack: Stack) -> dict:
+def endpoints(stack: Stack) -> Endpoints:
     return stack.endpoints
 
 
 @pytest.fixture(scope="module")
-def bob_configs(endpoints: dict, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def bob_configs(endpoints: Endpoints, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The stack's federated and impersonated configs, reading bob's subject token instead:
     bob is no admin, so the provider's condition refuses him."""
-    audience = endpoints["providers"]["oidc-pool-run/oidc-provider-1"]["audience"]
+    audience = endpoints.providers["oidc-pool-run/oidc-provider-1"].audience
     response = requests.get(
-        endpoints["idp"]["profile_url"].format(profile="bob"), params={"aud": audience}, timeout=10
+        endpoints.require_idp().profile_url.format(profile="bob"),
+        params={"aud": audience},
+        timeout=10,
     )
     response.raise_for_status()
     directory = tmp_path_factory.mktemp("bob")
@@ -102,7 +105,7 @@ def bob_configs(endpoints: dict, tmp_path_factory: pytest.TempPathFactory) -> di
     token.write_text(response.json()["id_token"])
     configs = {}
     for name in (FEDERATED, IMPERSONATED):
-        config = json.loads(Path(endpoints["credentials"][name]).read_text())
+        config = json.loads(Path(endpoints.credentials[name]).read_text())
         config["credential_source"]["file"] = str(token)
         configs[name] = directory / f"{name}.json"
         configs[name].write_text(json.dumps(config))
@@ -123,7 +126,7 @@ def client_env(stack: Stack, tmp_path: Path) -> Callable[..., dict[str, str]]:
             **inherited,
             "GOOGLE_APPLICATION_CREDENTIALS": str(config),
             "WIF_SERVICE_ACCOUNT": account,
-            "WIF_SERVICE_URL": stack.endpoints["services"][SERVICE]["url"],
+            "WIF_SERVICE_URL": stack.endpoints.services[SERVICE].url,
             "WIFLAB_ENDPOINTS": str(stack.endpoints_path),
             # gcloud's state goes to a throwaway folder, never the user's.
             "CLOUDSDK_CONFIG": str(tmp_path / "gcloud"),
@@ -139,9 +142,9 @@ def run(command: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[
     )
 
 
-def service_answer(stdout: str, endpoints: dict) -> dict:
+def service_answer(stdout: str, endpoints: Endpoints) -> dict:
     """The JSON the client prints after its "the service's answer" line."""
-    url = endpoints["services"][SERVICE]["url"]
+    url = endpoints.services[SERVICE].url
     _, marker, answer = stdout.partition(f"== the service's answer (GET {url}/dump) ==\n")
     assert marker, stdout
     return json.loads(answer)
@@ -156,12 +159,12 @@ def error_lines(stderr: str) -> list[str]:
 def test_client_calls_the_service_as_the_account(client, source, endpoints, client_env):
     """The stack's federated configs, their subject token read from a file or the IdP's URL."""
     require_tools(client)
-    env = client_env(endpoints["credentials"][f"oidc-pool-run.oidc-provider-1.{source}"])
+    env = client_env(endpoints.credentials[f"oidc-pool-run.oidc-provider-1.{source}"])
     done = run(COMMANDS[client], env)
     assert done.returncode == 0, done.stderr
     identity = service_answer(done.stdout, endpoints)["identity"]
     assert identity["claims"]["email"] == SA
-    assert identity["claims"]["aud"] == endpoints["services"][SERVICE]["url"]
+    assert identity["claims"]["aud"] == endpoints.services[SERVICE].url
     assert identity["verified"] is True
     # Tokens are shown shortened; the only whole one is the service's echo, signature removed.
     assert not USABLE_TOKEN.search(done.stdout)
@@ -180,7 +183,7 @@ def test_refused_exchange_is_one_line_and_a_failure(client, endpoints, bob_confi
 @pytest.mark.parametrize("client", COMMANDS)
 def test_service_refusal_is_one_line_and_a_failure(client, endpoints, client_env):
     require_tools(client)
-    env = client_env(endpoints["credentials"][FEDERATED], NO_INVOKER_SA)
+    env = client_env(endpoints.credentials[FEDERATED], NO_INVOKER_SA)
     done = run(COMMANDS[client], env)
     assert done.returncode == 1
     assert error_lines(done.stderr) == [NO_INVOKER]
@@ -189,7 +192,7 @@ def test_service_refusal_is_one_line_and_a_failure(client, endpoints, client_env
 @pytest.mark.parametrize("client", COMMANDS)
 def test_iam_refusal_names_the_missing_permission(client, endpoints, client_env):
     require_tools(client)
-    env = client_env(endpoints["credentials"][FEDERATED], UNREACHABLE_SA)
+    env = client_env(endpoints.credentials[FEDERATED], UNREACHABLE_SA)
     done = run(COMMANDS[client], env)
     assert done.returncode == 1
     lines = error_lines(done.stderr)
@@ -204,7 +207,7 @@ def test_iam_refusal_names_the_missing_permission(client, endpoints, client_env)
 
 
 def test_missing_setting_is_named(endpoints, client_env):
-    env = client_env(endpoints["credentials"][FEDERATED])
+    env = client_env(endpoints.credentials[FEDERATED])
     del env["WIF_SERVICE_URL"]
     done = run(COMMANDS["python"], env)
     assert done.returncode == 1
@@ -219,7 +222,7 @@ IMPERSONATED_CLIENT = [sys.executable, str(CLIENTS / "python" / "impersonated.py
 
 
 def test_impersonated_variant_gets_the_accounts_access_token(endpoints, client_env):
-    done = run(IMPERSONATED_CLIENT, client_env(endpoints["credentials"][IMPERSONATED]))
+    done = run(IMPERSONATED_CLIENT, client_env(endpoints.credentials[IMPERSONATED]))
     assert done.returncode == 0, done.stderr
     _, marker, answer = done.stdout.partition("== tokeninfo's answer ==\n")
     assert marker, done.stdout
@@ -238,7 +241,7 @@ def test_impersonated_variant_reports_a_refused_exchange(endpoints, bob_configs,
 
 
 def test_impersonated_variant_reports_a_refused_impersonation(endpoints, tmp_path, client_env):
-    config = json.loads(Path(endpoints["credentials"][IMPERSONATED]).read_text())
+    config = json.loads(Path(endpoints.credentials[IMPERSONATED]).read_text())
     config["service_account_impersonation_url"] = config[
         "service_account_impersonation_url"
     ].replace(SA, UNREACHABLE_SA)
@@ -266,17 +269,15 @@ def test_gcloud_writes_googles_urls_whatever_the_overrides(endpoints, tmp_path, 
     the universe domain alone, and there is no endpoint override for STS: the config's
     token_url is the only way to point gcloud's exchange at the stack."""
     require_tools("gcloud")
-    env = client_env(endpoints["credentials"][FEDERATED])
+    env = client_env(endpoints.credentials[FEDERATED])
     env["CLOUDSDK_API_ENDPOINT_OVERRIDES_IAMCREDENTIALS"] = (
-        endpoints["iamcredentials"]["api_endpoint"] + "/"
+        endpoints.iamcredentials.api_endpoint + "/"
     )
-    refused = gcloud(
-        env, "config", "set", "api_endpoint_overrides/sts", endpoints["sts"]["token_url"]
-    )
+    refused = gcloud(env, "config", "set", "api_endpoint_overrides/sts", endpoints.sts.token_url)
     assert refused.returncode == 1
     assert "Section [api_endpoint_overrides] has no property [sts]." in refused.stderr
     written = tmp_path / "config.json"
-    provider = endpoints["providers"]["oidc-pool-run/oidc-provider-1"]["audience"]
+    provider = endpoints.providers["oidc-pool-run/oidc-provider-1"].audience
     done = gcloud(
         env,
         "iam",
@@ -301,15 +302,15 @@ def test_gcloud_login_with_a_federated_config_names_the_principal(endpoints, tmp
     """gcloud names every account it holds. For a federated token it asks STS's token
     introspection endpoint (the config's token_info_url) whose principal it is."""
     require_tools("gcloud")
-    config = json.loads(Path(endpoints["credentials"][FEDERATED]).read_text())
-    config["token_info_url"] = endpoints["sts"]["token_url"].replace("/token", "/introspect")
+    config = json.loads(Path(endpoints.credentials[FEDERATED]).read_text())
+    config["token_info_url"] = endpoints.sts.token_url.replace("/token", "/introspect")
     path = tmp_path / "federated.json"
     path.write_text(json.dumps(config))
     env = client_env(path)
     done = gcloud(env, "auth", "login", f"--cred-file={path}")
     assert done.returncode == 0, done.stderr
     principal = (
-        f"principal://iam.googleapis.com/projects/{endpoints['project']['number']}/locations/"
+        f"principal://iam.googleapis.com/projects/{endpoints.project.number}/locations/"
         "global/workloadIdentityPools/oidc-pool-run/subject/alice@domain.com"
     )
     assert f"Authenticated with external account credentials for: [{principal}]." in done.stderr
@@ -321,7 +322,7 @@ def test_gcloud_login_with_an_impersonated_config_mints_access_tokens_only(endpo
     print-identity-token refuses external accounts, and impersonating the same account again
     would need Token Creator on itself. Hence chain.sh's federated token and impersonation."""
     require_tools("gcloud")
-    path = endpoints["credentials"][IMPERSONATED]
+    path = endpoints.credentials[IMPERSONATED]
     env = client_env(path)
     login = gcloud(env, "auth", "login", f"--cred-file={path}")
     assert login.returncode == 0, login.stderr
@@ -329,13 +330,13 @@ def test_gcloud_login_with_an_impersonated_config_mints_access_tokens_only(endpo
     token = gcloud(env, "auth", "print-access-token")
     assert token.returncode == 0, token.stderr
     info = requests.post(
-        endpoints["google_issuer"]["tokeninfo"],
+        endpoints.google_issuer.tokeninfo,
         data={"access_token": token.stdout.strip()},
         timeout=10,
     ).json()
     assert info["email"] == SA
     refused = gcloud(
-        env, "auth", "print-identity-token", f"--audiences={endpoints['services'][SERVICE]['url']}"
+        env, "auth", "print-identity-token", f"--audiences={endpoints.services[SERVICE].url}"
     )
     assert refused.returncode == 1
     assert refused.stderr.strip() == (
@@ -343,7 +344,7 @@ def test_gcloud_login_with_an_impersonated_config_mints_access_tokens_only(endpo
         "Requires valid service account."
     )
     env["CLOUDSDK_API_ENDPOINT_OVERRIDES_IAMCREDENTIALS"] = (
-        endpoints["iamcredentials"]["api_endpoint"] + "/"
+        endpoints.iamcredentials.api_endpoint + "/"
     )
     again = gcloud(
         env,
@@ -351,7 +352,7 @@ def test_gcloud_login_with_an_impersonated_config_mints_access_tokens_only(endpo
         "print-identity-token",
         f"--impersonate-service-account={SA}",
         "--include-email",
-        f"--audiences={endpoints['services'][SERVICE]['url']}",
+        f"--audiences={endpoints.services[SERVICE].url}",
     )
     assert again.returncode == 1
     assert "PERMISSION_DENIED: Failed to impersonate" in again.stderr

@@ -1,4 +1,5 @@
-"""The IdP's settings: one frozen dataclass, built in Python or from ``IDP_*`` variables.
+"""The IdP's settings: one frozen dataclass, built in Python or from ``IDP_*`` variables
+(``IdpSettings.from_env``), and written back to them (``to_env``).
 
 | variable | field | meaning |
 |---|---|---|
@@ -110,6 +111,30 @@ class IdpSettings:
         }
         values.update(overrides)
         return cls(**values)
+
+    def to_env(self) -> dict[str, str]:
+        """Every variable ``from_env`` reads, so that it reads back these settings; unset ones
+        are empty, overriding any inherited from the parent's environment. Keys travel as
+        IDP_SIGNING_KEYS (or in the key state file)."""
+
+        def flag(on: bool) -> str:
+            return "1" if on else ""
+
+        return {
+            "IDP_ISSUER": self.issuer or "",
+            "IDP_ISSUER_FROM_HOST": flag(self.issuer_from_host),
+            "IDP_BIND_HOST": self.bind_host,
+            "IDP_TOKEN_SECRET": self.token_secret or "",
+            "IDP_ALLOW_PUBLIC_MINTING": flag(self.allow_public_minting),
+            "IDP_ADMIN_SECRET": self.admin_secret or "",
+            "IDP_ALLOW_FOREIGN_ISSUER": flag(self.allow_foreign_issuer),
+            "IDP_TOKEN_TTL": str(self.token_ttl),
+            "IDP_MAX_LIFETIME": str(self.max_lifetime),
+            "IDP_PROFILES": json.dumps(self.profiles) if self.profiles else "",
+            "IDP_KEY_STATE": str(self.key_state) if self.key_state is not None else "",
+            "IDP_KEY_FILE": "",
+            "IDP_SIGNING_KEYS": self.key_source or "",
+        }
 
 
 def normalise_issuer(issuer: str) -> str:

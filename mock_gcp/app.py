@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
-from mock_gcp.backend import GoogleBackend, LocalDeviations
+from mock_gcp.backend import GoogleBackend
 from mock_gcp.errors import ApiError, OAuthError
 from mock_gcp.iamcredentials import http as iamcredentials
 from mock_gcp.issuer import http as oauth2
 from mock_gcp.metadata import http as metadata
 from mock_gcp.metadata.server import MetadataError
+from mock_gcp.settings import GoogleSettings
 from mock_gcp.sts import http as sts
 from mock_gcp.topology import load_topology
 
@@ -69,16 +71,19 @@ def create_app(backend: GoogleBackend) -> Flask:
     return app
 
 
-def create_app_from_env() -> Flask:
-    """For gunicorn: ``mock_gcp.app:create_app_from_env()``.
+def create_app_from_settings(
+    settings: GoogleSettings, *, backend: GoogleBackend | None = None
+) -> Flask:
+    """The app for settings. ``backend``: one already built in this process, shared with the
+    stack's in-process front ends (threads mode); else one is built from the settings."""
+    if backend is None:
+        backend = GoogleBackend(load_topology(settings.topology), settings.deviations())
+    return create_app(backend)
 
-    WIFLAB_TOPOLOGY (path), WIFLAB_GOOGLE_ISSUER (the issuer URL tokens carry: this server's
-    own URL by default), WIFLAB_IDP_ISSUER (the lab IdP's issuer, for providers without an
-    issuerUri).
-    """
-    topology = load_topology(os.environ["WIFLAB_TOPOLOGY"])
-    deviations = LocalDeviations(
-        google_issuer=os.environ["WIFLAB_GOOGLE_ISSUER"],
-        lab_idp_issuer=os.environ.get("WIFLAB_IDP_ISSUER") or None,
+
+def create_app_from_env(environ: Mapping[str, str] | None = None) -> Flask:
+    """For gunicorn: ``mock_gcp.app:create_app_from_env()``; the variables are in
+    ``mock_gcp.settings``."""
+    return create_app_from_settings(
+        GoogleSettings.from_env(os.environ if environ is None else environ)
     )
-    return create_app(GoogleBackend(topology, deviations))

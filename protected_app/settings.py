@@ -7,6 +7,9 @@
 - ``PROTECTED_APP_ISSUER``: the expected ``iss`` in ``jwks`` mode (comma-separated for several).
 - ``PROTECTED_APP_JWKS_URL``: the issuer's JWKS in ``jwks`` mode.
 - ``PROTECTED_APP_GOOGLE_CERTS_URL``: Google's JWKS in ``google`` mode (default: Google's own).
+
+``Settings.from_env`` reads them, ``Settings.to_env`` writes them: a server started with the
+variables of settings runs with those settings.
 """
 
 from __future__ import annotations
@@ -45,6 +48,10 @@ class Settings:
     cloud_run: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if self.verify is VerifyMode.GOOGLE:
+            # Google's issuers and certs unless told otherwise, as from_env reads them.
+            object.__setattr__(self, "issuers", self.issuers or GOOGLE_ISSUERS)
+            object.__setattr__(self, "jwks_url", self.jwks_url or GOOGLE_CERTS_URL)
         if self.verify in (VerifyMode.GOOGLE, VerifyMode.JWKS) and not self.audiences:
             raise SettingsError(
                 f"PROTECTED_APP_AUDIENCE is required when PROTECTED_APP_VERIFY={self.verify}: "
@@ -90,6 +97,20 @@ class Settings:
             env.get("PROTECTED_APP_JWKS_URL", "").strip() or None,
             cloud_run,
         )
+
+    def to_env(self) -> dict[str, str]:
+        """Every variable ``from_env`` reads, so that it reads back these settings; unset ones
+        are empty, overriding any inherited from the parent's environment."""
+        google = self.verify is VerifyMode.GOOGLE
+        return {
+            "PROTECTED_APP_VERIFY": self.verify.value,
+            "PROTECTED_APP_AUDIENCE": ",".join(self.audiences),
+            # In google mode the issuers are Google's; only the certs URL may differ.
+            "PROTECTED_APP_ISSUER": "" if google else ",".join(self.issuers),
+            "PROTECTED_APP_JWKS_URL": "" if google else self.jwks_url or "",
+            "PROTECTED_APP_GOOGLE_CERTS_URL": (self.jwks_url or "") if google else "",
+            **{name: self.cloud_run.get(name, "") for name in CLOUD_RUN_VARIABLES},
+        }
 
 
 def _split(value: str) -> tuple[str, ...]:

@@ -4,7 +4,7 @@ test AWS code, against the local stand-in of Google's side, with the official cl
 Registered through the ``pytest11`` entry point, so installing wiflab is enough. Fixtures:
 
 - ``wif_stack`` (session): the whole chain on loopback in threads mode, ephemeral ports, state
-  in a temp dir (one per xdist worker). ``.endpoints`` (the endpoints.json schema),
+  in a temp dir (one per xdist worker). ``.endpoints`` (``wiflab_core.endpoints.Endpoints``),
   ``.topology``, ``.audience(provider)``, ``.account(name)``, ``.service_url(name)``,
   ``.mint(...)``, ``.iam_client(credentials)``, ``.idp`` (the IdP's client, key rotation).
 - ``mint_token(profile=None, *, provider=None, alg=None, kid=None, **claims)``: a subject token
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from idp_server.client import IdpClient
     from mock_gcp.backend import GoogleBackend
     from mock_gcp.topology import Topology
+    from wiflab_core.endpoints import Endpoints
 
 CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
 SOURCES = ("file", "url", "executable")
@@ -63,13 +64,13 @@ class WifStack:
 
     def __init__(
         self,
-        endpoints: Mapping[str, Any],
+        endpoints: Endpoints,
         topology: Topology,
         *,
         backend: GoogleBackend | None = None,
         token_secret: str | None = None,
     ):
-        self.endpoints = dict(endpoints)
+        self.endpoints = endpoints
         self._topology = topology
         self.backend = backend
         # The IdP's /token secret, when minting is guarded (a deployed IdP).
@@ -82,13 +83,13 @@ class WifStack:
 
     @property
     def target(self) -> str:
-        return self.endpoints["target"]
+        return self.endpoints.target
 
     # -- names ----------------------------------------------------------------------------
 
     @property
     def default_provider(self) -> str:
-        providers = list(self.endpoints.get("providers", {}))
+        providers = list(self.endpoints.providers)
         if not providers:
             raise ValueError("the topology has no enabled provider: pass provider='POOL/PROVIDER'")
         return providers[0]
@@ -98,7 +99,7 @@ class WifStack:
         pool, sep, provider_id = (provider or self.default_provider).partition("/")
         if not sep:
             raise ValueError(f"provider {provider!r}: expected 'POOL/PROVIDER'")
-        number = self.endpoints["project"]["number"]
+        number = self.endpoints.project.number
         return (
             f"//iam.googleapis.com/projects/{number}/locations/global/"
             f"workloadIdentityPools/{pool}/providers/{provider_id}"
@@ -108,17 +109,13 @@ class WifStack:
         """A service account's email from its name (the part before @), in the target project."""
         if "@" in name:
             return name
-        for email in self.endpoints.get("serviceAccounts", []):
+        for email in self.endpoints.service_accounts:
             if email.split("@")[0] == name:
                 return email
-        return f"{name}@{self.endpoints['project']['id']}.iam.gserviceaccount.com"
+        return f"{name}@{self.endpoints.project.id}.iam.gserviceaccount.com"
 
     def service_url(self, name: str) -> str:
-        try:
-            return self.endpoints["services"][name]["url"]
-        except KeyError:
-            known = ", ".join(self.endpoints.get("services", {})) or "none"
-            raise KeyError(f"no Cloud Run service {name!r} (services: {known})") from None
+        return self.endpoints.service_url(name)
 
     # -- the IdP --------------------------------------------------------------------------
 
@@ -127,11 +124,13 @@ class WifStack:
         """A client of the lab IdP; it can rotate keys when the admin secret is known."""
         from idp_server.client import IdpClient
 
-        idp = self.endpoints["idp"]
-        secret_file = idp.get("admin_secret_file")
+        idp = self.endpoints.idp
+        if idp is None:
+            raise ValueError(f"the {self.target} target has no lab IdP (endpoints idp)")
+        secret_file = idp.admin_secret_file
         admin = Path(secret_file).read_text().strip() if secret_file else None
         return IdpClient(
-            idp["token_url"].removesuffix("/token"),
+            idp.token_url.removesuffix("/token"),
             token_secret=self.token_secret,
             admin_secret=admin,
         )
@@ -177,7 +176,7 @@ class WifStack:
         return iam_credentials_v1.IAMCredentialsClient(
             credentials=credentials,
             transport="rest",
-            client_options={"api_endpoint": self.endpoints["iamcredentials"]["api_endpoint"]},
+            client_options={"api_endpoint": self.endpoints.iamcredentials.api_endpoint},
         )
 
 
@@ -235,9 +234,9 @@ class ExternalAccounts:
         return credentials.external_account(
             stack.audience(provider),
             credential_source,
-            token_url=stack.endpoints["sts"]["token_url"],
+            token_url=stack.endpoints.sts.token_url,
             service_account=stack.account(service_account) if service_account else None,
-            iamcredentials=stack.endpoints["iamcredentials"]["api_endpoint"],
+            iamcredentials=stack.endpoints.iamcredentials.api_endpoint,
         )
 
     def credentials(
@@ -277,7 +276,12 @@ class ExternalAccounts:
         name = profile or next(iter(stack.topology.idp.profiles), None)
         if name is None:
             raise ValueError("source='url' needs an IdP profile, and the topology has none")
-        url = stack.endpoints["idp"]["profile_url"].format(profile=quote(name, safe=""))
+        idp = stack.endpoints.idp
+        if idp is None:
+            raise ValueError(
+                f"source='url' needs the lab IdP, and the {stack.target} target has none"
+            )
+        url = idp.profile_url.format(profile=quote(name, safe=""))
         url += "?aud=" + quote(stack.audience(provider), safe="")
         secret = stack.token_secret
         headers = {"Authorization": f"Bearer {secret}"} if secret else None
@@ -436,7 +440,7 @@ def wif_topology(wif_stack: WifStack) -> Iterator[TopologyOverride]:
         pytest.skip(
             "wif_topology applies a topology inside the stand-in: it needs the in-process "
             f"stack (threads mode), not target={wif_stack.target} "
-            f"mode={wif_stack.endpoints.get('mode')}"
+            f"mode={wif_stack.endpoints.mode}"
         )
     override = TopologyOverride(wif_stack.backend)
     yield override

@@ -1,7 +1,9 @@
 """Serve a WSGI app on loopback: in a thread (fast, for tests) or under gunicorn (as in production).
 
-Both bind their socket before anything starts, so port 0 gives an ephemeral port with no
-race: gunicorn inherits the already-bound socket through ``fd://``.
+Both bind their socket before anything starts (or take one bound by the caller), so port 0
+gives an ephemeral port with no race: gunicorn inherits the already-bound socket through
+``fd://``. Under gunicorn, ``app_from_env`` builds an app from settings read from the
+environment: the same factory a thread is given the settings object.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from importlib import import_module
 from typing import Any
 
 import requests
@@ -49,12 +52,19 @@ class ThreadedServer:
     apps that must know their own URL (an issuer, say) are built once the port is bound.
     """
 
-    def __init__(self, app: Any = None, host: str = LOOPBACK, port: int = 0):
-        sock = bind_socket(host, port)
+    def __init__(
+        self,
+        app: Any = None,
+        host: str = LOOPBACK,
+        port: int = 0,
+        *,
+        sock: socket.socket | None = None,
+    ):
+        sock = sock or bind_socket(host, port)
         self.url = url_of(sock)
         self.app = app
         self._server: BaseWSGIServer = make_server(
-            host,
+            sock.getsockname()[0],
             sock.getsockname()[1],
             self._dispatch,
             threaded=True,
@@ -102,8 +112,9 @@ class GunicornProcess:
         env: Mapping[str, str] | None = None,
         extra_args: list[str] | None = None,
         ready_path: str = "/healthz",
+        sock: socket.socket | None = None,
     ):
-        self._sock = bind_socket(host, port)
+        self._sock = sock or bind_socket(host, port)
         self.url = url_of(self._sock)
         self._ready_path = ready_path
         fd = self._sock.fileno()
@@ -159,6 +170,20 @@ class GunicornProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def import_string(name: str) -> Any:
+    """``package.module:attribute`` -> the attribute."""
+    module, _, attribute = name.partition(":")
+    return getattr(import_module(module), attribute)
+
+
+def app_from_env(factory: str, settings: str) -> Any:
+    """gunicorn's entry for an app built from settings:
+    ``wiflab_core.serving:app_from_env('pkg.app:create_app', 'pkg.settings:Settings')`` calls
+    the factory with ``Settings.from_env(os.environ)``."""
+    build: Callable[[Any], Any] = import_string(factory)
+    return build(import_string(settings).from_env(os.environ))
 
 
 def wait_ready(url: str, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:

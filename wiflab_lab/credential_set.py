@@ -8,7 +8,6 @@ service account whose policy names the provider's pool, named ``POOL.PROVIDER.SO
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 from mock_gcp.sts.exchange import map_and_check
 from mock_gcp.topology import Provider, Topology
 from wiflab_core import external_account as credentials
+from wiflab_core.private_file import write_private
 
 
 def enabled_providers(topology: Topology) -> Iterator[Provider]:
@@ -106,13 +106,3 @@ def write(
                 write_private(path, json.dumps(config, indent=2) + "\n")
                 written[name] = str(path)
     return written
-
-
-def write_private(path: Path, text: str) -> None:
-    """Atomically, readable by the owner only: these files hold tokens and secrets."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.replace(tmp, path)

@@ -1,8 +1,10 @@
 """The whole local chain on loopback: the IdP, Google's side, and a Cloud Run front end + app
 per topology service.
 
-``threads`` mode serves every part in this process (fast: tests, the demo); ``processes``
-mode runs each under gunicorn, as in production. Either way every hop is real HTTP. The IdP
+Each part is described once (``wiflab_lab.parts``: name, port, settings, app factory) and
+started by one of two launchers (``wiflab_lab.launchers``): ``threads`` mode serves every part
+in this process (fast: tests, the demo); ``processes`` mode runs each under gunicorn, as in
+production. Either way every hop is real HTTP. The IdP
 and the apps may also run elsewhere (compose's containers): given their URLs, the stack serves
 the rest and waits for them. When all parts answer, it writes ``STATE_DIR/endpoints.json`` and
 ready-to-use external-account configs under ``STATE_DIR/credentials/``.
@@ -10,7 +12,6 @@ ready-to-use external-account configs under ``STATE_DIR/credentials/``.
 
 from __future__ import annotations
 
-import json
 import secrets
 import threading
 from collections.abc import Mapping
@@ -23,18 +24,32 @@ from urllib.parse import quote
 import requests
 
 from idp_server.settings import is_loopback
-from mock_gcp.backend import GoogleBackend, LocalDeviations
-from mock_gcp.topology import IDP_APP, Service, Topology, load_topology
+from mock_gcp.backend import GoogleBackend
+from mock_gcp.topology import Topology, load_topology
+from wiflab_core import endpoints as endpoints_file
 from wiflab_core import external_account as credentials
-from wiflab_core.serving import LOOPBACK, GunicornProcess, ThreadedServer, wait_ready
+from wiflab_core.endpoints import (
+    Endpoints,
+    GoogleIssuer,
+    IamCredentials,
+    Idp,
+    Metadata,
+    Project,
+    ProviderEndpoint,
+    ServiceEndpoint,
+    Sts,
+)
+from wiflab_core.private_file import write_private
+from wiflab_core.serving import LOOPBACK, wait_ready
 from wiflab_lab import credential_set
-from wiflab_lab.credential_set import ProviderCredentials, write_private
+from wiflab_lab.credential_set import ProviderCredentials
+from wiflab_lab.launchers import launcher
+from wiflab_lab.parts import Described, Layout, Sockets, describe
 
 MODES = ("threads", "processes")
 DEFAULT_PORT_BASE = 8700
 # Subject-token files are re-minted well before the IdP's default 1 h lifetime runs out.
 SUBJECT_TOKEN_REFRESH_SECONDS = 1800
-ENDPOINTS_FILE = "endpoints.json"
 ADMIN_SECRET_FILE = "idp-admin-secret"
 
 
@@ -61,13 +76,6 @@ class StackOptions:
     elsewhere_wait_seconds: float = 120.0
 
 
-@dataclass
-class _Urls:
-    idp: str
-    google: str
-    services: dict[str, str]
-
-
 class Stack:
     def __init__(self, options: StackOptions):
         if options.mode not in MODES:
@@ -87,27 +95,27 @@ class Stack:
                 f"the IdP would mint tokens for anyone who reaches {options.host}: set "
                 "IDP_TOKEN_SECRET (clients then send Authorization: Bearer <secret>)"
             )
+        # The in-process Google side (threads mode), for tests that change it at run time.
         self.backend: GoogleBackend | None = None
-        self.endpoints: dict[str, Any] = {}
+        self._endpoints: Endpoints | None = None
         self._admin_secret = options.admin_secret or secrets.token_urlsafe(24)
         self._exit = ExitStack()
         self._stop_refresh = threading.Event()
 
     # -- lifecycle ---------------------------------------------------------------------
 
-    def start(self) -> dict[str, Any]:
+    def start(self) -> Endpoints:
         self.options.state_dir.mkdir(parents=True, exist_ok=True)
         try:
-            urls = (
-                self._start_threads() if self.options.mode == "threads" else self._start_processes()
-            )
-            for url in self._elsewhere(urls.idp):
+            parts = self._start_parts()
+            self.backend = parts.backend
+            for url in self._elsewhere(parts.idp_url):
                 wait_ready(f"{url}/healthz", self.options.elsewhere_wait_seconds)
-            self.endpoints = self._write_state(urls)
+            self._endpoints = self._write_state(parts)
         except BaseException:
             self.stop()
             raise
-        return self.endpoints
+        return self._endpoints
 
     def stop(self) -> None:
         self._stop_refresh.set()
@@ -121,195 +129,85 @@ class Stack:
         self.stop()
 
     @property
+    def endpoints(self) -> Endpoints:
+        """What ``start`` wrote to endpoints.json."""
+        if self._endpoints is None:
+            raise RuntimeError("the stack has not started")
+        return self._endpoints
+
+    @property
     def endpoints_path(self) -> Path:
-        return self.options.state_dir / ENDPOINTS_FILE
+        return self.options.state_dir / endpoints_file.FILE_NAME
 
     # -- servers -----------------------------------------------------------------------
-
-    def _port(self, offset: int) -> int:
-        return 0 if self.options.port_base == 0 else self.options.port_base + offset
-
-    def _given_upstream(self, service: Service, idp_url: str) -> str | None:
-        """The URL of the service's app when it runs elsewhere (or is the IdP), else None."""
-        if service.app == IDP_APP:
-            return idp_url
-        return self.options.app_urls.get(service.name)
 
     def _elsewhere(self, idp_url: str) -> set[str]:
         given = set(self.options.app_urls.values())
         return given | {idp_url} if self.options.idp_url else given
 
-    def _start_threads(self) -> _Urls:
-        from idp_server.app import create_app as create_idp
-        from idp_server.settings import IdpSettings
-        from mock_gcp.app import create_app as create_google
-        from mock_gcp.run.front_end import create_app_for_topology
-        from protected_app.app import create_app as create_protected
-        from protected_app.settings import Settings as ProtectedSettings
-        from protected_app.settings import VerifyMode
-
-        host = self.options.host
-        servers: list[ThreadedServer] = []
-        idp_url = self.options.idp_url
-        if idp_url is None:
-            idp = ThreadedServer(port=self._port(0), host=host)
-            idp.app = create_idp(
-                IdpSettings(
-                    issuer=idp.url,
-                    profiles=self.topology.idp.plain(),
-                    admin_secret=self._admin_secret,
-                    token_secret=self.options.idp_token_secret,
-                    bind_host=host,
-                )
-            )
-            servers.append(idp)
-            idp_url = idp.url
-        google = ThreadedServer(port=self._port(1), host=host)
-        issuer = self.options.google_issuer or google.url
-        backend = GoogleBackend(
-            self.topology, LocalDeviations(google_issuer=issuer, lab_idp_issuer=idp_url)
+    def _start_parts(self) -> Described:
+        options = self.options
+        layout = Layout(
+            topology=self.topology,
+            topology_path=options.topology_path.resolve(),
+            state_dir=options.state_dir,
+            in_process=options.mode == "threads",
+            admin_secret=self._admin_secret,
+            token_secret=options.idp_token_secret,
+            google_issuer=options.google_issuer,
+            idp_url=options.idp_url,
+            app_urls=options.app_urls,
         )
-        google.app = create_google(backend)
-        self.backend = backend
-        servers.append(google)
-        services: dict[str, str] = {}
-        for i, service in enumerate(self.topology.services):
-            upstream = self._given_upstream(service, idp_url)
-            if upstream is None:
-                app = ThreadedServer(port=self._port(11 + 2 * i), host=host)
-                app.app = create_protected(
-                    ProtectedSettings(
-                        verify=VerifyMode.CLOUD_RUN, cloud_run=cloud_run_env(service.name)
-                    )
-                )
-                servers.append(app)
-                upstream = app.url
-            front = ThreadedServer(port=self._port(10 + 2 * i), host=host)
-            front.app = create_app_for_topology(
-                lambda: backend.topology,
-                service.name,
-                service_url=front.url,
-                upstream_url=upstream,
-                google_keys=backend.issuer.key_for,
-                google_issuers=[issuer],
-            )
-            servers.append(front)
-            services[service.name] = front.url
-        for server in servers:
-            self._exit.enter_context(server)
-        return _Urls(idp_url, google.url, services)
-
-    def _start_processes(self) -> _Urls:
-        from idp_server.keystore import create_state_file, initial_keyset
-
-        host = self.options.host
-        topology_path = str(self.options.topology_path.resolve())
-        servers: list[GunicornProcess] = []
-        idp_url = self.options.idp_url
-        if idp_url is None:
-            idp = GunicornProcess("idp_server.app:create_app()", host=host, port=self._port(0))
-            key_state = create_state_file(initial_keyset(None), self.options.state_dir / "idp")
-            idp.env.update(
-                IDP_ISSUER=idp.url,
-                IDP_BIND_HOST=host,
-                IDP_KEY_STATE=str(key_state),
-                IDP_PROFILES=json.dumps(self.topology.idp.plain()),
-                IDP_ADMIN_SECRET=self._admin_secret,
-                IDP_TOKEN_SECRET=self.options.idp_token_secret or "",
-            )
-            servers.append(idp)
-            idp_url = idp.url
-        google = GunicornProcess(
-            "mock_gcp.app:create_app_from_env()",
-            host=host,
-            port=self._port(1),
-            # One process: the tokens STS issues live in its memory, shared by its threads.
-            workers=1,
-            extra_args=["--threads", "8"],
-        )
-        issuer = self.options.google_issuer or google.url
-        google.env.update(
-            WIFLAB_TOPOLOGY=topology_path, WIFLAB_GOOGLE_ISSUER=issuer, WIFLAB_IDP_ISSUER=idp_url
-        )
-        servers.append(google)
-        services: dict[str, str] = {}
-        for i, service in enumerate(self.topology.services):
-            upstream = self._given_upstream(service, idp_url)
-            if upstream is None:
-                app = GunicornProcess(
-                    "protected_app.app:create_app()",
-                    host=host,
-                    port=self._port(11 + 2 * i),
-                    workers=1,
-                    extra_args=["--threads", "4"],
-                    env=cloud_run_env(service.name),
-                )
-                servers.append(app)
-                upstream = app.url
-            front = GunicornProcess(
-                "mock_gcp.run.front_end:create_app_from_env()",
-                host=host,
-                port=self._port(10 + 2 * i),
-                workers=1,
-                extra_args=["--threads", "8"],
-            )
-            front.env.update(
-                WIFLAB_TOPOLOGY=topology_path,
-                WIFLAB_RUN_SERVICE=service.name,
-                WIFLAB_RUN_SERVICE_URL=front.url,
-                WIFLAB_RUN_UPSTREAM=upstream,
-                WIFLAB_GOOGLE_CERTS_URL=f"{google.url}/oauth2/v3/certs",
-                WIFLAB_GOOGLE_ISSUER=issuer,
-            )
-            servers.append(front)
-            services[service.name] = front.url
-        # Boot side by side, then wait: start-up costs one gunicorn boot, not one per part.
-        for server in servers:
-            self._exit.callback(server.stop)
-            server.launch()
-        for server in servers:
-            server.wait_ready()
-        return _Urls(idp_url, google.url, services)
+        sockets = Sockets(options.host, options.port_base)
+        try:
+            described = describe(layout, sockets, options.host)
+            run = launcher(options.mode, self._exit)
+            for part in described.parts:
+                run.launch(part, sockets.take(part.port_offset))
+            run.wait_ready()
+        finally:
+            sockets.close()
+        return described
 
     # -- endpoints.json and credentials ----------------------------------------------------
 
-    def _write_state(self, urls: _Urls) -> dict[str, Any]:
+    def _write_state(self, parts: Described) -> Endpoints:
         state = self.options.state_dir
-        idp, google = urls.idp, urls.google
+        idp, google = parts.idp_url, parts.google_url
         secret_file = state / ADMIN_SECRET_FILE
         write_private(secret_file, self._admin_secret)
         topology = self.topology
-        endpoints: dict[str, Any] = {
-            "target": "local",
-            "mode": self.options.mode,
-            "project": {"id": topology.project_id, "number": topology.project_number},
-            "topology": str(self.options.topology_path.resolve()),
-            "idp": {
-                "issuer": idp,
-                "token_url": f"{idp}/token",
-                "profile_url": f"{idp}/token/{{profile}}",
-                "admin_secret_file": str(secret_file),
-            },
-            "sts": {"token_url": f"{google}/v1/token"},
-            "iamcredentials": {"api_endpoint": google},
-            "google_issuer": {
-                "issuer": self.options.google_issuer or google,
-                "certs_v1": f"{google}/oauth2/v1/certs",
-                "certs_v3": f"{google}/oauth2/v3/certs",
-                "tokeninfo": f"{google}/oauth2/v3/tokeninfo",
-            },
-            "metadata": {"host": google.removeprefix("http://")},
-            "services": {name: {"url": url} for name, url in urls.services.items()},
-            "providers": {
-                f"{p.pool_id}/{p.provider_id}": {
-                    "audience": topology.provider_audience(p.pool_id, p.provider_id)
-                }
+        endpoints = Endpoints(
+            target="local",
+            mode="threads" if self.options.mode == "threads" else "processes",
+            project=Project(id=topology.project_id, number=topology.project_number),
+            topology=str(self.options.topology_path.resolve()),
+            idp=Idp(
+                issuer=idp,
+                token_url=f"{idp}/token",
+                profile_url=f"{idp}/token/{{profile}}",
+                admin_secret_file=str(secret_file),
+            ),
+            sts=Sts(token_url=f"{google}/v1/token"),
+            iamcredentials=IamCredentials(api_endpoint=google),
+            google_issuer=GoogleIssuer(
+                issuer=self.options.google_issuer or google,
+                certs_v1=f"{google}/oauth2/v1/certs",
+                certs_v3=f"{google}/oauth2/v3/certs",
+                tokeninfo=f"{google}/oauth2/v3/tokeninfo",
+            ),
+            metadata=Metadata(host=google.removeprefix("http://")),
+            services={name: ServiceEndpoint(url=url) for name, url in parts.services.items()},
+            providers={
+                f"{p.pool_id}/{p.provider_id}": ProviderEndpoint(
+                    audience=topology.provider_audience(p.pool_id, p.provider_id)
+                )
                 for p in credential_set.enabled_providers(topology)
             },
-            "serviceAccounts": [sa.email for sa in topology.service_accounts],
-            "credentials": self._write_credentials(idp, google),
-        }
-        write_private(self.endpoints_path, json.dumps(endpoints, indent=2) + "\n")
+            service_accounts=tuple(sa.email for sa in topology.service_accounts),
+            credentials=self._write_credentials(idp, google),
+        )
+        endpoints.write(self.endpoints_path)
         return endpoints
 
     def _write_credentials(self, idp: str, google: str) -> dict[str, str]:
@@ -363,8 +261,3 @@ class Stack:
     def _minting_headers(self) -> dict[str, str]:
         secret = self.options.idp_token_secret
         return {"Authorization": f"Bearer {secret}"} if secret else {}
-
-
-def cloud_run_env(service: str) -> dict[str, str]:
-    """What Cloud Run sets in a service's container."""
-    return {"K_SERVICE": service, "K_REVISION": f"{service}-00001-wif", "K_CONFIGURATION": service}

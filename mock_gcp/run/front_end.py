@@ -32,6 +32,7 @@ from mock_gcp.run.admission import (
     invoke_policies,
     remove_signature,
 )
+from mock_gcp.run.settings import FrontEndConfigError, FrontEndSettings
 from mock_gcp.topology import Policy, Service, Topology, load_topology
 from wiflab_core.jose import KeyLookup
 from wiflab_core.jwks_cache import JwksCache
@@ -39,6 +40,8 @@ from wiflab_core.wire import GOOGLE_ISSUERS
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
+    from mock_gcp.backend import GoogleBackend
 
 log = logging.getLogger(__name__)
 
@@ -233,33 +236,35 @@ def create_app_for_topology(
     )
 
 
-class FrontEndConfigError(ValueError):
-    """The front end cannot start: the message names the setting."""
+def create_app_from_settings(
+    settings: FrontEndSettings, *, backend: GoogleBackend | None = None
+) -> FrontEnd:
+    """The front end for settings. ``backend``: Google's side in this process (the stack's
+    threads mode), whose topology it follows as it changes and whose keys it reads directly;
+    else the topology file and the certs URL."""
+    topology: Callable[[], Topology]
+    google_keys: KeyLookup
+    if backend is not None:
+        shared = backend  # narrowed, for the closure
+        topology, google_keys = (lambda: shared.topology), shared.issuer.key_for
+    else:
+        loaded = load_topology(settings.topology)
+        topology, google_keys = (lambda: loaded), jwks_key_lookup(settings.google_certs_url)
+    return create_app_for_topology(
+        topology,
+        settings.service,
+        service_url=settings.service_url,
+        upstream_url=settings.upstream_url,
+        google_keys=google_keys,
+        google_issuers=(settings.google_issuer, *GOOGLE_ISSUERS),
+    )
 
 
 def create_app_from_env(environ: Mapping[str, str] | None = None) -> FrontEnd:
-    """For gunicorn (``mock_gcp.run.front_end:create_app_from_env()``): WIFLAB_* settings.
-
-    WIFLAB_TOPOLOGY (file), WIFLAB_RUN_SERVICE (its name there), WIFLAB_RUN_SERVICE_URL (the
-    URL callers use, hence the ``aud`` expected), WIFLAB_RUN_UPSTREAM (the app), and the
-    Google issuer: WIFLAB_GOOGLE_CERTS_URL (its JWKS) and WIFLAB_GOOGLE_ISSUER (its ``iss``).
-    """
-    env = os.environ if environ is None else environ
-
-    def required(name: str) -> str:
-        value = env.get(name, "").strip()
-        if not value:
-            raise FrontEndConfigError(f"{name} is required")
-        return value
-
-    topology = load_topology(required("WIFLAB_TOPOLOGY"))
-    return create_app_for_topology(
-        lambda: topology,
-        required("WIFLAB_RUN_SERVICE"),
-        service_url=required("WIFLAB_RUN_SERVICE_URL"),
-        upstream_url=required("WIFLAB_RUN_UPSTREAM"),
-        google_keys=jwks_key_lookup(required("WIFLAB_GOOGLE_CERTS_URL")),
-        google_issuers=(required("WIFLAB_GOOGLE_ISSUER"), *GOOGLE_ISSUERS),
+    """For gunicorn: ``mock_gcp.run.front_end:create_app_from_env()``; the variables are in
+    ``mock_gcp.run.settings``."""
+    return create_app_from_settings(
+        FrontEndSettings.from_env(os.environ if environ is None else environ)
     )
 
 

@@ -25,14 +25,14 @@ def test_seed_001_chain_reaches_the_app_container(google_side, lab: Lab) -> None
     """fake token (IdP container) -> STS -> generateIdToken with the federated token -> the
     Cloud Run front end -> the app container, which shows who called."""
     endpoints = google_side.endpoints
-    path = endpoints["credentials"]["oidc-pool-run.oidc-provider-1.file"]
+    path = endpoints.credentials["oidc-pool-run.oidc-provider-1.file"]
     credentials = identity_pool.Credentials.from_file(path, scopes=[CLOUD_PLATFORM])
     client = iam_credentials_v1.IAMCredentialsClient(
         credentials=credentials,
         transport="rest",
-        client_options={"api_endpoint": endpoints["iamcredentials"]["api_endpoint"]},
+        client_options={"api_endpoint": endpoints.iamcredentials.api_endpoint},
     )
-    service_url = endpoints["services"][SERVICE]["url"]
+    service_url = endpoints.services[SERVICE].url
     token = client.generate_id_token(
         name=f"projects/-/serviceAccounts/{SA}", audience=service_url, include_email=True
     ).token
@@ -54,7 +54,7 @@ def test_seed_001_chain_reaches_the_app_container(google_side, lab: Lab) -> None
 
 
 def test_without_a_google_id_token_the_app_is_out_of_reach(google_side) -> None:
-    service_url = google_side.endpoints["services"][SERVICE]["url"]
+    service_url = google_side.endpoints.services[SERVICE].url
     response = requests.get(f"{service_url}/dump", timeout=30)
     assert response.status_code == 403
     assert "Your client does not have permission" in response.text

@@ -51,16 +51,16 @@ def test_it_writes_wiflab_ups_endpoints_for_the_given_upstreams(tmp_path, elsewh
     )
     with Stack(options) as side:
         endpoints = side.endpoints
-        front = endpoints["services"][SERVICE]["url"]
+        front = endpoints.services[SERVICE].url
         refused = requests.get(f"{front}/dump", timeout=10)
         token_file = (
             tmp_path / "side" / "credentials" / "oidc-pool-run.oidc-provider-1.subject-token"
         )
         claims = jwt.decode(token_file.read_text(), options={"verify_signature": False})
     with Stack(StackOptions(EXAMPLE, tmp_path / "up", port_base=0)) as up:
-        assert set(endpoints) == set(up.endpoints)
-        assert set(endpoints["credentials"]) == set(up.endpoints["credentials"])
-    assert endpoints["idp"]["issuer"] == idp.url
+        assert set(endpoints.to_json()) == set(up.endpoints.to_json())
+        assert set(endpoints.credentials) == set(up.endpoints.credentials)
+    assert endpoints.require_idp().issuer == idp.url
     assert (tmp_path / "side" / "idp-admin-secret").read_text() == "shared-admin-secret"
     # The front end guards the app like Cloud Run: no token, Google's 403 page.
     assert refused.status_code == 403 and "Your client does not have permission" in refused.text

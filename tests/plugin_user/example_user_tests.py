@@ -45,12 +45,12 @@ def test_application_default_credentials_from_a_config_file(
     info = external_account_info(PROVIDER, "url", service_account="oidc-federated")
     (tmp_path / "wif.json").write_text(json.dumps(info))
     monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "wif.json"))
-    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", wif_stack.endpoints["project"]["id"])
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", wif_stack.endpoints.project.id)
 
     credentials, _ = google.auth.default(["https://www.googleapis.com/auth/cloud-platform"])
     credentials.refresh(Request())
 
-    tokeninfo = wif_stack.endpoints["google_issuer"]["tokeninfo"]
+    tokeninfo = wif_stack.endpoints.google_issuer.tokeninfo
     owner = requests.get(tokeninfo, params={"access_token": credentials.token}).json()["email"]
     assert owner == wif_stack.account("oidc-federated")
 

@@ -142,10 +142,10 @@ def test_endpoints_uses_the_running_stack(running_stack: Stack) -> None:
     assert doc["stack"] == f"the running stack of {endpoints}"
     urls = [step["request"]["url"] for step in doc["steps"]]
     stack = running_stack.endpoints
-    service_url = stack["services"]["federated-auth-cloud-run"]["url"]
-    assert urls[0] == stack["idp"]["token_url"]
-    assert urls[1] == stack["sts"]["token_url"]
-    assert urls[2].startswith(stack["iamcredentials"]["api_endpoint"] + "/v1/projects/-/")
+    service_url = stack.services["federated-auth-cloud-run"].url
+    assert urls[0] == stack.require_idp().token_url
+    assert urls[1] == stack.sts.token_url
+    assert urls[2].startswith(stack.iamcredentials.api_endpoint + "/v1/projects/-/")
     assert urls[4] == f"{service_url}/dump"
     assert doc["dump"]["aud"] == service_url
 
@@ -153,10 +153,24 @@ def test_endpoints_uses_the_running_stack(running_stack: Stack) -> None:
 def _endpoints_file(tmp_path: Path, target: str, base: str) -> Path:
     endpoints = {
         "target": target,
-        "idp": {"token_url": f"{base}/token"},
+        "project": {"id": "demo-project", "number": "123456789012"},
+        "topology": str(TOPOLOGY),
+        "idp": {
+            "issuer": base,
+            "token_url": f"{base}/token",
+            "profile_url": f"{base}/token/{{profile}}",
+        },
         "sts": {"token_url": f"{base}/v1/token"},
         "iamcredentials": {"api_endpoint": base},
+        "google_issuer": {
+            "issuer": base,
+            "certs_v1": f"{base}/oauth2/v1/certs",
+            "certs_v3": f"{base}/oauth2/v3/certs",
+            "tokeninfo": f"{base}/oauth2/v3/tokeninfo",
+        },
         "services": {"federated-auth-cloud-run": {"url": base}},
+        "serviceAccounts": [],
+        "credentials": {},
         "providers": {
             "oidc-pool-run/oidc-provider-1": {
                 "audience": "//iam.googleapis.com/projects/123456789012/locations/global/"

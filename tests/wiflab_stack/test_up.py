@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
@@ -17,6 +16,8 @@ from google.auth import identity_pool
 from google.auth.transport.requests import Request
 from google.cloud import iam_credentials_v1
 
+from wiflab_core import endpoints as endpoints_file
+from wiflab_core.endpoints import Endpoints
 from wiflab_lab.stack import Stack, StackOptions
 
 REPO = Path(__file__).resolve().parents[2]
@@ -34,7 +35,7 @@ def run_up(*args: str, env: dict[str, str] | None = None) -> subprocess.Complete
     return subprocess.run([*WIFLAB_UP, *args], capture_output=True, text=True, timeout=60, env=env)
 
 
-def start_up(state_dir: Path, *args: str) -> tuple[subprocess.Popen[str], dict]:
+def start_up(state_dir: Path, *args: str) -> tuple[subprocess.Popen[str], Endpoints]:
     process = subprocess.Popen(
         [
             *WIFLAB_UP,
@@ -52,14 +53,14 @@ def start_up(state_dir: Path, *args: str) -> tuple[subprocess.Popen[str], dict]:
     )
     line = process.stdout.readline()
     assert line == f"wiflab ready: {state_dir / 'endpoints.json'}\n", process.stderr.read()
-    return process, json.loads((state_dir / "endpoints.json").read_text())
+    return process, endpoints_file.load(state_dir / "endpoints.json")
 
 
-def all_urls(endpoints: dict) -> list[str]:
+def all_urls(endpoints: Endpoints) -> list[str]:
     return [
-        endpoints["idp"]["issuer"],
-        endpoints["sts"]["token_url"],
-        *(s["url"] for s in endpoints["services"].values()),
+        endpoints.require_idp().issuer,
+        endpoints.sts.token_url,
+        *(s.url for s in endpoints.services.values()),
     ]
 
 
@@ -69,16 +70,16 @@ def refuses_connections(url: str) -> bool:
         return sock.connect_ex((parts.hostname, parts.port)) != 0
 
 
-def seed_001_chain(endpoints: dict) -> dict:
+def seed_001_chain(endpoints: Endpoints) -> dict:
     """The seed's client: federated credential -> generateIdToken -> the service's /dump."""
-    config = endpoints["credentials"]["oidc-pool-run.oidc-provider-1.file"]
+    config = endpoints.credentials["oidc-pool-run.oidc-provider-1.file"]
     credentials = identity_pool.Credentials.from_file(config).with_scopes([CLOUD_PLATFORM])
     client = iam_credentials_v1.IAMCredentialsClient(
         credentials=credentials,
         transport="rest",
-        client_options={"api_endpoint": endpoints["iamcredentials"]["api_endpoint"]},
+        client_options={"api_endpoint": endpoints.iamcredentials.api_endpoint},
     )
-    url = endpoints["services"][SERVICE]["url"]
+    url = endpoints.services[SERVICE].url
     token = client.generate_id_token(
         name=f"projects/-/serviceAccounts/{SA}", audience=url, include_email=True
     ).token
@@ -93,7 +94,7 @@ def seed_001_chain(endpoints: dict) -> dict:
 def test_up_serves_the_chain_and_stops_cleanly(tmp_path, mode, stop_signal):
     process, endpoints = start_up(tmp_path, "--mode", mode)
     try:
-        assert endpoints["mode"] == mode
+        assert endpoints.mode == mode
         dump = seed_001_chain(endpoints)
         assert dump["identity"]["claims"]["email"] == SA
         assert dump["identity"]["verified"] is True
@@ -105,13 +106,13 @@ def test_up_serves_the_chain_and_stops_cleanly(tmp_path, mode, stop_signal):
 
 def test_credential_files_and_secrets_are_private(tmp_path):
     with Stack(StackOptions(TOPOLOGY, tmp_path, port_base=0)) as stack:
-        paths = [Path(p) for p in stack.endpoints["credentials"].values()]
+        paths = [Path(p) for p in stack.endpoints.credentials.values()]
         assert {p.name for p in paths} >= {
             "oidc-pool-run.oidc-provider-1.file.json",
             "oidc-pool-run.oidc-provider-1.url.oidc-federated.json",
             "tenant-pool.tenant-provider.file.bigquery-runner.json",
         }
-        secret = Path(stack.endpoints["idp"]["admin_secret_file"])
+        secret = Path(stack.endpoints.require_idp().admin_secret_file)
         token = tmp_path / "credentials" / "oidc-pool-run.oidc-provider-1.subject-token"
         for private in (secret, token, stack.endpoints_path):
             assert private.stat().st_mode & 0o077 == 0
@@ -139,9 +140,9 @@ def test_fixed_ports_follow_the_port_base(tmp_path):
     except OSError:
         pytest.skip(f"ports from {base} are in use")
     try:
-        assert stack.endpoints["idp"]["issuer"] == f"http://127.0.0.1:{base}"
-        assert stack.endpoints["iamcredentials"]["api_endpoint"] == f"http://127.0.0.1:{base + 1}"
-        assert stack.endpoints["services"][SERVICE]["url"] == f"http://127.0.0.1:{base + 10}"
+        assert stack.endpoints.require_idp().issuer == f"http://127.0.0.1:{base}"
+        assert stack.endpoints.iamcredentials.api_endpoint == f"http://127.0.0.1:{base + 1}"
+        assert stack.endpoints.services[SERVICE].url == f"http://127.0.0.1:{base + 10}"
     finally:
         stack.stop()
 
@@ -169,11 +170,11 @@ def test_missing_topology_file_exits_2(tmp_path):
 def test_url_sourced_impersonated_credential(tmp_path):
     """The IdP's profile route mints with each provider's aud; impersonation yields SA tokens."""
     with Stack(StackOptions(TOPOLOGY, tmp_path, port_base=0)) as stack:
-        config = stack.endpoints["credentials"]["oidc-pool-run.oidc-provider-1.url.oidc-federated"]
+        config = stack.endpoints.credentials["oidc-pool-run.oidc-provider-1.url.oidc-federated"]
         credentials = identity_pool.Credentials.from_file(config).with_scopes([CLOUD_PLATFORM])
         credentials.refresh(Request())
         info = requests.get(
-            stack.endpoints["google_issuer"]["tokeninfo"],
+            stack.endpoints.google_issuer.tokeninfo,
             params={"access_token": credentials.token},
         ).json()
         assert info["email"] == SA
@@ -187,7 +188,7 @@ def test_google_issuer_setting_for_relying_parties_that_insist(tmp_path, mode):
     with Stack(options) as stack:
         dump = seed_001_chain(stack.endpoints)
         assert dump["identity"]["claims"]["iss"] == "https://accounts.google.com"
-        assert stack.endpoints["google_issuer"]["issuer"] == "https://accounts.google.com"
+        assert stack.endpoints.google_issuer.issuer == "https://accounts.google.com"
 
 
 def test_beyond_loopback_the_idp_needs_a_token_secret(tmp_path):
@@ -210,10 +211,10 @@ def test_a_guarded_idp_still_feeds_the_credentials(tmp_path):
     options = StackOptions(TOPOLOGY, tmp_path, port_base=0, idp_token_secret="s3cret")
     with Stack(options) as stack:
         endpoints = stack.endpoints
-        anonymous = requests.post(endpoints["idp"]["token_url"], json={"sub": "x"})
+        anonymous = requests.post(endpoints.require_idp().token_url, json={"sub": "x"})
         assert anonymous.status_code == 401
         assert seed_001_chain(endpoints)["identity"]["claims"]["email"] == SA
-        config = stack.endpoints["credentials"]["oidc-pool-run.oidc-provider-1.url.oidc-federated"]
+        config = stack.endpoints.credentials["oidc-pool-run.oidc-provider-1.url.oidc-federated"]
         credentials = identity_pool.Credentials.from_file(config).with_scopes([CLOUD_PLATFORM])
         credentials.refresh(Request())
         assert credentials.token.startswith("ya29.c.")

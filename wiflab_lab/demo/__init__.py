@@ -77,7 +77,7 @@ def run(args: DemoOptions) -> bool:
             return False
         try:
             how = f"started for this demo ({args.mode} mode), stopped at the end"
-            return _run(args, stack.topology, Endpoints.from_json(document), how, True)
+            return _run(args, stack.topology, Endpoints.from_model(document), how, True)
         finally:
             stack.stop()
 

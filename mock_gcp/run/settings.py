@@ -1,0 +1,70 @@
+"""A Cloud Run front end's settings: one frozen dataclass, built in Python or from ``WIFLAB_*``.
+
+| variable | field | meaning |
+|---|---|---|
+| WIFLAB_TOPOLOGY | topology | the topology file |
+| WIFLAB_RUN_SERVICE | service | the service's name there |
+| WIFLAB_RUN_SERVICE_URL | service_url | the URL callers use, hence the ``aud`` expected |
+| WIFLAB_RUN_UPSTREAM | upstream_url | the service's app |
+| WIFLAB_GOOGLE_CERTS_URL | google_certs_url | the JWKS of Google's ID-token issuer |
+| WIFLAB_GOOGLE_ISSUER | google_issuer | its ``iss`` (Google's own spellings are accepted too) |
+
+All are required.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from mock_gcp.settings import SettingsError, check_url, required
+
+
+class FrontEndConfigError(SettingsError):
+    """The front end cannot start: the message names the setting."""
+
+
+_URLS = {
+    "service_url": "WIFLAB_RUN_SERVICE_URL",
+    "upstream_url": "WIFLAB_RUN_UPSTREAM",
+    "google_certs_url": "WIFLAB_GOOGLE_CERTS_URL",
+    "google_issuer": "WIFLAB_GOOGLE_ISSUER",
+}
+
+
+@dataclass(frozen=True)
+class FrontEndSettings:
+    topology: Path
+    service: str
+    service_url: str
+    upstream_url: str
+    google_certs_url: str
+    google_issuer: str
+
+    def __post_init__(self) -> None:
+        if not self.service.strip():
+            raise FrontEndConfigError("WIFLAB_RUN_SERVICE is required")
+        for field, name in _URLS.items():
+            check_url(name, getattr(self, field), FrontEndConfigError)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> FrontEndSettings:
+        def get(name: str) -> str:
+            return required(environ, name, FrontEndConfigError)
+
+        return cls(
+            topology=Path(get("WIFLAB_TOPOLOGY")),
+            service=get("WIFLAB_RUN_SERVICE"),
+            service_url=get("WIFLAB_RUN_SERVICE_URL"),
+            upstream_url=get("WIFLAB_RUN_UPSTREAM"),
+            google_certs_url=get("WIFLAB_GOOGLE_CERTS_URL"),
+            google_issuer=get("WIFLAB_GOOGLE_ISSUER"),
+        )
+
+    def to_env(self) -> dict[str, str]:
+        return {
+            "WIFLAB_TOPOLOGY": str(self.topology),
+            "WIFLAB_RUN_SERVICE": self.service,
+            **{name: getattr(self, field) for field, name in _URLS.items()},
+        }

@@ -1,0 +1,66 @@
+"""The Google side's settings: one frozen dataclass, built in Python or from ``WIFLAB_*``.
+
+| variable | field | meaning |
+|---|---|---|
+| WIFLAB_TOPOLOGY | topology | the topology file (required) |
+| WIFLAB_GOOGLE_ISSUER | google_issuer | the ``iss`` of Google-signed ID tokens (required) |
+| WIFLAB_IDP_ISSUER | idp_issuer | the lab IdP's issuer, trusted by providers without an issuerUri |
+
+The issuer is the stand-in's own URL by default, or https://accounts.google.com for relying
+parties that insist on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from mock_gcp.backend import LocalDeviations
+
+
+class SettingsError(ValueError):
+    """A setting is missing or invalid: the message names the variable."""
+
+
+@dataclass(frozen=True)
+class GoogleSettings:
+    topology: Path
+    google_issuer: str
+    idp_issuer: str | None = None
+
+    def __post_init__(self) -> None:
+        check_url("WIFLAB_GOOGLE_ISSUER", self.google_issuer)
+        if self.idp_issuer is not None:
+            check_url("WIFLAB_IDP_ISSUER", self.idp_issuer)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> GoogleSettings:
+        return cls(
+            topology=Path(required(environ, "WIFLAB_TOPOLOGY")),
+            google_issuer=required(environ, "WIFLAB_GOOGLE_ISSUER"),
+            idp_issuer=environ.get("WIFLAB_IDP_ISSUER", "").strip() or None,
+        )
+
+    def to_env(self) -> dict[str, str]:
+        return {
+            "WIFLAB_TOPOLOGY": str(self.topology),
+            "WIFLAB_GOOGLE_ISSUER": self.google_issuer,
+            # Empty when unset: it overrides one inherited from the parent's environment.
+            "WIFLAB_IDP_ISSUER": self.idp_issuer or "",
+        }
+
+    def deviations(self) -> LocalDeviations:
+        return LocalDeviations(google_issuer=self.google_issuer, lab_idp_issuer=self.idp_issuer)
+
+
+def required(environ: Mapping[str, str], name: str, error: type[ValueError] = SettingsError) -> str:
+    value = environ.get(name, "").strip()
+    if not value:
+        raise error(f"{name} is required")
+    return value
+
+
+def check_url(name: str, value: str, error: type[ValueError] = SettingsError) -> None:
+    if not value.startswith(("http://", "https://")) or value != value.strip():
+        raise error(f"{name} must be an http(s) URL, not {value!r}")

@@ -1,0 +1,204 @@
+"""The local stack's parts, each described once: its name, its port offset, its settings, the
+factory that builds its app from them, and how gunicorn serves it.
+
+Two launchers start a part (``wiflab_lab.launchers``): in a thread, the factory gets the
+settings object; under gunicorn, the child gets ``settings.to_env()`` and builds the same
+settings back with ``from_env``. Ports: the IdP +0, Google's side +1, then per topology
+service its Cloud Run front end +10+2i and its app +11+2i.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, Self
+
+from idp_server.settings import IdpSettings
+from mock_gcp.backend import GoogleBackend
+from mock_gcp.run.settings import FrontEndSettings
+from mock_gcp.settings import GoogleSettings
+from mock_gcp.topology import IDP_APP, Topology
+from protected_app.settings import Settings as ProtectedSettings
+from protected_app.settings import VerifyMode
+from wiflab_core.serving import bind_socket, url_of
+
+IDP_OFFSET = 0
+GOOGLE_OFFSET = 1
+SERVICES_OFFSET = 10
+
+
+class AppSettings(Protocol):
+    """An app's settings: written to its variables, and read back from them in the child."""
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str], /) -> Self: ...
+
+    def to_env(self) -> dict[str, str]: ...
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    """How gunicorn serves a part: worker processes, and threads per worker (1: sync worker)."""
+
+    workers: int = 1
+    threads: int = 1
+
+    def gunicorn_args(self) -> list[str]:
+        return ["--threads", str(self.threads)] if self.threads > 1 else []
+
+
+@dataclass(frozen=True)
+class Part:
+    name: str
+    port_offset: int
+    url: str
+    settings: AppSettings
+    # "module:function": function(settings, **shared) -> the WSGI app.
+    factory: str
+    server: ServerOptions = ServerOptions()
+    # Threads mode only: objects the parts of this process share (Google's backend: a topology
+    # applied at run time reaches every front end at once, and keys need no HTTP fetch).
+    shared: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def settings_type(self) -> str:
+        kind = type(self.settings)
+        return f"{kind.__module__}:{kind.__qualname__}"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What the stack needs to know to describe its parts."""
+
+    topology: Topology
+    topology_path: Path
+    state_dir: Path
+    in_process: bool
+    admin_secret: str = field(repr=False)
+    token_secret: str | None = field(default=None, repr=False)
+    google_issuer: str | None = None
+    # Parts that run elsewhere: the IdP, and the app behind each named service.
+    idp_url: str | None = None
+    app_urls: Mapping[str, str] = field(default_factory=dict)
+
+
+class Sockets:
+    """The stack's listening sockets, bound before any part is described (settings carry
+    URLs, and port 0 is known only once bound)."""
+
+    def __init__(self, host: str, port_base: int):
+        self._host = host
+        self._base = port_base
+        self._bound: dict[int, socket.socket] = {}
+
+    def bind(self, offset: int) -> str:
+        port = 0 if self._base == 0 else self._base + offset
+        self._bound[offset] = sock = bind_socket(self._host, port)
+        return url_of(sock)
+
+    def take(self, offset: int) -> socket.socket:
+        return self._bound.pop(offset)
+
+    def close(self) -> None:
+        """Close the sockets no server took (start-up failed half way)."""
+        for sock in self._bound.values():
+            sock.close()
+        self._bound.clear()
+
+
+@dataclass(frozen=True)
+class Described:
+    parts: list[Part]
+    idp_url: str
+    google_url: str
+    services: dict[str, str]  # name -> front-end URL
+    backend: GoogleBackend | None  # the in-process Google side (threads mode)
+
+
+def describe(layout: Layout, sockets: Sockets, host: str) -> Described:
+    """Every part the stack runs, on the sockets it binds here."""
+    from idp_server.keystore import create_state_file, initial_keyset
+
+    topology = layout.topology
+    parts: list[Part] = []
+    idp_url = layout.idp_url
+    if idp_url is None:
+        idp_url = sockets.bind(IDP_OFFSET)
+        # Every worker signs with the same keys: they live in one state file.
+        key_state = create_state_file(initial_keyset(None), layout.state_dir / "idp")
+        idp = IdpSettings(
+            issuer=idp_url,
+            profiles=topology.idp.plain(),
+            admin_secret=layout.admin_secret,
+            token_secret=layout.token_secret,
+            bind_host=host,
+            key_state=key_state,
+        )
+        parts.append(
+            Part("idp", IDP_OFFSET, idp_url, idp, "idp_server.app:create_app", ServerOptions(2))
+        )
+    google_url = sockets.bind(GOOGLE_OFFSET)
+    issuer = layout.google_issuer or google_url
+    google = GoogleSettings(layout.topology_path, google_issuer=issuer, idp_issuer=idp_url)
+    backend = GoogleBackend(topology, google.deviations()) if layout.in_process else None
+    shared: dict[str, Any] = {"backend": backend} if backend is not None else {}
+    parts.append(
+        Part(
+            "google",
+            GOOGLE_OFFSET,
+            google_url,
+            google,
+            "mock_gcp.app:create_app_from_settings",
+            # One process: the tokens STS issues live in its memory, shared by its threads.
+            ServerOptions(workers=1, threads=8),
+            shared,
+        )
+    )
+    services: dict[str, str] = {}
+    for i, service in enumerate(topology.services):
+        front_offset = SERVICES_OFFSET + 2 * i
+        front_url = sockets.bind(front_offset)
+        upstream = idp_url if service.app == IDP_APP else layout.app_urls.get(service.name)
+        if upstream is None:
+            upstream = sockets.bind(front_offset + 1)
+            app = ProtectedSettings(
+                verify=VerifyMode.CLOUD_RUN, cloud_run=cloud_run_env(service.name)
+            )
+            parts.append(
+                Part(
+                    f"app:{service.name}",
+                    front_offset + 1,
+                    upstream,
+                    app,
+                    "protected_app.app:create_app",
+                    ServerOptions(workers=1, threads=4),
+                )
+            )
+        front = FrontEndSettings(
+            layout.topology_path,
+            service.name,
+            service_url=front_url,
+            upstream_url=upstream,
+            google_certs_url=f"{google_url}/oauth2/v3/certs",
+            google_issuer=issuer,
+        )
+        parts.append(
+            Part(
+                f"run:{service.name}",
+                front_offset,
+                front_url,
+                front,
+                "mock_gcp.run.front_end:create_app_from_settings",
+                ServerOptions(workers=1, threads=8),
+                shared,
+            )
+        )
+        services[service.name] = front_url
+    return Described(parts, idp_url, google_url, services, backend)
+
+
+def cloud_run_env(service: str) -> dict[str, str]:
+    """What Cloud Run sets in a service's container."""
+    return {"K_SERVICE": service, "K_REVISION": f"{service}-00001-wif", "K_CONFIGURATION": service}
