@@ -25,7 +25,7 @@ from deploy.runner import Runner
 from deploy.setup_plan import BUILD_CONFIG, setup_plan
 from deploy.shell import render
 from deploy.source_tag import source_tag
-from deploy.target import DEFAULT_REPOSITORY, DEFAULT_STATE_DIR, Target
+from deploy.target import DEFAULT_REPOSITORY, DEFAULT_STATE_DIR, IMAGE_TARGETS, Target
 from deploy.teardown_plan import teardown_plan
 from mock_gcp.topology import Topology, TopologyError, load_topology
 
@@ -111,8 +111,14 @@ def _target_arguments(parser: argparse.ArgumentParser) -> None:
 def plan_command(args: argparse.Namespace) -> int:
     try:
         topology = _topology(args.topology)
-        tag = args.image_tag or source_tag(REPOSITORY_ROOT)
-        target = _target(args, image_tag=tag, images=_pairs(args.image, "--image"))
+        # Each image's own digest by default: an edit rebuilds only the images that ship it.
+        tags = {} if args.image_tag else _source_tags()
+        target = _target(
+            args,
+            image_tag=args.image_tag or "latest",
+            image_tags=tags,
+            images=_pairs(args.image, "--image"),
+        )
         plan = PLANS[args.deploy_command](topology, target, args.topology.as_posix())
         if args.dry_run:
             print(render(plan), end="")
@@ -162,6 +168,10 @@ def _topology(path: Path) -> Topology:
         return load_topology(path)
     except TopologyError as exc:
         raise DeployError(f"{path}: {exc}", EXIT_USAGE) from None
+
+
+def _source_tags() -> dict[str, str]:
+    return {app: source_tag(REPOSITORY_ROOT, name) for app, name in IMAGE_TARGETS.items()}
 
 
 def _target(args: argparse.Namespace, **extra: Any) -> Target:

@@ -32,6 +32,20 @@ def register(subparsers: Any) -> None:
         help="serve Google's side locally for an IdP and apps running elsewhere (compose)",
         description=__doc__.split("\n\n")[1],
     )
+    _arguments(side)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m deploy.google_side``: the command without the wiflab command line, which the
+    google image does not ship."""
+    parser = argparse.ArgumentParser(
+        prog="python -m deploy.google_side", description=__doc__.split("\n\n")[1]
+    )
+    _arguments(parser)
+    return google_side_command(parser.parse_args(argv))
+
+
+def _arguments(side: argparse.ArgumentParser) -> None:
     side.add_argument("--topology", type=Path, default=Path("wif.yaml"))
     side.add_argument("--state-dir", type=Path, required=True)
     side.add_argument("--idp-url", required=True, help="where the IdP answers")
@@ -91,3 +105,7 @@ def _admin_secret(state_dir: Path) -> str:
     if not path.exists():
         write_private(path, secrets.token_urlsafe(24))
     return path.read_text(encoding="utf-8").strip()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
