@@ -11,10 +11,11 @@
 # what it ships does.
 ARG BASE_IMAGE=python:3.12-slim
 
-# Python, the user, and each target's requirements: its extra in pyproject.toml
-# (project.optional-dependencies), so a target's dependency layer is rebuilt only when they
-# change. Each target makes its venv (Debian's python3 refuses pip installs outside one) and
-# drops pip in the layer that installs: pip never lands in an image.
+# Python, a venv (Debian's python3 refuses pip installs outside one), the user, and the
+# dependencies every target needs: the requirements its extras in pyproject.toml
+# (project.optional-dependencies) have in common. This layer is shared by every image and
+# rebuilt only when pyproject.toml changes; each target adds the rest of its extra. pip is
+# removed in the layer that installs it, so it lands in no image.
 FROM ${BASE_IMAGE} AS base
 ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
@@ -24,7 +25,10 @@ ENV PYTHONUNBUFFERED=1 \
     PYTHONPATH=/app
 WORKDIR /app
 COPY pyproject.toml /opt/wiflab/pyproject.toml
-RUN python3 -c "import pathlib, tomllib; extras = tomllib.load(open('/opt/wiflab/pyproject.toml', 'rb'))['project']['optional-dependencies']; [pathlib.Path(f'/opt/wiflab/{name}.txt').write_text('\n'.join(extras[name])) for name in ('idp', 'protected-app', 'google')]" \
+RUN python3 -c "import pathlib, tomllib; extras = tomllib.load(open('/opt/wiflab/pyproject.toml', 'rb'))['project']['optional-dependencies']; targets = ('idp', 'protected-app', 'google'); [pathlib.Path(f'/opt/wiflab/{t}.txt').write_text('\n'.join(extras[t])) for t in targets]; pathlib.Path('/opt/wiflab/common.txt').write_text('\n'.join(r for r in extras['idp'] if all(r in extras[t] for t in targets)))" \
+ && python3 -m venv /opt/venv \
+ && pip install --requirement /opt/wiflab/common.txt \
+ && pip uninstall --yes pip setuptools \
  && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin wiflab
 ENV PORT=8080
 EXPOSE 8080
@@ -35,7 +39,7 @@ HEALTHCHECK --interval=5s --timeout=3s --start-period=10s --retries=3 \
 # (or IDP_ALLOW_PUBLIC_MINTING=1) and an issuer (IDP_ISSUER, or IDP_ISSUER_FROM_HOST=1); see
 # idp_server/settings.py for every IDP_*.
 FROM base AS idp
-RUN python3 -m venv /opt/venv \
+RUN python -m ensurepip --default-pip >/dev/null \
  && pip install --requirement /opt/wiflab/idp.txt \
  && pip uninstall --yes pip setuptools
 COPY wiflab_core/ wiflab_core/
@@ -50,7 +54,7 @@ CMD exec python -m idp_server --host "$IDP_BIND_HOST" --port "$PORT"
 # set; GUNICORN_CMD_ARGS=--bind=127.0.0.1:$PORT keeps it on loopback). On Cloud Run K_SERVICE
 # is set, so the app trusts the platform's token check; see protected_app/settings.py.
 FROM base AS protected-app
-RUN python3 -m venv /opt/venv \
+RUN python -m ensurepip --default-pip >/dev/null \
  && pip install --requirement /opt/wiflab/protected-app.txt \
  && pip uninstall --yes pip setuptools
 COPY wiflab_core/ wiflab_core/
@@ -65,7 +69,7 @@ CMD ["gunicorn", "--workers=1", "--threads=8", "--timeout=0", "--graceful-timeou
 # stand-in and a Cloud Run front end per service, in threads. Not for Cloud Run: it is what
 # Cloud Run replaces. Its flags come from the command (compose.yaml's `google`).
 FROM base AS google
-RUN python3 -m venv /opt/venv \
+RUN python -m ensurepip --default-pip >/dev/null \
  && pip install --requirement /opt/wiflab/google.txt \
  && pip uninstall --yes pip setuptools
 COPY wiflab_core/ wiflab_core/

@@ -11,6 +11,7 @@ the Dockerfiles' default, python:3.12-slim.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import socket
@@ -40,11 +41,13 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "wif.yaml"
 LOCAL_BASE = "wiflab-base:bookworm"
 DEFAULT_BASE = "python:3.12-slim"
+# Tags of this checkout's own: one engine may serve several checkouts' test runs at once.
+CHECKOUT = hashlib.sha256(str(ROOT).encode()).hexdigest()[:10]
 # app -> (the Dockerfile's target, the tag built here)
 TARGETS = {
-    "idp_server": ("idp", "wiflab-idp-server:test"),
-    "protected_app": ("protected-app", "wiflab-protected-app:test"),
-    "google": ("google", "wiflab-google-side:test"),
+    "idp_server": ("idp", f"wiflab-idp-server:test-{CHECKOUT}"),
+    "protected_app": ("protected-app", f"wiflab-protected-app:test-{CHECKOUT}"),
+    "google": ("google", f"wiflab-google-side:test-{CHECKOUT}"),
 }
 IMAGES = {app: tag for app, (_, tag) in TARGETS.items()}
 SERVICE = "federated-auth-cloud-run"  # seed 001's protected service in wif.yaml

@@ -23,6 +23,7 @@ import yaml
 from deploy.source_tag import shipped
 from mock_gcp.topology import load_topology
 from tests.containers.conftest import (
+    CHECKOUT,
     EXAMPLE,
     LOOPBACK,
     ROOT,
@@ -151,7 +152,9 @@ def compose_up(images, engine, tmp_path_factory) -> Iterator[Path]:
     base = free_port_block(PORTS_USED)
     work = tmp_path_factory.mktemp("compose")
     (work / "state").mkdir()
-    (work / "compose.yaml").write_text(moved(COMPOSE.read_text(), base))
+    # Its own image tags too: another checkout's run may build compose.yaml's at the same time.
+    text = moved(COMPOSE.read_text(), base).replace(":local\n", f":compose-{CHECKOUT}\n")
+    (work / "compose.yaml").write_text(text)
     env = {
         **os.environ,
         "PWD": str(work),  # compose.yaml mounts ${PWD}/state
@@ -162,7 +165,7 @@ def compose_up(images, engine, tmp_path_factory) -> Iterator[Path]:
     project = [
         *command,
         "--project-name",
-        f"wiflab-test-{os.getpid()}",
+        f"wiflab-test-{CHECKOUT}-{os.getpid()}",
         "--project-directory",
         str(ROOT),
         "--file",
@@ -183,7 +186,7 @@ def compose_up(images, engine, tmp_path_factory) -> Iterator[Path]:
             pytest.fail(f"no endpoints.json within {UP_WITHIN:.0f} s:\n{logs.stdout[-4000:]}")
         yield work / "state"
     finally:
-        compose_run("down", "--volumes", "--timeout", "10", timeout=120)
+        compose_run("down", "--volumes", "--rmi", "all", "--timeout", "10", timeout=120)
 
 
 def test_compose_up_serves_seed_001_from_its_containers(compose_up) -> None:
