@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # A Docker engine and a local base image for the container test tier (tests/containers).
 #
-# Installs docker.io and debootstrap when missing, starts dockerd in the background when no
-# engine answers, and builds the base image once: Debian bookworm (minbase) with python3 and
+# Installs docker.io, Compose and debootstrap when missing, starts dockerd in the background
+# when no engine answers, and builds the base image once: Debian bookworm (minbase) with python3 and
 # this host's CA bundle, so pip works inside image builds wherever the host's does. The image
 # is cached by its tag; a second run only checks and prints. Progress goes to stderr; the one
 # line on stdout is the tag to pass as BASE_IMAGE:
@@ -18,10 +18,16 @@ ENGINE_WAIT_SECONDS=60
 say() { echo "docker-setup: $*" >&2; }
 engine_answers() { timeout 10 docker info >/dev/null 2>&1; }
 
-if ! command -v dockerd >/dev/null || ! command -v debootstrap >/dev/null; then
-  say "installing docker.io and debootstrap"
+# Compose from Debian: bookworm packages v1 (docker-compose 1.29), which reads compose.yaml
+# (tests/containers/test_compose.py runs it); trixie and later package v2 as the
+# docker-compose-v2 plugin (`docker compose`). Whichever this release has.
+compose_answers() { docker-compose version >/dev/null 2>&1 || docker compose version >/dev/null 2>&1; }
+if ! command -v dockerd >/dev/null || ! command -v debootstrap >/dev/null || ! compose_answers; then
   apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io debootstrap >&2
+  compose=docker-compose
+  if apt-cache show docker-compose-v2 >/dev/null 2>&1; then compose=docker-compose-v2; fi
+  say "installing docker.io, $compose and debootstrap"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io "$compose" debootstrap >&2
 fi
 
 if ! engine_answers; then

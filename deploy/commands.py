@@ -25,7 +25,7 @@ from deploy.runner import Runner
 from deploy.setup_plan import BUILD_CONFIG, setup_plan
 from deploy.shell import render
 from deploy.source_tag import source_tag
-from deploy.target import DEFAULT_REPOSITORY, DEFAULT_STATE_DIR, Target
+from deploy.target import DEFAULT_REPOSITORY, DEFAULT_STATE_DIR, IMAGE_TARGETS, Target
 from deploy.teardown_plan import teardown_plan
 from mock_gcp.topology import Topology, TopologyError, load_topology
 
@@ -56,8 +56,13 @@ def run_plan(
 ) -> None:
     """``setup`` or ``teardown``: run its gcloud commands, or print them (``dry_run``)."""
     topology = _topology(flags.topology)
-    tag = image_tag or source_tag(REPOSITORY_ROOT)
-    target = _target(flags, image_tag=tag, images=_pairs(images, "--image"))
+    # Each image's own digest by default: an edit rebuilds only the images that ship it.
+    target = _target(
+        flags,
+        image_tag=image_tag or "latest",
+        image_tags={} if image_tag else _source_tags(),
+        images=_pairs(images, "--image"),
+    )
     plan = PLANS[kind](topology, target, flags.topology.as_posix())
     if dry_run:
         print(render(plan), end="")
@@ -95,6 +100,10 @@ def _topology(path: Path) -> Topology:
         return load_topology(path)
     except TopologyError as exc:
         raise DeployError(f"{path}: {exc}", EXIT_USAGE) from None
+
+
+def _source_tags() -> dict[str, str]:
+    return {app: source_tag(REPOSITORY_ROOT, name) for app, name in IMAGE_TARGETS.items()}
 
 
 def _target(flags: TargetFlags, **extra: Any) -> Target:

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import json
 import secrets
+import sys
 from collections.abc import Sequence
 from pathlib import Path
+
+import click
 
 from deploy.errors import EXIT_USAGE, DeployError
 from mock_gcp.topology import IDP_APP, TopologyError
@@ -75,3 +78,42 @@ def _admin_secret(state_dir: Path) -> str:
     if not path.exists():
         write_private(path, secrets.token_urlsafe(24))
     return path.read_text(encoding="utf-8").strip()
+
+
+@click.command(
+    "google-side",
+    short_help="serve Google's side locally for an IdP and apps running elsewhere (compose)",
+)
+@click.option("--topology", type=click.Path(path_type=Path), default=Path("wif.yaml"))
+@click.option("--state-dir", type=click.Path(path_type=Path), required=True)
+@click.option("--idp-url", required=True, help="where the IdP answers")
+@click.option(
+    "--app",
+    "apps",
+    multiple=True,
+    metavar="SERVICE=URL",
+    help="where the app behind each non-IdP service answers",
+)
+@click.option("--host", default=LOOPBACK, show_default=True)
+@click.option("--port-base", type=int, default=DEFAULT_PORT_BASE, show_default=True)
+def command(
+    topology: Path,
+    state_dir: Path,
+    idp_url: str,
+    apps: tuple[str, ...],
+    host: str,
+    port_base: int,
+) -> int:
+    """Serve Google's side for an IdP and apps given by URL, as ``wiflab up`` would serve it:
+    ``wiflab deploy google-side``, and ``python -m deploy.google_side`` in the google image,
+    which ships no command line."""
+    try:
+        google_side(topology, state_dir, idp_url, apps, host, port_base)
+    except DeployError as exc:
+        print(f"wiflab deploy google-side: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(command.main(standalone_mode=False))

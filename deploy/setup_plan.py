@@ -29,7 +29,7 @@ from deploy.names import (
     variable,
 )
 from deploy.steps import Check, Command, Generated, Note, Plan, Section, Step, WriteFile
-from deploy.target import DOCKERFILES, Retarget, Target
+from deploy.target import IMAGE_TARGETS, Retarget, Target
 from mock_gcp.topology import IDP_APP, Policy, Pool, Provider, Service, Topology
 
 APIS = (
@@ -110,7 +110,7 @@ def _images(layout: Layout, target: Target) -> list[Step]:
             ".",
             g.project(target),
             f"--config={BUILD_CONFIG}",
-            f"--substitutions=_DOCKERFILE={DOCKERFILES[app]},_IMAGE={image}",
+            f"--substitutions=_TARGET={IMAGE_TARGETS[app]},_IMAGE={image}",
         )
         steps.append(Check(describe, (("", (build,)),)))
     return steps

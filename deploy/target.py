@@ -18,8 +18,8 @@ from typing import Any
 from deploy.errors import PlanError
 from mock_gcp.topology import IDP_APP, PROTECTED_APP, Topology
 
-# Each app a topology service may run, with the Dockerfile that builds its image.
-DOCKERFILES = {IDP_APP: "idp_server/Dockerfile", PROTECTED_APP: "protected_app/Dockerfile"}
+# Each app a topology service may run, with the target of the root Dockerfile that builds it.
+IMAGE_TARGETS = {IDP_APP: "idp", PROTECTED_APP: "protected-app"}
 DEFAULT_REPOSITORY = "wiflab"
 DEFAULT_STATE_DIR = Path("wiflab-gcp")
 
@@ -40,6 +40,7 @@ class Target:
     region: str
     repository: str = DEFAULT_REPOSITORY
     image_tag: str = "latest"
+    image_tags: Mapping[str, str] = field(default_factory=dict)  # app -> its own tag instead
     images: Mapping[str, str] = field(default_factory=dict)  # app -> an image built elsewhere
     pool_ids: Mapping[str, str] = field(default_factory=dict)  # topology pool id -> deployed
     provider_ids: Mapping[str, str] = field(default_factory=dict)  # "POOL/PROVIDER" -> deployed
@@ -49,10 +50,13 @@ class Target:
         _check(self.project, _PROJECT_ID, "--project", "a project id (6-30 of [a-z0-9-])")
         _check(self.region, _REGION, "--region", "a region such as us-central1")
         _check(self.repository, _REPOSITORY, "--repository", "an Artifact Registry repository id")
-        _check(self.image_tag, _IMAGE_TAG, "--image-tag", "a Docker tag")
+        for tag in (self.image_tag, *self.image_tags.values()):
+            _check(tag, _IMAGE_TAG, "--image-tag", "a Docker tag")
         for app in self.images:
-            if app not in DOCKERFILES:
-                raise PlanError("--image", f"unknown app {app!r}; one of {', '.join(DOCKERFILES)}")
+            if app not in IMAGE_TARGETS:
+                raise PlanError(
+                    "--image", f"unknown app {app!r}; one of {', '.join(IMAGE_TARGETS)}"
+                )
         renames = [*self.pool_ids.values(), *self.provider_ids.values()]
         for new_id in renames:
             _check(new_id, _RESOURCE_ID, "--pool-id/--provider-id", "an id of 4-32 [a-z0-9-]")
@@ -64,7 +68,7 @@ class Target:
     def image(self, app: str) -> str:
         default = (
             f"{self.region}-docker.pkg.dev/{self.project}/{self.repository}/"
-            f"{app.replace('_', '-')}:{self.image_tag}"
+            f"{app.replace('_', '-')}:{self.image_tags.get(app, self.image_tag)}"
         )
         return self.images.get(app, default)
 

@@ -1,5 +1,6 @@
-"""The container tier: both images built from this checkout and run with host networking,
-Google's side on the host (deploy.google_side, as compose.yaml runs it).
+"""The container tier: the images (the root Dockerfile's targets) built from this checkout and
+run with host networking, Google's side on the host (deploy.google_side, as compose.yaml runs
+it in the google image).
 
 No Docker engine: every test here is skipped with the reason, unless WIFLAB_REQUIRE_DOCKER=1
 (CI sets it) makes that a failure. BASE_IMAGE picks the base (.ci/docker-setup.sh builds one
@@ -10,6 +11,7 @@ the Dockerfiles' default, python:3.12-slim.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import socket
@@ -17,10 +19,14 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import docker
 import pytest
+import requests
 from docker.errors import BuildError, DockerException, ImageNotFound
+from google.auth import identity_pool
+from google.cloud import iam_credentials_v1
 from testcontainers.core.config import testcontainers_config
 from testcontainers.core.container import DockerContainer
 
@@ -35,8 +41,18 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "wif.yaml"
 LOCAL_BASE = "wiflab-base:bookworm"
 DEFAULT_BASE = "python:3.12-slim"
-IMAGES = {"idp_server": "wiflab-idp-server:test", "protected_app": "wiflab-protected-app:test"}
+# Tags of this checkout's own: one engine may serve several checkouts' test runs at once.
+CHECKOUT = hashlib.sha256(str(ROOT).encode()).hexdigest()[:10]
+# app -> (the Dockerfile's target, the tag built here)
+TARGETS = {
+    "idp_server": ("idp", f"wiflab-idp-server:test-{CHECKOUT}"),
+    "protected_app": ("protected-app", f"wiflab-protected-app:test-{CHECKOUT}"),
+    "google": ("google", f"wiflab-google-side:test-{CHECKOUT}"),
+}
+IMAGES = {app: tag for app, (_, tag) in TARGETS.items()}
 SERVICE = "federated-auth-cloud-run"  # seed 001's protected service in wif.yaml
+SA = "oidc-federated@demo-project.iam.gserviceaccount.com"  # and the account it impersonates
+CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
 HEALTHY_WITHIN = 90.0
 LOOPBACK = "127.0.0.1"
 ADMIN_SECRET = "container-admin-secret"
@@ -67,17 +83,17 @@ def base_image(engine: docker.DockerClient) -> str:
 
 @pytest.fixture(scope="session")
 def images(engine: docker.DockerClient, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """Both images, built once per session; pytest-xdist workers take turns (the second finds
+    """Every image, built once per session; pytest-xdist workers take turns (the second finds
     every layer cached)."""
     base = base_image(engine)
     lock = tmp_path_factory.getbasetemp().parent / "wiflab-container-images.lock"
     with open(lock, "w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
-        for app, tag in IMAGES.items():
+        for target, tag in TARGETS.values():
             try:
                 engine.images.build(
                     path=str(ROOT),
-                    dockerfile=f"{app}/Dockerfile",
+                    target=target,
                     tag=tag,
                     buildargs={"BASE_IMAGE": base},
                     rm=True,
@@ -85,7 +101,7 @@ def images(engine: docker.DockerClient, tmp_path_factory: pytest.TempPathFactory
                 )
             except BuildError as exc:
                 log = "".join(chunk.get("stream", "") for chunk in exc.build_log)
-                pytest.fail(f"{app}/Dockerfile (BASE_IMAGE={base}) did not build:\n{log[-3000:]}")
+                pytest.fail(f"target {target} (BASE_IMAGE={base}) did not build:\n{log[-3000:]}")
     return IMAGES
 
 
@@ -150,6 +166,25 @@ def app_env(port: int) -> dict[str, str]:
         "K_REVISION": f"{SERVICE}-00001-ctr",
         "K_CONFIGURATION": SERVICE,
     }
+
+
+def call_dump_as_seed_001(endpoints: dict[str, Any]) -> requests.Response:
+    """Seed 001 through the official clients: the subject token file -> STS -> generateIdToken
+    with the federated token -> the Cloud Run front end's /dump."""
+    path = endpoints["credentials"]["oidc-pool-run.oidc-provider-1.file"]
+    credentials = identity_pool.Credentials.from_file(path, scopes=[CLOUD_PLATFORM])
+    client = iam_credentials_v1.IAMCredentialsClient(
+        credentials=credentials,
+        transport="rest",
+        client_options={"api_endpoint": endpoints["iamcredentials"]["api_endpoint"]},
+    )
+    service_url = endpoints["services"][SERVICE]["url"]
+    token = client.generate_id_token(
+        name=f"projects/-/serviceAccounts/{SA}", audience=service_url, include_email=True
+    ).token
+    return requests.get(
+        f"{service_url}/dump", headers={"Authorization": f"Bearer {token}"}, timeout=30
+    )
 
 
 @dataclass

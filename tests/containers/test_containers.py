@@ -1,4 +1,4 @@
-"""Both images as Cloud Run would run them: seed 001's chain through the official clients, the
+"""The images as Cloud Run would run them: seed 001's chain through the official clients, the
 HEALTHCHECK, a stop on SIGTERM within Cloud Run's 10 s, and an IdP that will not mint for the
 network without a secret."""
 
@@ -10,14 +10,19 @@ from pathlib import Path
 import jwt
 import pytest
 import requests
-from google.auth import identity_pool
-from google.cloud import iam_credentials_v1
 
-from tests.containers.conftest import SERVICE, Lab, app_env, free_port, idp_env, run
+from tests.containers.conftest import (
+    SA,
+    SERVICE,
+    Lab,
+    app_env,
+    call_dump_as_seed_001,
+    free_port,
+    idp_env,
+    run,
+)
 from wiflab_core.serving import wait_ready
 
-SA = "oidc-federated@demo-project.iam.gserviceaccount.com"
-CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
 CLOUD_RUN_GRACE_SECONDS = 10
 
 
@@ -26,19 +31,8 @@ def test_seed_001_chain_reaches_the_app_container(google_side, lab: Lab) -> None
     Cloud Run front end -> the app container, which shows who called."""
     endpoints = google_side.endpoints
     path = endpoints.credentials["oidc-pool-run.oidc-provider-1.file"]
-    credentials = identity_pool.Credentials.from_file(path, scopes=[CLOUD_PLATFORM])
-    client = iam_credentials_v1.IAMCredentialsClient(
-        credentials=credentials,
-        transport="rest",
-        client_options={"api_endpoint": endpoints.iamcredentials.api_endpoint},
-    )
     service_url = endpoints.services[SERVICE].url
-    token = client.generate_id_token(
-        name=f"projects/-/serviceAccounts/{SA}", audience=service_url, include_email=True
-    ).token
-    response = requests.get(
-        f"{service_url}/dump", headers={"Authorization": f"Bearer {token}"}, timeout=30
-    )
+    response = call_dump_as_seed_001(endpoints)
     assert response.status_code == 200, response.text
     dump = response.json()
     assert dump["identity"]["claims"]["email"] == SA

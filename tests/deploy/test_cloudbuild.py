@@ -1,6 +1,6 @@
 """cloudbuild.yaml parses, documents its substitutions, and every image, file and command it
-names exists here: the Dockerfiles, the images it pushes before deploying them, the setup
-command (accepted by this wiflab) and the e2e suite it runs with --target=gcp."""
+names exists here: the Dockerfile and its targets, the images it pushes before deploying them,
+the setup command (accepted by this wiflab) and the e2e suite it runs with --target=gcp."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
+from deploy.source_tag import shipped
+from deploy.target import IMAGE_TARGETS
 from tests.deploy.cases import ROOT
 
 SUBSTITUTION = re.compile(r"\$\{(_[A-Z_]+)\}")
@@ -59,6 +61,9 @@ def test_each_image_is_built_from_a_dockerfile_here_and_pushed_before_setup(buil
         )
         if dockerfile:
             assert (ROOT / dockerfile).is_file(), dockerfile
+            target = next(a.split("=", 1)[1] for a in step["args"] if a.startswith("--target="))
+            assert target in IMAGE_TARGETS.values()
+            assert shipped(ROOT, target)
             tag = next(a.split("=", 1)[1] for a in step["args"] if a.startswith("--tag="))
             built[tag] = step["id"]
     assert len(built) == 2
@@ -116,6 +121,10 @@ def test_the_e2e_step_runs_the_suite_against_google_cloud_last(build) -> None:
 def test_the_image_build_config_builds_one_pushed_image() -> None:
     config = yaml.safe_load((ROOT / "deploy" / "build-image.yaml").read_text())
     (step,) = config["steps"]
-    assert step["args"][:3] == ["build", "--file", "${_DOCKERFILE}"]
+    assert step["args"][:5] == ["build", "--file", "Dockerfile", "--target", "${_TARGET}"]
+    assert (ROOT / "Dockerfile").is_file()
     assert config["images"] == ["${_IMAGE}"]
-    assert set(config["substitutions"]) == {"_DOCKERFILE", "_IMAGE"}
+    assert set(config["substitutions"]) == {"_TARGET", "_IMAGE"}
+    # Setup's targets, and the default, are targets of the Dockerfile.
+    for target in {*IMAGE_TARGETS.values(), config["substitutions"]["_TARGET"]}:
+        assert shipped(ROOT, target)

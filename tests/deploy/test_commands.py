@@ -12,7 +12,6 @@ import pytest
 import yaml
 
 from deploy.gcp_config import write_gcp_config
-from deploy.source_tag import source_tag
 from deploy.target import Target
 from idp_server.app import create_app as create_idp
 from idp_server.settings import IdpSettings
@@ -112,21 +111,6 @@ def test_renamed_pools_reach_every_member_and_audience(capsys) -> None:
     assert "providers create-oidc prov-2" in script
     # Nothing of the topology's own project is left: its id and number are the target's.
     assert "demo-project" not in script and "123456789012" not in script
-
-
-def test_the_default_image_tag_follows_the_sources(tmp_path) -> None:
-    for name in ("pyproject.toml", "wiflab/a.py", "idp_server/b.py"):
-        (tmp_path / name).parent.mkdir(exist_ok=True)
-        (tmp_path / name).write_text(name)
-    tag = source_tag(tmp_path)
-    (tmp_path / "wiflab" / "__pycache__").mkdir()
-    (tmp_path / "wiflab" / "__pycache__" / "a.cpython-311.pyc").write_bytes(b"\0")
-    (tmp_path / "tests").mkdir()
-    (tmp_path / "tests" / "t.py").write_text("not in an image")
-    assert source_tag(tmp_path) == tag
-    (tmp_path / "idp_server" / "b.py").write_text("changed")
-    assert source_tag(tmp_path) != tag
-    assert tag.startswith("src-") and len(tag) == 16
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from wiflab.commands.conventions import EXIT_OK, IDP_TOKEN_SECRET
-from wiflab.commands.groups import OrderedGroup
-from wiflab.commands.up import DEFAULT_PORT_BASE, DEFAULT_TOPOLOGY, LOOPBACK, PATH
+from wiflab.commands.groups import LazyGroup
+from wiflab.commands.up import DEFAULT_TOPOLOGY, PATH
 
 if TYPE_CHECKING:
     from deploy.commands import TargetFlags
@@ -32,7 +32,12 @@ TOKENS_HELP = "mint fresh subject tokens for the gcp config (IDP_TOKEN_SECRET fr
 GOOGLE_SIDE_HELP = "serve Google's side locally for an IdP and apps running elsewhere (compose)"
 
 
-@click.group("deploy", cls=OrderedGroup)
+# google-side is defined beside what it runs (the google image runs it without this CLI).
+@click.group(
+    "deploy",
+    cls=LazyGroup,
+    lazy={"google-side": ("deploy.google_side:command", GOOGLE_SIDE_HELP)},
+)
 def deploy() -> None:
     """the topology on real Google Cloud, and the config that points at it"""
 
@@ -134,31 +139,6 @@ def tokens(config: Path) -> int:
     from deploy.commands import tokens as mint
 
     return _run("tokens", lambda: mint(config, os.environ.get(IDP_TOKEN_SECRET)))
-
-
-@deploy.command("google-side", short_help=GOOGLE_SIDE_HELP)
-@click.option("--topology", type=PATH, default=DEFAULT_TOPOLOGY, show_default=True)
-@click.option("--state-dir", type=PATH, required=True)
-@click.option("--idp-url", required=True, help="where the IdP answers")
-@click.option(
-    "--app",
-    "apps",
-    multiple=True,
-    metavar="SERVICE=URL",
-    help="where the app behind each non-IdP service answers",
-)
-@click.option("--host", default=LOOPBACK, show_default=True)
-@click.option("--port-base", type=int, default=DEFAULT_PORT_BASE, show_default=True)
-def google_side(**flags: Any) -> int:
-    """``wiflab up`` runs every part itself. Here the IdP and the protected apps are given as
-    URLs (compose.yaml's containers, the container tests'), and this serves the rest in
-    threads, on ``wiflab up``'s ports: the stand-in (STS, IAM Credentials, Google's issuer,
-    metadata) and a Cloud Run front end per topology service in front of its upstream. Once
-    every upstream answers it writes the same ``endpoints.json`` and credentials as ``wiflab
-    up``."""
-    from deploy.google_side import google_side as serve
-
-    return _run("google-side", lambda: serve(**flags))
 
 
 def _flags(target: dict[str, Any]) -> TargetFlags:
