@@ -19,7 +19,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import docker
 import pytest
@@ -31,6 +30,7 @@ from testcontainers.core.config import testcontainers_config
 from testcontainers.core.container import DockerContainer
 
 from mock_gcp.topology import load_topology
+from wiflab_core.endpoints import Endpoints
 from wiflab_lab.stack import Stack, StackOptions
 
 # Ryuk, testcontainers' reaper, is an image from Docker Hub, which no registry here serves;
@@ -168,17 +168,17 @@ def app_env(port: int) -> dict[str, str]:
     }
 
 
-def call_dump_as_seed_001(endpoints: dict[str, Any]) -> requests.Response:
+def call_dump_as_seed_001(endpoints: Endpoints) -> requests.Response:
     """Seed 001 through the official clients: the subject token file -> STS -> generateIdToken
     with the federated token -> the Cloud Run front end's /dump."""
-    path = endpoints["credentials"]["oidc-pool-run.oidc-provider-1.file"]
+    path = endpoints.credentials["oidc-pool-run.oidc-provider-1.file"]
     credentials = identity_pool.Credentials.from_file(path, scopes=[CLOUD_PLATFORM])
     client = iam_credentials_v1.IAMCredentialsClient(
         credentials=credentials,
         transport="rest",
-        client_options={"api_endpoint": endpoints["iamcredentials"]["api_endpoint"]},
+        client_options={"api_endpoint": endpoints.iamcredentials.api_endpoint},
     )
-    service_url = endpoints["services"][SERVICE]["url"]
+    service_url = endpoints.services[SERVICE].url
     token = client.generate_id_token(
         name=f"projects/-/serviceAccounts/{SA}", audience=service_url, include_email=True
     ).token

@@ -6,7 +6,6 @@ runs through it (no Compose: skipped, unless WIFLAB_REQUIRE_DOCKER=1 makes that 
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import re
@@ -32,6 +31,7 @@ from tests.containers.conftest import (
     base_image,
     call_dump_as_seed_001,
 )
+from wiflab_core.endpoints import load as load_endpoints
 from wiflab_lab.stack import DEFAULT_PORT_BASE
 
 COMPOSE = ROOT / "compose.yaml"
@@ -190,7 +190,7 @@ def compose_up(images, engine, tmp_path_factory) -> Iterator[Path]:
 
 
 def test_compose_up_serves_seed_001_from_its_containers(compose_up) -> None:
-    endpoints = json.loads((compose_up / "endpoints.json").read_text())
+    endpoints = load_endpoints(compose_up / "endpoints.json")
     response = call_dump_as_seed_001(endpoints)
     assert response.status_code == 200, response.text
     dump = response.json()
