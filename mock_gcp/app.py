@@ -37,7 +37,6 @@ _STATUS_NAMES = {
 def create_app(backend: GoogleBackend) -> Flask:
     app = Flask("mock_gcp")
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
-    app.extensions["wiflab.backend"] = backend
     for module in (sts, iamcredentials, oauth2, metadata):
         app.register_blueprint(module.blueprint(backend))
 

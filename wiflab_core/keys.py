@@ -237,7 +237,3 @@ class VerificationKeys:
 
     def __len__(self) -> int:
         return len(self._by_kid)
-
-    @property
-    def kids(self) -> list[str]:
-        return list(self._by_kid)

@@ -215,10 +215,6 @@ class IamCredentials:
             "signJwt": self._sign_jwt,
         }
 
-    def authenticate(self, authorization: str | None, method: str) -> IssuedToken:
-        """The bearer's live token, or Google's 401."""
-        return self._authenticate(Trace(), authorization, method)
-
     def _authenticate(self, trace: Trace, authorization: str | None, method: str) -> IssuedToken:
         token = bearer_token(authorization)
         if not trace.check("credential", token is not None, "Bearer TOKEN", None):
