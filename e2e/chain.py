@@ -17,8 +17,8 @@ from google.api_core import exceptions as api_exceptions
 from google.auth import exceptions as auth_exceptions
 from google.auth.transport.requests import Request
 
-from wiflab.pytest_plugin import CLOUD_PLATFORM, ExternalAccounts, WifStack, credentials_from_info
 from wiflab_core.keys import SigningKey
+from wiflab_lab.testing import CLOUD_PLATFORM, ExternalAccounts, WifStack, credentials_from_info
 
 # Google Front End's error page (Cloud Run): the title names the error, h2 says why.
 _PAGE = re.compile(r"<h1>Error: (?P<title>[^<]*)</h1>\s*<h2>(?P<message>.*?)</h2>", re.S)

@@ -25,10 +25,11 @@ from e2e.catalogue import UNVERIFIED, Case
 from e2e.chain import Chain, Refusal
 from e2e.lab_topology import write_extended_topology
 from mock_gcp.topology import load_topology
-from wiflab.pytest_plugin import ExternalAccounts, WifStack, local_stack, topology_path
+from wiflab.pytest_plugin import topology_path
 from wiflab_core import endpoints as endpoints_file
 from wiflab_core import keys
 from wiflab_core.endpoints import EndpointsError
+from wiflab_lab.testing import ExternalAccounts, WifStack, local_stack
 
 GCP_CONFIG_ENV = "WIFLAB_GCP_CONFIG"
 IDP_TOKEN_SECRET_ENV = "IDP_TOKEN_SECRET"

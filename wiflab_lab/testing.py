@@ -1,0 +1,341 @@
+"""The library behind wiflab's pytest plugin (``wiflab.pytest_plugin`` registers its fixtures):
+the local stack as a test sees it (``WifStack``), external-account configs and credentials for
+its providers, and run-time topology overrides. Usable without pytest too.
+
+Only the standard library is imported at load time: the plugin loads in every pytest run of an
+environment where wiflab is installed; the stack, the services and google-auth are imported
+when a fixture first needs them.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+if TYPE_CHECKING:
+    from idp_server.client import IdpClient
+    from mock_gcp.backend import GoogleBackend
+    from mock_gcp.topology import Topology
+    from wiflab_core.endpoints import Endpoints
+
+CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
+SOURCES = ("file", "url", "executable")
+ALLOW_EXECUTABLES = "GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES"
+EXECUTABLE_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:jwt"
+
+
+def example_topology() -> Path:
+    """wif.yaml beside the wiflab package (a source checkout or an editable install)."""
+    return Path(__file__).resolve().parent.parent / "wif.yaml"
+
+
+class WifStack:
+    """One target of the chain: its endpoints, its topology, and how to mint and name things.
+
+    ``backend`` is the in-process Google side (threads mode only); elsewhere it is None.
+    """
+
+    def __init__(
+        self,
+        endpoints: Endpoints,
+        topology: Topology,
+        *,
+        backend: GoogleBackend | None = None,
+        token_secret: str | None = None,
+    ):
+        self.endpoints = endpoints
+        self._topology = topology
+        self.backend = backend
+        # The IdP's /token secret, when minting is guarded (a deployed IdP).
+        self.token_secret = token_secret
+
+    @property
+    def topology(self) -> Topology:
+        """The topology in force: a test may have applied its own (wif_topology)."""
+        return self.backend.topology if self.backend is not None else self._topology
+
+    @property
+    def target(self) -> str:
+        return self.endpoints.target
+
+    # -- names ----------------------------------------------------------------------------
+
+    @property
+    def default_provider(self) -> str:
+        providers = list(self.endpoints.providers)
+        if not providers:
+            raise ValueError("the topology has no enabled provider: pass provider='POOL/PROVIDER'")
+        return providers[0]
+
+    def audience(self, provider: str | None = None) -> str:
+        """The provider's resource name, as STS expects it: ``//iam.googleapis.com/...``."""
+        pool, sep, provider_id = (provider or self.default_provider).partition("/")
+        if not sep:
+            raise ValueError(f"provider {provider!r}: expected 'POOL/PROVIDER'")
+        number = self.endpoints.project.number
+        return (
+            f"//iam.googleapis.com/projects/{number}/locations/global/"
+            f"workloadIdentityPools/{pool}/providers/{provider_id}"
+        )
+
+    def account(self, name: str) -> str:
+        """A service account's email from its name (the part before @), in the target project."""
+        if "@" in name:
+            return name
+        for email in self.endpoints.service_accounts:
+            if email.split("@")[0] == name:
+                return email
+        return f"{name}@{self.endpoints.project.id}.iam.gserviceaccount.com"
+
+    def service_url(self, name: str) -> str:
+        return self.endpoints.service_url(name)
+
+    # -- the IdP --------------------------------------------------------------------------
+
+    @cached_property
+    def idp(self) -> IdpClient:
+        """A client of the lab IdP; it can rotate keys when the admin secret is known."""
+        from idp_server.client import IdpClient
+
+        idp = self.endpoints.idp
+        if idp is None:
+            raise ValueError(f"the {self.target} target has no lab IdP (endpoints idp)")
+        secret_file = idp.admin_secret_file
+        admin = Path(secret_file).read_text().strip() if secret_file else None
+        return IdpClient(
+            idp.token_url.removesuffix("/token"),
+            token_secret=self.token_secret,
+            admin_secret=admin,
+        )
+
+    def subject_claims(
+        self, profile: str | None = None, *, provider: str | None = None, **claims: Any
+    ) -> dict[str, Any]:
+        """The profile's claims, the provider's audience, then claims; None removes a claim."""
+        profiles = self.topology.idp.profiles
+        if profile is None:
+            profile = next(iter(profiles), None)
+        base: dict[str, Any] = {}
+        if profile is not None:
+            found = self.topology.idp.claims(profile)
+            if found is None:
+                raise ValueError(
+                    f"profile {profile!r} is not in the topology's idp.profiles "
+                    f"({', '.join(profiles) or 'none'})"
+                )
+            base = found
+        merged = {**base, "aud": self.audience(provider), **claims}
+        return {name: value for name, value in merged.items() if value is not None}
+
+    def mint(
+        self,
+        profile: str | None = None,
+        *,
+        provider: str | None = None,
+        alg: str | None = None,
+        kid: str | None = None,
+        **claims: Any,
+    ) -> str:
+        """A token signed by the lab IdP (through its /token route, as a workload gets one)."""
+        body = json.dumps(self.subject_claims(profile, provider=provider, **claims))
+        return self.idp.mint(body, alg=alg, kid=kid)
+
+    # -- Google's APIs --------------------------------------------------------------------
+
+    def iam_client(self, credentials: Any = None) -> Any:
+        """google-cloud-iam's IAMCredentialsClient (REST) at this target's endpoint."""
+        from google.cloud import iam_credentials_v1
+
+        return iam_credentials_v1.IAMCredentialsClient(
+            credentials=credentials,
+            transport="rest",
+            client_options={"api_endpoint": self.endpoints.iamcredentials.api_endpoint},
+        )
+
+
+@contextmanager
+def local_stack(topology_path: Path, state_dir: Path, mode: str = "threads") -> Iterator[WifStack]:
+    """The local stand-in on ephemeral loopback ports, stopped on exit."""
+    from wiflab_lab.stack import Stack, StackOptions
+
+    stack = Stack(StackOptions(topology_path, state_dir, mode=mode, port_base=0))
+    endpoints = stack.start()
+    try:
+        yield WifStack(endpoints, stack.topology, backend=stack.backend)
+    finally:
+        stack.stop()
+
+
+class ExternalAccounts:
+    """External-account configs and google-auth credentials for one test (files in workdir)."""
+
+    def __init__(self, stack: WifStack, workdir: Path):
+        self._stack = stack
+        self._workdir = workdir
+        self._count = 0
+
+    def info(
+        self,
+        provider: str | None = None,
+        source: str = "file",
+        service_account: str | None = None,
+        *,
+        profile: str | None = None,
+        subject_token: str | None = None,
+        **claims: Any,
+    ) -> dict[str, Any]:
+        """The config; subject_token: a token of your own (expired, forged...) instead of one
+        the IdP mints from the profile and claims."""
+        from wiflab_core import external_account as credentials
+
+        if source not in SOURCES:
+            raise ValueError(f"source {source!r}: expected one of {', '.join(SOURCES)}")
+        if subject_token is not None and (claims or profile or source == "url"):
+            raise ValueError(
+                "subject_token replaces profile and claims, with source file or executable"
+            )
+        stack = self._stack
+        if source == "url":
+            credential_source = self._url_source(profile, provider, claims)
+        else:
+            token = subject_token or stack.mint(profile, provider=provider, **claims)
+            if source == "file":
+                path = self._write("subject-token", token)
+                credential_source = credentials.file_source(str(path))
+            else:
+                credential_source = credentials.executable_source(self._executable(token))
+        return credentials.external_account(
+            stack.audience(provider),
+            credential_source,
+            token_url=stack.endpoints.sts.token_url,
+            service_account=stack.account(service_account) if service_account else None,
+            iamcredentials=stack.endpoints.iamcredentials.api_endpoint,
+        )
+
+    def credentials(
+        self,
+        provider: str | None = None,
+        source: str = "file",
+        service_account: str | None = None,
+        *,
+        profile: str | None = None,
+        subject_token: str | None = None,
+        scopes: tuple[str, ...] | list[str] = (CLOUD_PLATFORM,),
+        **claims: Any,
+    ) -> Any:
+        """google-auth's credential for that config; executable needs ALLOW_EXECUTABLES=1."""
+        info = self.info(
+            provider,
+            source,
+            service_account,
+            profile=profile,
+            subject_token=subject_token,
+            **claims,
+        )
+        return credentials_from_info(info, scopes)
+
+    def _url_source(
+        self, profile: str | None, provider: str | None, claims: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """The IdP's profile route: a fresh token on every refresh, as an ambient endpoint."""
+        from wiflab_core import external_account as credentials
+
+        if claims:
+            raise ValueError(
+                "source='url' serves a profile of the IdP as configured; "
+                f"for extra claims ({', '.join(claims)}) use source='file' or 'executable'"
+            )
+        stack = self._stack
+        name = profile or next(iter(stack.topology.idp.profiles), None)
+        if name is None:
+            raise ValueError("source='url' needs an IdP profile, and the topology has none")
+        idp = stack.endpoints.idp
+        if idp is None:
+            raise ValueError(
+                f"source='url' needs the lab IdP, and the {stack.target} target has none"
+            )
+        url = idp.profile_url.format(profile=quote(name, safe=""))
+        url += "?aud=" + quote(stack.audience(provider), safe="")
+        secret = stack.token_secret
+        headers = {"Authorization": f"Bearer {secret}"} if secret else None
+        return credentials.url_source(url, headers)
+
+    def _executable(self, token: str) -> str:
+        """A tiny executable printing the executable-response JSON google-auth reads."""
+        import jwt
+
+        exp = jwt.decode(token, options={"verify_signature": False})["exp"]
+        response = {
+            "version": 1,
+            "success": True,
+            "token_type": EXECUTABLE_TOKEN_TYPE,
+            "id_token": token,
+            "expiration_time": exp,
+        }
+        script = self._write(
+            "executable.py", f"import sys\nsys.stdout.write({json.dumps(response)!r})\n"
+        )
+        return f"{shlex.quote(sys.executable)} {shlex.quote(str(script))}"
+
+    def _write(self, stem: str, text: str) -> Path:
+        self._count += 1
+        path = self._workdir / f"wif-{self._count}-{stem}"
+        path.write_text(text)
+        path.chmod(0o600)
+        return path
+
+
+def credentials_from_info(info: Mapping[str, Any], scopes: Any = (CLOUD_PLATFORM,)) -> Any:
+    """google-auth's credential class for an external-account config (empty scopes: none)."""
+    if "executable" in info["credential_source"]:
+        from google.auth import pluggable
+
+        return pluggable.Credentials.from_info(info, scopes=list(scopes) or None)
+    from google.auth import identity_pool
+
+    return identity_pool.Credentials.from_info(info, scopes=list(scopes) or None)
+
+
+class TopologyOverride:
+    """Apply topologies for one test; ``restore()`` brings back the one it started with."""
+
+    def __init__(self, backend: GoogleBackend):
+        self._backend = backend
+        self._original = backend.topology
+
+    def document(self) -> dict[str, Any]:
+        """The topology in force as an editable YAML-shaped dict (REST field names)."""
+        from mock_gcp.topology import topology_to_dict
+
+        return topology_to_dict(self._backend.topology)
+
+    def apply(self, topology: Topology | Mapping[str, Any] | str | Path) -> Topology:
+        """Swap in a topology (object, dict or YAML file), validated as at start-up."""
+        from mock_gcp.topology import Topology, load_topology, parse_topology
+
+        if isinstance(topology, Topology):
+            parsed = topology
+        elif isinstance(topology, Mapping):
+            parsed = parse_topology(dict(topology))
+        else:
+            parsed = load_topology(topology)
+        self._backend.apply_topology(parsed)
+        return parsed
+
+    @contextmanager
+    def applied(self, topology: Topology | Mapping[str, Any] | str | Path) -> Iterator[Topology]:
+        previous = self._backend.topology
+        try:
+            yield self.apply(topology)
+        finally:
+            self._backend.apply_topology(previous)
+
+    def restore(self) -> None:
+        self._backend.apply_topology(self._original)
