@@ -7,11 +7,13 @@ account's info, access token and identity token. The identity of "the VM" is the
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 from typing import Any
 
 from mock_gcp.backend import GoogleBackend
 from mock_gcp.iam import Caller
+from mock_gcp.metadata import tree
 from mock_gcp.topology import ServiceAccount
 from wiflab_core.bearer import RequestHeaders
 from wiflab_core.decisions import Decision, Refusal, Trace
@@ -54,6 +56,23 @@ def decide_request(path: str, headers: RequestHeaders) -> Decision:
             SERVICE, "request", MetadataError(403, forbidden_page(path)).refusal()
         )
     return trace.decision(SERVICE, "request")
+
+
+def not_found_page(path: str) -> str:
+    """The metadata server's 404: Google's error page (as captured in kubernetes-the-hard-way
+    #454/#664 and ansible google.cloud #568), not a Google API's JSON error."""
+    return _NOT_FOUND_PAGE.format(path=html.escape(path))
+
+
+_NOT_FOUND_PAGE = (
+    "<!DOCTYPE html>\n<html lang=en>\n  <meta charset=utf-8>\n"
+    '  <meta name=viewport content="initial-scale=1, minimum-scale=1, width=device-width">\n'
+    "  <title>Error 404 (Not Found)!!1</title>\n"
+    "  <a href=//www.google.com/><span id=logo aria-label=Google></span></a>\n"
+    "  <p><b>404.</b> <ins>That\u2019s an error.</ins>\n"
+    "  <p>The requested URL <code>{path}</code> was not found on this server."
+    "  <ins>That\u2019s all we know.</ins>\n"
+)
 
 
 def forbidden_page(path: str) -> str:
@@ -121,9 +140,16 @@ class MetadataServer:
         # The metadata server always includes the email (the VM knows its own account).
         return self._backend.issuer.id_token(account, audience, include_email=True, extra=extra)
 
-    def project_values(self) -> dict[str, str]:
+    def directory(self) -> tree.Directory:
+        """Everything below ``/computeMetadata/v1/``, with the values ``format=full`` ID tokens
+        carry (zone, instance id and name, project id and number)."""
         topology = self._backend.topology
-        return {
-            "project-id": topology.project_id,
-            "numeric-project-id": topology.project_number,
-        }
+        return tree.build(
+            project_id=topology.project_id,
+            project_number=topology.project_number,
+            zone=ZONE,
+            instance_id=INSTANCE_ID,
+            instance_name=INSTANCE_NAME,
+            email=topology.local.metadata_service_account,
+            scopes=DEFAULT_SCOPES,
+        )
