@@ -244,7 +244,7 @@ def test_go_compute_metadata_client(wif_stack, run_client, account, tmp_path):
 def test_java_application_default_credentials_on_the_metadata_server(
     wif_stack, run_client, account
 ):
-    missing = [] if shutil.which("java") else ["java (apt-get install default-jre-headless)"]
+    missing = [] if shutil.which("javac") else ["a JDK (apt-get install default-jdk-headless)"]
     classpath = subprocess.run(
         ["bash", str(CLIENTS / "java" / "classpath.sh")], capture_output=True, text=True
     )
