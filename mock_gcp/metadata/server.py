@@ -1,7 +1,8 @@
 """The metadata server of a Compute Engine VM (or Cloud Run instance) that runs as a topology SA.
 
-What google-auth's compute-engine credentials read: the ping at ``/``, the default service
-account's info, access token and identity token. The identity of "the VM" is the topology's
+What clients read: the ping at ``/``, the directories and values of ``tree.py`` (listings,
+recursive JSON, the instance's zone and id, the project, the account's email and scopes), and
+the methods here: the account's access token and identity token. The identity of "the VM" is the topology's
 ``local.metadataServiceAccount`` (mock-only: on Google Cloud it is the VM's attached SA).
 """
 
@@ -98,10 +99,6 @@ class MetadataServer:
         if alias not in ("default", account.email):
             raise MetadataError(404, f"service account {alias} not found on this instance")
         return account
-
-    def info(self, alias: str) -> dict[str, Any]:
-        account = self.account(alias)
-        return {"aliases": ["default"], "email": account.email, "scopes": list(DEFAULT_SCOPES)}
 
     def access_token(self, alias: str, scopes: str | None) -> dict[str, Any]:
         account = self.account(alias)
