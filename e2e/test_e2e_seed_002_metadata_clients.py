@@ -160,7 +160,12 @@ def run_client(wif_stack, tmp_path):
             name: value
             for name, value in os.environ.items()
             if name
-            not in ("GOOGLE_APPLICATION_CREDENTIALS", "GOOGLE_CLOUD_PROJECT", "GCLOUD_PROJECT")
+            not in (
+                "GOOGLE_APPLICATION_CREDENTIALS",
+                "GOOGLE_CLOUD_PROJECT",
+                "GCLOUD_PROJECT",
+                "CLOUDSDK_CONFIG",
+            )
         }
         env.update(GCE_METADATA_HOST=host, HOME=str(tmp_path), **extra)
         done = subprocess.run(
@@ -242,7 +247,7 @@ def test_go_compute_metadata_client(wif_stack, run_client, account, tmp_path):
 
 
 def test_java_application_default_credentials_on_the_metadata_server(
-    wif_stack, run_client, account
+    wif_stack, run_client, account, tmp_path
 ):
     missing = [] if shutil.which("javac") else ["a JDK (apt-get install default-jdk-headless)"]
     classpath = subprocess.run(
@@ -253,7 +258,14 @@ def test_java_application_default_credentials_on_the_metadata_server(
     require("Java", missing)
     url = wif_stack.service_url(SERVICE)
     report = run_client(
-        ["java", "-cp", classpath.stdout.strip(), str(CLIENTS / "java" / "Metadata.java"), url]
+        [
+            "java",
+            f"-Duser.home={tmp_path}",  # no gcloud well-known file: ADC must find the VM
+            "-cp",
+            classpath.stdout.strip(),
+            str(CLIENTS / "java" / "Metadata.java"),
+            url,
+        ]
     )
     assert report["client"] == "ComputeEngineCredentials"
     assert_tokens_work(wif_stack, report, account)

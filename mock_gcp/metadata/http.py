@@ -75,7 +75,8 @@ def blueprint(backend: GoogleBackend) -> Blueprint:
     def metadata_error(error: MetadataError) -> tuple[Response, int]:
         # Google's metadata server answers errors as HTML or text, never a Google API's JSON.
         if error.status == 404:
-            page = not_found_page(request.path)
+            note = None if error.text.startswith("<!DOCTYPE") else error.text
+            page = not_found_page(request.path, note)
             return Response(page, content_type="text/html; charset=UTF-8"), 404
         return Response(error.text, mimetype="text/html"), error.status
 

@@ -2,8 +2,9 @@
 
 What clients read: the ping at ``/``, the directories and values of ``tree.py`` (listings,
 recursive JSON, the instance's zone and id, the project, the account's email and scopes), and
-the methods here: the account's access token and identity token. The identity of "the VM" is the topology's
-``local.metadataServiceAccount`` (mock-only: on Google Cloud it is the VM's attached SA).
+the methods here: the account's access token and identity token. The identity of "the VM" is
+the topology's ``local.metadataServiceAccount`` (mock-only: on Google Cloud it is the VM's
+attached SA).
 """
 
 from __future__ import annotations
@@ -59,10 +60,14 @@ def decide_request(path: str, headers: RequestHeaders) -> Decision:
     return trace.decision(SERVICE, "request")
 
 
-def not_found_page(path: str) -> str:
+def not_found_page(path: str, note: str | None = None) -> str:
     """The metadata server's 404: Google's error page (as captured in kubernetes-the-hard-way
-    #454/#664 and ansible google.cloud #568), not a Google API's JSON error."""
-    return _NOT_FOUND_PAGE.format(path=html.escape(path))
+    #454/#664 and ansible google.cloud #568), not a Google API's JSON error. ``note``: the
+    lab's reason, as an HTML comment (invisible on the page, shown in clients' error texts)."""
+    page = _NOT_FOUND_PAGE.format(path=html.escape(path))
+    if note:
+        page += f"<!-- wiflab: {html.escape(note).replace('--', '- -')} -->\n"
+    return page
 
 
 _NOT_FOUND_PAGE = (
