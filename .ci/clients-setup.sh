@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # What the sample clients (clients/) need on a fresh machine, so their tests run rather than
-# skip: curl and jq (shell, gcloud), Node.js and the Node client's locked packages, and the
-# gcloud CLI, which must already be installed (Google's own package repository is not one
-# this setup reaches). Safe to run again. Then run the suite with WIFLAB_REQUIRE_CLIENTS=1,
-# so a client whose tool is missing fails instead of skipping.
+# skip: curl and jq (shell, gcloud), Node.js and the Node client's locked packages, Go with
+# Debian's cloud.google.com/go/compute/metadata and Java with Debian's google-auth-library-java
+# (the metadata clients, clients/go and clients/java), and the gcloud CLI, which must already
+# be installed (Google's own package repository is not one this setup reaches). Safe to run
+# again. Then run the suite with WIFLAB_REQUIRE_CLIENTS=1, so a client whose tool is missing
+# fails instead of skipping.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +18,13 @@ done
 # Debian's nodejs (18 on bookworm) is new enough: the Node client needs 18 or later.
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
+# The metadata clients (e2e/test_e2e_seed_002_metadata_clients.py), from Debian's packages.
+command -v go >/dev/null || missing+=(golang-go)
+[ -d /usr/share/gocode/src/cloud.google.com/go/compute/metadata ] ||
+  missing+=(golang-google-cloud-compute-metadata-dev)
+# A JDK: clients/java/Metadata.java runs as a single-file source program (javac inside).
+command -v javac >/dev/null || missing+=(default-jdk-headless)
+bash clients/java/classpath.sh >/dev/null 2>&1 || missing+=(libgoogle-auth-java libgrpc-java)
 if ((${#missing[@]})); then
   say "installing ${missing[*]}"
   sudo=()
@@ -31,4 +40,5 @@ if ! command -v gcloud >/dev/null; then
   say "gcloud not found: install the Google Cloud CLI (https://cloud.google.com/sdk/docs/install)"
   exit 1
 fi
-say "node $(node --version), $(gcloud --version 2>/dev/null | head -1), $(jq --version)"
+say "node $(node --version), $(go version), $(java -version 2>&1 | head -1)"
+say "$(gcloud --version 2>/dev/null | head -1), $(jq --version)"

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import html
 import json
 
 from flask import Blueprint, Response, request
 
 from mock_gcp.backend import GoogleBackend
-from mock_gcp.metadata.server import PREFIX, MetadataError, MetadataServer, decide_request
+from mock_gcp.metadata import tree
+from mock_gcp.metadata.server import (
+    PREFIX,
+    MetadataError,
+    MetadataServer,
+    decide_request,
+    not_found_page,
+)
 
 FLAVOR = {"Metadata-Flavor": "Google", "Server": "Metadata Server for VM"}
 
@@ -33,25 +41,25 @@ def blueprint(backend: GoogleBackend) -> Blueprint:
     def ping() -> Response:
         return _text("computeMetadata/\n")
 
-    @bp.get(f"{PREFIX}/instance/service-accounts/")
-    def accounts() -> Response:
-        email = server.account("default").email
-        return _text(f"default/\n{email}/\n")
-
-    @bp.get(f"{PREFIX}/instance/service-accounts/<alias>/")
-    def account(alias: str) -> Response:
-        if request.args.get("recursive", "").lower() == "true":
-            return _json(server.info(alias))
-        server.account(alias)
-        return _text("aliases\nemail\nidentity\nscopes\ntoken\n")
-
-    @bp.get(f"{PREFIX}/instance/service-accounts/<alias>/email")
-    def email(alias: str) -> Response:
-        return _text(server.account(alias).email)
-
-    @bp.get(f"{PREFIX}/instance/service-accounts/<alias>/scopes")
-    def scopes(alias: str) -> Response:
-        return _text("\n".join(server.info(alias)["scopes"]) + "\n")
+    @bp.get(f"{PREFIX}/", strict_slashes=False)
+    @bp.get(f"{PREFIX}/<path:key>")
+    def value(key: str = "") -> Response:
+        if request.path == PREFIX:  # the root directory asked for without its slash
+            return _moved("")
+        try:
+            found = tree.answer(
+                server.directory(),
+                key,
+                recursive=request.args.get("recursive"),
+                alt=request.args.get("alt"),
+            )
+        except tree.BadParameter as bad:
+            raise MetadataError(400, str(bad)) from None
+        if found.status == 404:
+            raise MetadataError(404, not_found_page(request.path))
+        if found.location is not None:
+            return _moved(found.location)
+        return _json_text(found.body) if found.is_json else _text(found.body)
 
     @bp.get(f"{PREFIX}/instance/service-accounts/<alias>/token")
     def token(alias: str) -> Response:
@@ -63,18 +71,36 @@ def blueprint(backend: GoogleBackend) -> Blueprint:
             server.identity(alias, request.args.get("audience"), request.args.get("format"))
         )
 
-    @bp.get(f"{PREFIX}/project/<name>")
-    def project(name: str) -> Response:
-        values = server.project_values()
-        if name not in values:
-            raise MetadataError(404, "Not Found")
-        return _text(values[name])
+    @bp.errorhandler(MetadataError)
+    def metadata_error(error: MetadataError) -> tuple[Response, int]:
+        # Google's metadata server answers errors as HTML or text, never a Google API's JSON.
+        if error.status == 404:
+            note = None if error.text.startswith("<!DOCTYPE") else error.text
+            page = not_found_page(request.path, note)
+            return Response(page, content_type="text/html; charset=UTF-8"), 404
+        return Response(error.text, mimetype="text/html"), error.status
 
     return bp
 
 
 def _text(body: str) -> Response:
     return Response(body, mimetype="application/text")
+
+
+def _moved(key: str) -> Response:
+    # Google answers a directory without its trailing slash with 301 to the slashed URL, the
+    # query kept (gcp-metadata #361: .../v1/instance -> .../v1/instance/).
+    target = f"{request.host_url.rstrip('/')}{PREFIX}/{key.lstrip('/')}"
+    if request.query_string:
+        target += "?" + request.query_string.decode("latin-1")
+    page = f'<a href="{html.escape(target)}">Moved Permanently</a>.\n\n'
+    response = Response(page, status=301, mimetype="text/html")
+    response.headers["Location"] = target
+    return response
+
+
+def _json_text(body: str) -> Response:
+    return Response(body, mimetype="application/json")
 
 
 def _json(body: dict) -> Response:

@@ -1,17 +1,21 @@
 """The metadata server of a Compute Engine VM (or Cloud Run instance) that runs as a topology SA.
 
-What google-auth's compute-engine credentials read: the ping at ``/``, the default service
-account's info, access token and identity token. The identity of "the VM" is the topology's
-``local.metadataServiceAccount`` (mock-only: on Google Cloud it is the VM's attached SA).
+What clients read: the ping at ``/``, the directories and values of ``tree.py`` (listings,
+recursive JSON, the instance's zone and id, the project, the account's email and scopes), and
+the methods here: the account's access token and identity token. The identity of "the VM" is
+the topology's ``local.metadataServiceAccount`` (mock-only: on Google Cloud it is the VM's
+attached SA).
 """
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 from typing import Any
 
 from mock_gcp.backend import GoogleBackend
 from mock_gcp.iam import Caller
+from mock_gcp.metadata import tree
 from mock_gcp.topology import ServiceAccount
 from wiflab_core.bearer import RequestHeaders
 from wiflab_core.decisions import Decision, Refusal, Trace
@@ -56,6 +60,27 @@ def decide_request(path: str, headers: RequestHeaders) -> Decision:
     return trace.decision(SERVICE, "request")
 
 
+def not_found_page(path: str, note: str | None = None) -> str:
+    """The metadata server's 404: Google's error page (as captured in kubernetes-the-hard-way
+    #454/#664 and ansible google.cloud #568), not a Google API's JSON error. ``note``: the
+    lab's reason, as an HTML comment (invisible on the page, shown in clients' error texts)."""
+    page = _NOT_FOUND_PAGE.format(path=html.escape(path))
+    if note:
+        page += f"<!-- wiflab: {html.escape(note).replace('--', '- -')} -->\n"
+    return page
+
+
+_NOT_FOUND_PAGE = (
+    "<!DOCTYPE html>\n<html lang=en>\n  <meta charset=utf-8>\n"
+    '  <meta name=viewport content="initial-scale=1, minimum-scale=1, width=device-width">\n'
+    "  <title>Error 404 (Not Found)!!1</title>\n"
+    "  <a href=//www.google.com/><span id=logo aria-label=Google></span></a>\n"
+    "  <p><b>404.</b> <ins>That\u2019s an error.</ins>\n"
+    "  <p>The requested URL <code>{path}</code> was not found on this server."
+    "  <ins>That\u2019s all we know.</ins>\n"
+)
+
+
 def forbidden_page(path: str) -> str:
     return (
         "Your client does not have permission to get URL "
@@ -79,10 +104,6 @@ class MetadataServer:
         if alias not in ("default", account.email):
             raise MetadataError(404, f"service account {alias} not found on this instance")
         return account
-
-    def info(self, alias: str) -> dict[str, Any]:
-        account = self.account(alias)
-        return {"aliases": ["default"], "email": account.email, "scopes": list(DEFAULT_SCOPES)}
 
     def access_token(self, alias: str, scopes: str | None) -> dict[str, Any]:
         account = self.account(alias)
@@ -121,9 +142,16 @@ class MetadataServer:
         # The metadata server always includes the email (the VM knows its own account).
         return self._backend.issuer.id_token(account, audience, include_email=True, extra=extra)
 
-    def project_values(self) -> dict[str, str]:
+    def directory(self) -> tree.Directory:
+        """Everything below ``/computeMetadata/v1/``, with the values ``format=full`` ID tokens
+        carry (zone, instance id and name, project id and number)."""
         topology = self._backend.topology
-        return {
-            "project-id": topology.project_id,
-            "numeric-project-id": topology.project_number,
-        }
+        return tree.build(
+            project_id=topology.project_id,
+            project_number=topology.project_number,
+            zone=ZONE,
+            instance_id=INSTANCE_ID,
+            instance_name=INSTANCE_NAME,
+            email=topology.local.metadata_service_account,
+            scopes=DEFAULT_SCOPES,
+        )
