@@ -421,3 +421,20 @@ def test_introspection_needs_client_authentication(google, issuer):
     token = google.federated_token(issuer.mint())
     response = google.session.post(f"{google.url}/v1/introspect", data={"token": token})
     assert refusal(response) == (401, "invalid_client", "Client authentication is required.")
+
+
+def test_options_of_four_mebibytes_pass_over_http(google, issuer):
+    # sts.v1.json: options "must not exceed 4 * 1024 * 1024 characters"; the app's 64 KiB
+    # body limit must not refuse it first.
+    options = json.dumps({"userProject": "demo-project", "x": "y" * (4 * 1024 * 1024 - 64)})
+    response = google.exchange(issuer.mint(), options=options)
+    assert response.status_code == 200, response.text[:200]
+
+
+def test_access_boundary_intermediary_token_over_http(google, issuer):
+    intermediary = "urn:ietf:params:oauth:token-type:access_boundary_intermediary_token"
+    response = google.exchange(issuer.mint(), requested_token_type=intermediary)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["issued_token_type"] == intermediary
+    assert body["access_boundary_session_key"]
