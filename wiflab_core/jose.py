@@ -94,13 +94,15 @@ def verify(
     leeway: float = 0,
     require: Collection[str] = (),
     max_lifetime: float | None = None,
+    max_age: float | None = None,
     check_nbf: bool = True,
 ) -> Verified:
     """The token's claims, or ``TokenRejected``.
 
     ``issuer``/``audience`` None: not checked. ``require``: claims that must be present
     (time claims must also be numbers). ``max_lifetime``: exp - iat may not exceed it, nor
-    may iat be older than it.
+    may iat be older than it. ``max_age``: iat may not be older than it (whatever the
+    lifetime: STS caps the age, not ``exp - iat``).
     """
     checks: list[Check] = []
     header: Mapping[str, Any] = {}
@@ -153,7 +155,8 @@ def verify(
         raise reject(Reason.BAD_SIGNATURE, str(exc)) from None
     check("token.signature", True, "valid", "valid")
     claims = verified
-    _check_claims(claims, check, reject, now, leeway, require, max_lifetime, check_nbf)
+    oldest = max_lifetime if max_age is None else max_age
+    _check_claims(claims, check, reject, now, leeway, require, max_lifetime, oldest, check_nbf)
     if audience is not None:
         aud = claims.get("aud")
         audiences = aud if isinstance(aud, list) else [aud]
@@ -179,6 +182,7 @@ def _check_claims(
     leeway: float,
     require: Collection[str],
     max_lifetime: float | None,
+    max_age: float | None,
     check_nbf: bool,
 ) -> None:
     for name in require:
@@ -211,12 +215,10 @@ def _check_claims(
     earliest = now - leeway
     if exp is not None and not check("token.exp", exp > earliest, f"> {_seconds(earliest)}", exp):
         raise reject(Reason.EXPIRED, f"exp {exp} is not after now ({_seconds(now)})", "exp")
-    if max_lifetime is not None and iat is not None:
-        oldest = now - max_lifetime
+    if max_age is not None and iat is not None:
+        oldest = now - max_age
         if not check("token.iat.age", iat >= oldest, f">= {_seconds(oldest)}", iat):
-            raise reject(
-                Reason.STALE, f"iat {iat} is more than {_seconds(max_lifetime)} s ago", "iat"
-            )
+            raise reject(Reason.STALE, f"iat {iat} is more than {_seconds(max_age)} s ago", "iat")
 
 
 def _seconds(value: float) -> str:

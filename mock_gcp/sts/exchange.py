@@ -12,8 +12,10 @@ for anyone who must know what STS makes of some claims (the demo, credential set
 
 from __future__ import annotations
 
+import base64
 import json
 import re
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +27,9 @@ from mock_gcp.backend import GoogleBackend
 from mock_gcp.cel import (
     MAX_MAPPED_BYTES,
     MAX_SUBJECT_BYTES,
+    Condition,
     ConditionError,
+    MappedAttributes,
     MappingError,
     MappingFailure,
     mapped_value,
@@ -43,12 +47,18 @@ from wiflab_core.wire import ACCESS_TOKEN_TYPE, OIDC_SUBJECT_TOKEN_TYPES, TOKEN_
 SERVICE = "sts"
 SUBJECT_TOKEN_ALGS = ("RS256", "ES256")
 FEDERATED_TOKEN_LIFETIME = 3600
-# Google's two documents disagree (24 h for OIDC providers, 48 h in the STS reference);
-# we enforce the stricter 24 h (fidelity table).
-MAX_SUBJECT_TOKEN_LIFETIME = 24 * 3600
-# unverified: Google's tolerance for clock skew is unpublished.
+# No cap on exp - iat (R-GCP: 25 h, 1 y and 11 y tokens accepted); iat may be at most 24 h
+# old (sts.v1.json subjectToken: "no more than 24 hours in the past").
+MAX_SUBJECT_TOKEN_AGE = 24 * 3600
+# R-GCP: an iat 60 s ahead is accepted, 119 s ahead refused.
 CLOCK_SKEW = 60
-MAX_OPTIONS_LENGTH = 4096
+# sts.v1.json: "must not exceed 4 * 1024 * 1024 characters" (v1beta: 4096).
+MAX_OPTIONS_LENGTH = 4 * 1024 * 1024
+# sts.v1.json requestedTokenType: the two documented values.
+ACCESS_BOUNDARY_INTERMEDIARY_TOKEN_TYPE = (
+    "urn:ietf:params:oauth:token-type:access_boundary_intermediary_token"
+)
+REQUESTED_TOKEN_TYPES = (ACCESS_TOKEN_TYPE, ACCESS_BOUNDARY_INTERMEDIARY_TOKEN_TYPE)
 MAX_USER_PROJECT_LENGTH = 32
 
 _AUDIENCE = re.compile(
@@ -162,12 +172,16 @@ class ExchangeRequest:
                 else:
                     raise _invalid_request(f'Invalid value for "{snake}".')  # unverified
             values[snake] = value
+        # Whitespace around the token is not part of it: a file written with
+        # `echo $TOKEN > f` (Google's pipeline guide) ends in a newline, and google-auth
+        # Python and Node send the file as read.
+        subject_token = (values["subject_token"] or "").strip()
         return cls(
             grant_type=values["grant_type"] or "",
             audience=values["audience"] or "",
             scope=values["scope"] or "",
             requested_token_type=values["requested_token_type"] or "",
-            subject_token=values["subject_token"] or "",
+            subject_token=subject_token,
             subject_token_type=values["subject_token_type"] or "",
             options=values["options"],
         )
@@ -198,15 +212,21 @@ def _map_and_check(
     trace: Trace, topology: Topology, provider: Provider, claims: Mapping[str, Any]
 ) -> Caller:
     mapping = provider.attribute_mapping
+    condition = provider.attribute_condition
     try:
         mapped = mapping.apply(claims)
     except MappingError as error:
         key = error.key or "attributeMapping"
+        if condition is not None and _condition_fails_on_claims(condition, claims):
+            # R-GCP (low-medium): a condition that cannot be evaluated over the assertion
+            # (a missing claim) refuses before the mapping's type errors.
+            actual = {"result": None, "read": dict(condition.inputs(claims, _NOTHING_MAPPED))}
+            trace.check("condition", False, condition.source, actual, "did not evaluate")
+            raise condition_refusal() from None
         trace.check(f"mapping {key}", False, mapping.source.get(key), None, error.failure.value)
         raise mapping_refusal(error) from None
     for key, expression in mapping.source.items():
         trace.check(f"mapping {key}", True, expression, mapped_value(mapped, key))
-    condition = provider.attribute_condition
     if condition is None:
         trace.check("condition", True, None, None, "none set: every valid token passes")
     else:
@@ -232,6 +252,21 @@ def _map_and_check(
     return caller
 
 
+_NOTHING_MAPPED = MappedAttributes(subject="")
+
+
+def _condition_fails_on_claims(condition: Condition, claims: Mapping[str, Any]) -> bool:
+    """Whether a condition over the assertion alone cannot be evaluated (or is not a bool)."""
+    names = [name for name, _ in condition.inputs(claims, _NOTHING_MAPPED)]
+    if not names or not all(name.startswith("assertion.") for name in names):
+        return False
+    try:
+        condition.evaluate(claims, _NOTHING_MAPPED)
+    except ConditionError:
+        return True
+    return False
+
+
 @dataclass(frozen=True)
 class Exchange:
     """An accepted exchange: the federated token and the caller it stands for."""
@@ -240,14 +275,50 @@ class Exchange:
     provider: Provider
     provider_name: str
     claims: Mapping[str, Any]
+    # R-GCP: min(exp - now, 3600), fixed when the token is issued.
+    expires_in: int = FEDERATED_TOKEN_LIFETIME
+    issued_token_type: str = ACCESS_TOKEN_TYPE
+    # sts.v1.json: present only for the access-boundary intermediary token type.
+    access_boundary_session_key: str | None = None
 
     def response(self, now: float) -> dict[str, Any]:
-        return {
+        body: dict[str, Any] = {
             "access_token": self.token.token,
-            "issued_token_type": ACCESS_TOKEN_TYPE,
+            "issued_token_type": self.issued_token_type,
             "token_type": "Bearer",
-            "expires_in": self.token.expires_in(now),
+            "expires_in": self.expires_in,
         }
+        if self.access_boundary_session_key is not None:
+            body["access_boundary_session_key"] = self.access_boundary_session_key
+        return body
+
+
+_AES_GCM_KEY_TYPE = "type.googleapis.com/google.crypto.tink.AesGcmKey"
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def _field(number: int, payload: bytes) -> bytes:
+    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+
+def session_key() -> str:
+    """A fresh access-boundary session key: base64 (sts.v1.json ``format: byte``) of a
+    binary Tink keyset holding one AES256-GCM key, as client-side Credential Access Boundary
+    libraries read it (unverified: the keyset's exact shape is not documented)."""
+    key_id = secrets.randbits(31) or 1
+    aes_gcm_key = _field(3, secrets.token_bytes(32))
+    key_data = _field(1, _AES_GCM_KEY_TYPE.encode()) + _field(2, aes_gcm_key) + b"\x18\x02"
+    key = _field(1, key_data) + b"\x10\x01" + b"\x18" + _varint(key_id) + b"\x20\x01"
+    keyset = b"\x08" + _varint(key_id) + _field(2, key)
+    return base64.b64encode(keyset).decode("ascii")
 
 
 @dataclass(frozen=True)
@@ -293,8 +364,9 @@ class SecurityTokenService:
         assert mapped.caller is not None
         now = self._backend.now()
         # The federated token lives an hour, but never beyond the subject token itself
-        # (the seed write-up's "expires_in": 3092 for a token minted an hour earlier).
-        lifetime = max(1, min(FEDERATED_TOKEN_LIFETIME, int(claims["exp"]) - now))
+        # (the seed write-up's "expires_in": 3092 for a token minted an hour earlier; R-GCP:
+        # min(exp - now, 3600)). unverified: a token expired within the clock skew gets 1 s.
+        lifetime = max(1, min(FEDERATED_TOKEN_LIFETIME, int(claims["exp"] - now)))
         token = self._backend.tokens.issue(
             "federated",
             mapped.caller,
@@ -302,7 +374,16 @@ class SecurityTokenService:
             scopes=tuple(request.scope.split()),
             provider=provider_name,
         )
-        return Exchange(token, provider, provider_name, claims)
+        intermediary = request.requested_token_type == ACCESS_BOUNDARY_INTERMEDIARY_TOKEN_TYPE
+        return Exchange(
+            token,
+            provider,
+            provider_name,
+            claims,
+            expires_in=lifetime,
+            issued_token_type=request.requested_token_type,
+            access_boundary_session_key=session_key() if intermediary else None,
+        )
 
     def _provider(self, trace: Trace, audience: str) -> Provider:
         match = _AUDIENCE.match(audience) if audience else None
@@ -354,7 +435,7 @@ class SecurityTokenService:
                 audience=allowed,
                 leeway=CLOCK_SKEW,
                 require=("iat", "exp"),
-                max_lifetime=MAX_SUBJECT_TOKEN_LIFETIME,
+                max_age=MAX_SUBJECT_TOKEN_AGE,
                 check_nbf=False,
             )
         except jose.TokenRejected as rejected:
@@ -377,6 +458,28 @@ class SecurityTokenService:
         return self._backend.issuer_keys.key(issuer, kid)
 
 
+def shown(value: Any) -> str:
+    """A claim's value as Google's texts show it: a string as is, anything else as JSON
+    (``null``, ``true``, ``[]``), never as Python would print it."""
+    if isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=True)
+    except (TypeError, ValueError):
+        return json.dumps(str(value))
+
+
+def _audiences_shown(aud: Any) -> str:
+    """``[a,b]``: the token's audiences, ``[]`` when it has none."""
+    if aud is None:
+        return "[]"
+    return "[" + ",".join(shown(a) for a in (aud if isinstance(aud, list) else [aud])) + "]"
+
+
+def _stale(iat: Any) -> str:
+    return f"ID Token issued at {shown(iat)} is stale to sign-in."
+
+
 def _token_refusal(rejected: jose.TokenRejected, expected_issuer: str | None) -> StsError:
     """Google's words for each reason a subject token is refused (invalid_grant, 400)."""
     reason, header, claims = rejected.reason, rejected.header, rejected.claims
@@ -388,37 +491,32 @@ def _token_refusal(rejected: jose.TokenRejected, expected_issuer: str | None) ->
     elif reason is Reason.UNSUPPORTED_ALG:
         # unverified text; RS256 and ES256 are the documented algorithms.
         text = (
-            f"The ID Token is signed with an unsupported algorithm {header.get('alg')}. "
+            f"The ID Token is signed with an unsupported algorithm {shown(header.get('alg'))}. "
             "Supported algorithms are RS256 and ES256."
         )
     elif reason is Reason.ISSUER_MISMATCH:
+        # Two 2026 captures and R-GCP; older captures say "the expected ones: ISSUER".
         text = (
-            f"The issuer in ID Token {claims.get('iss')} does not match the expected "
-            f"ones: {expected_issuer}"
+            f"The issuer in ID Token {shown(claims.get('iss'))} does not match the expected "
+            f"one in config: {expected_issuer}"
         )
-    elif reason is Reason.KEYS_UNAVAILABLE:
+    elif reason in (Reason.KEYS_UNAVAILABLE, Reason.UNKNOWN_KID, Reason.ALG_KEY_MISMATCH):
+        # R-GCP; troubleshooting: an unknown kid, and an alg its key does not fit, too.
         text = ISSUER_UNREACHABLE
-    elif reason is Reason.UNKNOWN_KID:
-        text = f"The ID Token's key ID {header.get('kid')} is not in the issuer's published keys."
-    elif reason is Reason.ALG_KEY_MISMATCH:
-        text = f"The ID Token's algorithm {header.get('alg')} does not match its key."
     elif reason is Reason.BAD_SIGNATURE:
-        text = "Invalid ID Token signature."  # unverified
+        text = "Unable to verify the ID Token signature."  # R-GCP
     elif reason in (Reason.MISSING_CLAIM, Reason.INVALID_CLAIM):
-        text = f"The ID Token has no valid {rejected.claim} claim."  # unverified
-    elif reason is Reason.ISSUED_IN_FUTURE:
-        text = f"ID Token issued at {iat} is in the future."  # unverified
-    elif reason is Reason.LIFETIME_TOO_LONG:
-        text = (  # unverified
-            f"ID Token lifetime exceeds the maximum allowed lifetime of "
-            f"{MAX_SUBJECT_TOKEN_LIFETIME} seconds."
-        )
-    elif reason in (Reason.EXPIRED, Reason.STALE):
-        text = f"ID Token issued at {iat} is stale to sign-in."
+        # R-GCP: iat missing -> "issued at null"; exp missing -> the stale text with the iat.
+        # unverified: a time claim that is not a number, likewise.
+        text = _stale(iat)
+    elif reason in (Reason.ISSUED_IN_FUTURE, Reason.EXPIRED, Reason.STALE):
+        # ISSUED_IN_FUTURE: R-GCP measured the skew, not the text (unverified: the stale text).
+        text = _stale(iat)
     else:  # BAD_AUDIENCE (NOT_YET_VALID is not checked: nbf is not read)
-        aud = claims.get("aud")
-        shown = ",".join(str(a) for a in (aud if isinstance(aud, list) else [aud]))
-        text = f"The audience in ID Token [{shown}] does not match the expected audience."
+        text = (
+            f"The audience in ID Token {_audiences_shown(claims.get('aud'))} does not match "
+            "the expected audience."
+        )
     return _invalid_grant(text)
 
 
@@ -453,7 +551,10 @@ def _check_fields(trace: Trace, request: ExchangeRequest) -> None:
         raise StsError(400, "unsupported_grant_type", 'Invalid value for "grant_type".')
     requested = request.requested_token_type
     if not trace.check(
-        "request.requested_token_type", requested == ACCESS_TOKEN_TYPE, ACCESS_TOKEN_TYPE, requested
+        "request.requested_token_type",
+        requested in REQUESTED_TOKEN_TYPES,
+        list(REQUESTED_TOKEN_TYPES),
+        requested,
     ):
         raise _invalid_request('Invalid value for "requested_token_type".')  # unverified
     subject_type = request.subject_token_type
@@ -480,9 +581,10 @@ def _check_fields(trace: Trace, request: ExchangeRequest) -> None:
 
 def _check_options(raw: str) -> None:
     """options is serialized JSON; google-auth URL-encodes it once more before form-encoding."""
-    text = unquote(raw) if raw.startswith("%") else raw
-    if len(text) > MAX_OPTIONS_LENGTH:
+    # The limit is on the parameter's value as sent (sts.v1.json).
+    if len(raw) > MAX_OPTIONS_LENGTH:
         raise _invalid_request('Invalid value for "options".')  # unverified
+    text = unquote(raw) if raw.startswith("%") else raw
     try:
         options = json.loads(text)
     except ValueError:

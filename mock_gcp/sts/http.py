@@ -6,7 +6,11 @@ from flask import Blueprint, Response, jsonify, request
 
 from mock_gcp.backend import GoogleBackend
 from mock_gcp.sts import exchange as sts
-from mock_gcp.sts.exchange import SecurityTokenService, StsError
+from mock_gcp.sts.exchange import MAX_OPTIONS_LENGTH, SecurityTokenService, StsError
+
+# options may be 4 MiB (sts.v1.json), sent percent-encoded twice by google-auth (each
+# character up to 5 on the wire), beside the subject token: room for all of it.
+MAX_TOKEN_REQUEST_BYTES = 6 * MAX_OPTIONS_LENGTH
 
 
 def blueprint(backend: GoogleBackend) -> Blueprint:
@@ -15,6 +19,8 @@ def blueprint(backend: GoogleBackend) -> Blueprint:
 
     @bp.post("/v1/token")
     def token() -> Response:
+        request.max_content_length = MAX_TOKEN_REQUEST_BYTES
+        request.max_form_memory_size = MAX_TOKEN_REQUEST_BYTES
         outcome = service.decide(_fields())
         if outcome.error is not None:
             raise outcome.error

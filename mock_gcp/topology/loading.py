@@ -103,6 +103,8 @@ def _provider_to_dict(provider: Provider) -> dict[str, Any]:
         oidc["issuerUri"] = provider.oidc.issuer_uri
     if provider.oidc.jwks_json is not None:
         oidc["jwksJson"] = provider.oidc.jwks_json
+    if provider.oidc.discovery_uri is not None:
+        oidc["discoveryUri"] = provider.oidc.discovery_uri
     doc: dict[str, Any] = {
         "id": provider.provider_id,
         "disabled": provider.disabled,
@@ -111,6 +113,10 @@ def _provider_to_dict(provider: Provider) -> dict[str, Any]:
     }
     if provider.attribute_condition is not None:
         doc["attributeCondition"] = provider.attribute_condition.source
+    if provider.display_name is not None:
+        doc["displayName"] = provider.display_name
+    if provider.description is not None:
+        doc["description"] = provider.description
     return doc
 
 

@@ -11,6 +11,7 @@ import hashlib
 import json
 import re
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BeforeValidator, Field, PlainValidator
 from pydantic.dataclasses import dataclass as model
@@ -25,6 +26,26 @@ MAX_ALLOWED_AUDIENCES = 10
 MAX_AUDIENCE_CHARS = 256
 MAX_JWKS_KEYS = 8
 JWK_NOT_VALID = "Input JWK is not in a valid json format"
+# unverified texts (R-GCP recorded both, not which key drew which): a key type other than
+# RSA or EC, and an EC key on a curve other than P-256 (ES256 is the only EC algorithm).
+JWK_TYPE_NOT_SUPPORTED = "Invalid JWKs: Only RSA, EC key types are supported."
+JWK_CORRUPTED = "Input jwks contains corrupted key material."
+MAX_DISPLAY_NAME_CHARS = 32
+MAX_DESCRIPTION_CHARS = 256
+MAX_DISCOVERY_URI_CHARS = 2000
+# Issuers many tenants share: Google refuses a provider for them unless its condition
+# reads a claim (iam.v1.json attributeCondition; the deployment-pipelines guide).
+SHARED_ISSUERS = (
+    "https://token.actions.githubusercontent.com",  # GitHub Actions
+    "https://gitlab.com",  # GitLab SaaS
+    "https://app.terraform.io",  # HCP Terraform
+)
+CONDITION_MUST_READ_A_CLAIM = (
+    "The attribute condition must reference one of the provider's claims. For more "
+    "information, see https://cloud.google.com/iam/docs/"
+    "workload-identity-federation-with-deployment-pipelines#conditions"
+)
+_READS_A_CLAIM = re.compile(r"\b(assertion|attribute|google)\s*(\.|\[)")
 LIFETIME_EXTENSION = "allowServiceAccountCredentialLifetimeExtension"
 
 _PROJECT_ID = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]")
@@ -86,6 +107,11 @@ def _jwks(value: Any) -> str:
         raise Problem(JWK_NOT_VALID)
     if len(keys) > MAX_JWKS_KEYS:
         raise Problem(f"at most {MAX_JWKS_KEYS} keys are allowed, not {len(keys)}")
+    for i, key in enumerate(keys):
+        if isinstance(key, dict) and key.get("kty") not in ("RSA", "EC"):
+            raise Problem(JWK_TYPE_NOT_SUPPORTED, f"keys[{i}]")
+        if isinstance(key, dict) and key.get("kty") == "EC" and key.get("crv") != "P-256":
+            raise Problem(JWK_CORRUPTED, f"keys[{i}]")
     try:
         VerificationKeys(doc)
     except KeyLoadError as exc:
@@ -94,6 +120,27 @@ def _jwks(value: Any) -> str:
 
 
 Audience = Annotated[Text, AfterValidator(_short_audience)]
+
+
+def _at_most(limit: int) -> AfterValidator:
+    def check(value: str) -> str:
+        if len(value) > limit:
+            raise Problem(f"longer than {limit} characters")
+        return value
+
+    return AfterValidator(check)
+
+
+def _discovery_uri(value: str) -> str:
+    if not value.startswith("https://"):
+        raise Problem("must start with https://")
+    if len(value) > MAX_DISCOVERY_URI_CHARS:
+        raise Problem(f"longer than {MAX_DISCOVERY_URI_CHARS} characters")
+    if "/.well-known/" not in urlsplit(value).path:
+        raise Problem(
+            "the path must contain /.well-known/ (such as /.well-known/openid-configuration)"
+        )
+    return value
 
 
 @model(frozen=True, config=DOCUMENT)
@@ -106,6 +153,16 @@ class OidcConfig:
         default=(), alias="allowedAudiences"
     )
     jwks_json: Annotated[str, PlainValidator(_jwks)] | None = Field(default=None, alias="jwksJson")
+    # iam.v1.json: where to fetch the discovery document instead of ISSUER/.well-known/...
+    discovery_uri: Annotated[Text, AfterValidator(_discovery_uri)] | None = Field(
+        default=None, alias="discoveryUri"
+    )
+
+    def __post_init__(self) -> None:
+        if self.discovery_uri and self.issuer_uri:
+            found, issuer = urlsplit(self.discovery_uri), urlsplit(self.issuer_uri)
+            if (found.scheme, found.netloc) != (issuer.scheme, issuer.netloc):
+                raise Problem("scheme, host and port must match issuerUri's", "discoveryUri")
 
 
 def _attribute_mapping(value: Any) -> AttributeMapping:
@@ -141,8 +198,21 @@ class Provider:
     attribute_condition: Annotated[Condition | None, PlainValidator(_condition)] = Field(
         default=None, alias="attributeCondition"
     )
+    display_name: Annotated[Text, _at_most(MAX_DISPLAY_NAME_CHARS)] | None = Field(
+        default=None, alias="displayName"
+    )
+    description: Annotated[Text, _at_most(MAX_DESCRIPTION_CHARS)] | None = Field(
+        default=None, alias="description"
+    )
     # Set by the pool that holds it; never written in the document.
     pool_id: str = Field(default="", init=False)
+
+    def __post_init__(self) -> None:
+        issuer = (self.oidc.issuer_uri or "").rstrip("/")
+        if issuer in SHARED_ISSUERS:
+            condition = self.attribute_condition
+            if condition is None or not _READS_A_CLAIM.search(condition.source):
+                raise Problem(CONDITION_MUST_READ_A_CLAIM, "attributeCondition")
 
 
 @model(frozen=True, config=DOCUMENT)

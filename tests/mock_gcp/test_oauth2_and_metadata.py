@@ -120,5 +120,9 @@ def test_unknown_paths_are_json_404s(google):
 
 
 def test_oversized_bodies_are_413(google):
-    response = requests.post(f"{google.url}/v1/token", data={"subject_token": "x" * 70000})
+    name = "projects/-/serviceAccounts/a@demo-project.iam.gserviceaccount.com"
+    response = requests.post(f"{google.url}/v1/{name}:signBlob", data="x" * 70000)
+    assert response.status_code == 413
+    # STS takes options up to 4 MiB (sts.v1.json), percent-encoded: its limit is higher.
+    response = requests.post(f"{google.url}/v1/token", data={"options": "x" * (25 * 2**20)})
     assert response.status_code == 413

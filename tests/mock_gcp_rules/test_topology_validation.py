@@ -71,7 +71,7 @@ CASES: list[tuple[str, Callable[[Doc], None], str, str]] = [
         lambda d: provider(d).__setitem__("attributeMaping", provider(d).pop("attributeMapping")),
         f"{P0}.attributeMaping",
         "unknown key; did you mean 'attributeMapping'? expected one of: id, attributeMapping, "
-        "oidc, disabled, attributeCondition",
+        "oidc, disabled, attributeCondition, displayName, description",
     ),
     (
         "project is a mapping",
