@@ -21,7 +21,9 @@ from typing import Any
 
 import jwt
 from jwt.types import Options
+from jwt.utils import base64url_decode
 
+from wiflab_core import json_limits
 from wiflab_core.decisions import Check
 
 KeyLookup = Callable[[str], jwt.PyJWK | None]
@@ -114,11 +116,16 @@ def verify(
         return passed
 
     try:
+        _check_depth(token)
         parsed = jwt.decode_complete(token, options={"verify_signature": False})
         header, claims = parsed["header"], parsed["payload"]
-    except jwt.PyJWTError as exc:
+        # NaN would skip every time rule; a lone surrogate breaks every later encoding.
+        json_limits.check_value(header, "header")
+        json_limits.check_value(claims, "")
+    except (jwt.PyJWTError, json_limits.JsonInputError) as exc:
         check("token.structure", False, "a JWS compact JWT", None, str(exc))
-        raise reject(Reason.MALFORMED, str(exc)) from None
+        claim = exc.field if isinstance(exc, json_limits.JsonInputError) else None
+        raise reject(Reason.MALFORMED, str(exc), claim or None) from None
     check("token.structure", True, "a JWS compact JWT", "a JWS compact JWT")
     kid = header.get("kid")
     if not check("token.kid", isinstance(kid, str) and bool(kid), "a kid", kid):
@@ -165,6 +172,16 @@ def verify(
         ):
             raise reject(Reason.BAD_AUDIENCE, f"aud {aud!r} is not one of the expected", "aud")
     return Verified(header, verified, tuple(checks))
+
+
+def _check_depth(token: str) -> None:
+    """The header's and payload's nesting, bounded before pyjwt's json.loads recurses."""
+    for name, segment in zip(("header", "payload"), token.split(".")[:2], strict=False):
+        try:
+            raw = base64url_decode(segment)
+        except (ValueError, TypeError):
+            return  # pyjwt says what is wrong with it
+        json_limits.check_depth(raw.decode("utf-8", "replace"), name)
 
 
 def _numeric(value: Any) -> bool:

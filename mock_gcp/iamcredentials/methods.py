@@ -26,6 +26,7 @@ from mock_gcp.errors import ApiError, invalid_argument
 from mock_gcp.iam import Caller, Grant, decide_grant, find_grant
 from mock_gcp.tokens import IssuedToken
 from mock_gcp.topology import Policy, ServiceAccount, Topology
+from wiflab_core import json_limits
 from wiflab_core.bearer import bearer_token
 from wiflab_core.decisions import Decision, Trace
 
@@ -373,9 +374,10 @@ class IamCredentials:
         self, account: ServiceAccount, caller: Caller, fields: dict[str, Any]
     ) -> dict[str, Any]:
         try:
-            claims = json.loads(fields.get("payload", ""))
-        except ValueError:
-            claims = None
+            # NaN or Infinity would be signed as output that is not JSON; depth is bounded.
+            claims = json_limits.loads(fields.get("payload", ""), "payload")
+        except json_limits.JsonInputError as exc:
+            raise invalid_argument(payload=str(exc)) from None  # unverified text
         if not isinstance(claims, dict):
             raise invalid_argument()  # unverified: Google's text for a payload not a JSON object
         exp = claims.get("exp")

@@ -34,7 +34,7 @@ from mock_gcp.errors import OAuthError
 from mock_gcp.iam import Caller
 from mock_gcp.tokens import IssuedToken
 from mock_gcp.topology import Provider, Topology
-from wiflab_core import jose
+from wiflab_core import jose, json_limits
 from wiflab_core.decisions import Decision, Trace
 from wiflab_core.jose import KeysUnavailable, Reason
 from wiflab_core.keys import KeyLoadError, VerificationKeys
@@ -484,8 +484,8 @@ def _check_options(raw: str) -> None:
     if len(text) > MAX_OPTIONS_LENGTH:
         raise _invalid_request('Invalid value for "options".')  # unverified
     try:
-        options = json.loads(text)
-    except ValueError:
+        options = json_limits.loads(text, "options")  # depth bounded, NaN refused
+    except json_limits.JsonInputError:
         raise _invalid_request('Invalid value for "options".') from None  # unverified
     if not isinstance(options, dict):
         raise _invalid_request('Invalid value for "options".')
