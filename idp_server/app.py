@@ -45,6 +45,7 @@ from idp_server.minting import MAX_BODY_BYTES, ClaimRules, Minter, check_profile
 from idp_server.responses import JSON, TEXT, error_response, json_response, text_response
 from idp_server.settings import IdpSettings, normalise_issuer
 from wiflab_core.keys import SUPPORTED_ALGS
+from wiflab_core.request_body import guard_input
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,8 @@ def create_app(settings: IdpSettings | None = None) -> Flask:
 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    # A malformed chunked body or a client gone mid-body is a 400, under every server.
+    app.wsgi_app = guard_input(app.wsgi_app)  # type: ignore[method-assign,assignment]
     if settings.issuer_from_host:
         # Behind Cloud Run's front end the scheme and host arrive as X-Forwarded-*.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_proto=1, x_host=1)  # type: ignore[method-assign]

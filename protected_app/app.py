@@ -13,6 +13,7 @@ from werkzeug.exceptions import HTTPException
 
 from protected_app.identity import identify, verifier_for
 from protected_app.settings import Settings
+from wiflab_core.request_body import guard_input
 
 # /dump shows bodies up to this size; the rest is counted, not echoed.
 MAX_BODY_SHOWN = 64 * 1024
@@ -33,6 +34,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     verifier = verifier_for(settings)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
+    # A malformed chunked body or a client gone mid-body is a 400, under every server.
+    app.wsgi_app = guard_input(app.wsgi_app)  # type: ignore[method-assign,assignment]
 
     @app.get("/")
     def index() -> Response:

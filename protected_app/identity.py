@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import jwt
 
 from protected_app.settings import Settings, VerifyMode
-from wiflab_core import jose
+from wiflab_core import jose, json_limits
 from wiflab_core.bearer import RequestHeaders, bearer_token, credential_header
 from wiflab_core.jose import Reason
 from wiflab_core.jwks_cache import JwksCache
@@ -69,9 +69,13 @@ def identify(headers: RequestHeaders, verifier: Verifier) -> Identity:
     if token is None:
         return Identity(False, header=name, error=f'malformed: {name} is not "Bearer <token>"')
     try:
+        # Nesting bounded before pyjwt parses; NaN and lone surrogates are not shown as claims.
+        json_limits.check_jws_depth(token)
         jose_header = jwt.get_unverified_header(token)
         claims = jwt.decode(token, options={"verify_signature": False})
-    except jwt.PyJWTError as exc:
+        json_limits.check_value(jose_header, "header")
+        json_limits.check_value(claims, "claims")
+    except (jwt.PyJWTError, json_limits.JsonInputError) as exc:
         return Identity(False, header=name, error=f"malformed: {exc}")
     result = verifier.check(token, jose_header)
     return Identity(

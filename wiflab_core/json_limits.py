@@ -22,6 +22,7 @@ here would be refused there for depth; and 64 levels is far below Python's recur
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import re
@@ -56,6 +57,17 @@ def check_depth(text: str, field: str, limit: int = MAX_DEPTH) -> None:
                 raise JsonInputError(field, f"nested more than {limit} levels deep")
         elif token in "]}":
             depth = max(0, depth - 1)
+
+
+def check_jws_depth(token: str) -> None:
+    """A compact JWS's header and payload nesting, bounded before a JWT library parses them
+    (pyjwt's json.loads would recurse); segments that do not decode are left to the library."""
+    for name, segment in zip(("header", "payload"), token.split(".")[:2], strict=False):
+        try:
+            raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+        except (ValueError, TypeError):
+            return
+        check_depth(raw.decode("utf-8", "replace"), name)
 
 
 def loads(

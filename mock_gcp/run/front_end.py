@@ -17,12 +17,12 @@ import html
 import logging
 import os
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import requests
 import urllib3
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
 from mock_gcp.run.admission import (
@@ -36,6 +36,7 @@ from mock_gcp.run.settings import FrontEndConfigError, FrontEndSettings
 from mock_gcp.topology import Policy, Service, Topology, load_topology
 from wiflab_core.jose import KeyLookup
 from wiflab_core.jwks_cache import JwksCache
+from wiflab_core.request_body import GuardedInput
 from wiflab_core.wire import GOOGLE_ISSUERS
 
 if TYPE_CHECKING:
@@ -92,6 +93,8 @@ class FrontEnd:
         self._session.headers.clear()
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if "wsgi.input" in environ:
+            environ["wsgi.input"] = GuardedInput.of(environ)
         request = _FrontEndRequest(environ)
         target = _request_target(environ)
         path = target.partition("?")[0]
@@ -118,29 +121,21 @@ class FrontEnd:
         return self._forward(request, target, admission.header)(environ, start_response)
 
     def _forward(self, request: Request, target: str, checked_header: str | None) -> Response:
-        try:
-            body = request.get_data(cache=False)
-        except RequestEntityTooLarge:
-            return _error_response(
-                # unverified: the text of Google's 413 page.
-                RunError(
-                    413,
-                    "Request Entity Too Large",
-                    "Your client issued a request that was too large.",
-                    "body too large",
-                )
-            )
         headers = _upstream_headers(request, checked_header)
+        body = _BodyStream.of(request)
         try:
             upstream = self._session.request(
                 request.method,
                 self.upstream_url + target,
                 headers=headers,
-                data=body or None,
+                data=body,
                 stream=True,
                 allow_redirects=False,
                 timeout=(CONNECT_TIMEOUT_SECONDS, REQUEST_TIMEOUT_SECONDS),
             )
+        except _BodyBroken:
+            assert body is not None and body.error is not None
+            return _body_refusal(body.error)
         except requests.ConnectionError as exc:  # refused, reset, or no connection in time
             log.warning(
                 "run[%s]: upstream %s failed: %s", self.service_name, self.upstream_url, exc
@@ -169,6 +164,71 @@ class FrontEnd:
         )
         response.call_on_close(upstream.close)
         return response
+
+
+class _BodyBroken(Exception):
+    """The caller's body failed while it was being forwarded (``_BodyStream.error`` says how)."""
+
+
+class _BodyStream:
+    """The caller's body, read as the upstream request is sent: never held whole in memory.
+
+    With a Content-Length it goes upstream with the same length (requests reads ``len``);
+    a chunked body goes upstream chunked. werkzeug bounds both at ``MAX_REQUEST_BYTES``.
+    """
+
+    def __init__(self, stream: Any, length: int | None):
+        self._stream = stream
+        if length is not None:
+            self.len = length
+        self.error: HTTPException | None = None
+
+    @classmethod
+    def of(cls, request: Request) -> _BodyStream | None:
+        length = request.content_length
+        chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+        if not length and not chunked:
+            return None  # no body: none is sent (and no chunked encoding for a GET)
+        try:
+            stream = request.stream  # raises 413 at once for a Content-Length over the limit
+        except HTTPException as exc:
+            body = cls(None, 0)
+            body.error = exc
+            return body
+        return cls(stream, length)
+
+    def read(self, size: int = -1) -> bytes:
+        if self.error is not None:
+            raise _BodyBroken()
+        try:
+            return self._stream.read(size if size and size > 0 else STREAM_CHUNK_BYTES)
+        except HTTPException as exc:  # 413, a client gone mid-body, a malformed chunk
+            self.error = exc
+            raise _BodyBroken() from None
+
+    def __iter__(self) -> Iterator[bytes]:
+        while data := self.read(STREAM_CHUNK_BYTES):
+            yield data
+
+
+def _body_refusal(error: HTTPException) -> Response:
+    if isinstance(error, RequestEntityTooLarge):
+        # unverified: the text of Google's 413 page.
+        return _error_response(
+            RunError(
+                413,
+                "Request Entity Too Large",
+                "Your client issued a request that was too large.",
+                "body too large",
+            )
+        )
+    # unverified: Google's front ends answer a malformed request with this 400 page.
+    reason = error.description or "bad body"
+    return _error_response(
+        RunError(
+            400, "Bad Request", "Your client has issued a malformed or illegal request.", reason
+        )
+    )
 
 
 def create_app(
