@@ -37,7 +37,7 @@ from mock_gcp.topology import Policy, Service, Topology, load_topology
 from wiflab_core.jose import KeyLookup
 from wiflab_core.jwks_cache import JwksCache
 from wiflab_core.request_body import GuardedInput
-from wiflab_core.wire import GOOGLE_ISSUERS
+from wiflab_core.wire import FRONT_END_HEADER, GOOGLE_ISSUERS
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -69,6 +69,8 @@ HOP_BY_HOP = frozenset(
 )
 # Recomputed by the HTTP client from the body actually forwarded.
 _RECOMPUTED = frozenset({"content-length"})
+# Set by this front end only: never passed on from the caller.
+_OURS = frozenset({FRONT_END_HEADER.lower()})
 
 
 class _FrontEndRequest(Request):
@@ -84,8 +86,11 @@ class _Passthrough(Response):
 class FrontEnd:
     """The WSGI app: admit (``FrontEndCheck``), then forward to ``upstream_url``."""
 
-    def __init__(self, service_name: str, check: FrontEndCheck, upstream_url: str):
+    def __init__(
+        self, service_name: str, check: FrontEndCheck, upstream_url: str, app_secret: str = ""
+    ):
         self.service_name = service_name
+        self.app_secret = app_secret
         self.check = check
         self.upstream_url = upstream_url.rstrip("/")
         self._session = requests.Session()
@@ -121,7 +126,7 @@ class FrontEnd:
         return self._forward(request, target, admission.header)(environ, start_response)
 
     def _forward(self, request: Request, target: str, checked_header: str | None) -> Response:
-        headers = _upstream_headers(request, checked_header)
+        headers = _upstream_headers(request, checked_header, self.app_secret)
         body = _BodyStream.of(request)
         try:
             upstream = self._session.request(
@@ -241,6 +246,7 @@ def create_app(
     policy_for_invoke: Callable[[], Iterable[tuple[str, Policy]]],
     allow_unauthenticated: Callable[[], bool] | None = None,
     email_for_unique_id: Callable[[str], str | None] | None = None,
+    app_secret: str = "",
 ) -> FrontEnd:
     """The front end of ``service`` at ``service_url``, forwarding to its app at ``upstream_url``.
 
@@ -256,7 +262,7 @@ def create_app(
         allow_unauthenticated=allow_unauthenticated or (lambda: service.allow_unauthenticated),
         email_for_unique_id=email_for_unique_id,
     )
-    return FrontEnd(service.name, check, upstream_url)
+    return FrontEnd(service.name, check, upstream_url, app_secret)
 
 
 def create_app_for_topology(
@@ -267,6 +273,7 @@ def create_app_for_topology(
     upstream_url: str,
     google_keys: KeyLookup,
     google_issuers: Collection[str],
+    app_secret: str = "",
 ) -> FrontEnd:
     """The front end of a topology's service, following the topology as it changes.
 
@@ -293,6 +300,7 @@ def create_app_for_topology(
         policy_for_invoke=lambda: invoke_policies(topology(), current()),
         allow_unauthenticated=lambda: current().allow_unauthenticated,
         email_for_unique_id=email_for,
+        app_secret=app_secret,
     )
 
 
@@ -317,6 +325,7 @@ def create_app_from_settings(
         upstream_url=settings.upstream_url,
         google_keys=google_keys,
         google_issuers=(settings.google_issuer, *GOOGLE_ISSUERS),
+        app_secret=settings.app_secret,
     )
 
 
@@ -349,13 +358,19 @@ def _hop_by_hop(connection: str) -> frozenset[str]:
     return HOP_BY_HOP | named
 
 
-def _upstream_headers(request: Request, checked_header: str | None) -> dict[str, str]:
-    dropped = _hop_by_hop(request.headers.get("Connection", "")) | _RECOMPUTED
+def _upstream_headers(
+    request: Request, checked_header: str | None, app_secret: str = ""
+) -> dict[str, str]:
+    dropped = _hop_by_hop(request.headers.get("Connection", "")) | _RECOMPUTED | _OURS
     headers = {
         name: value for name, value in request.headers.items() if name.lower() not in dropped
     }
     if checked_header is not None:
         headers[checked_header] = remove_signature(request.headers[checked_header])
+    # What this front end checked, for the app to say what it knows (a caller's own
+    # X-Wiflab-Front-End was dropped above: only ours reaches the app).
+    said = f"checked={checked_header or 'none'}"
+    headers[FRONT_END_HEADER] = f"{said}; secret={app_secret}" if app_secret else said
     client = request.remote_addr or ""
     forwarded_for = request.headers.get("X-Forwarded-For")
     headers["X-Forwarded-For"] = f"{forwarded_for}, {client}" if forwarded_for else client
