@@ -26,6 +26,7 @@ BY_FRONT_END = "Cloud Run front end (signature removed by Google)"
 
 def forged(claims: dict[str, Any]) -> str:
     """A token anyone can write: header and payload, then the marker, no signature at all."""
+
     def segment(value: dict[str, Any]) -> str:
         return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
 
