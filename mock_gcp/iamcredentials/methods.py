@@ -106,6 +106,8 @@ _SCHEMAS: dict[str, dict[str, tuple[str, str]]] = {
     "signBlob": {"delegates": ("delegates", "strings"), "payload": ("payload", "bytes")},
     "signJwt": {"delegates": ("delegates", "strings"), "payload": ("payload", "string")},
 }
+# unverified: no published bound on delegates[] or scope[]; real calls carry a handful.
+MAX_LIST_ITEMS = 100
 _KIND_LABEL = {
     "strings": "TYPE_STRING",
     "string": "TYPE_STRING",
@@ -147,6 +149,9 @@ def _parse_value(proto: str, kind: str, value: Any) -> Any:
         items = value if isinstance(value, list) else None
         if items is None or not all(isinstance(v, str) for v in items):
             raise bad()
+        if len(items) > MAX_LIST_ITEMS:
+            # unverified: Google's bound and text; issued tokens keep their scopes.
+            raise bad(f"at most {MAX_LIST_ITEMS} values, got {len(items)}")
         return items
     if kind == "string":
         if not isinstance(value, str):

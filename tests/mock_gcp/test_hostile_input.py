@@ -235,3 +235,34 @@ def test_raw_bodies_at_every_endpoint_never_5xx(google, alice, body):
         response = google.session.post(f"{google.url}{path}", data=data, headers=headers)
         assert response.status_code < 500, (path, response.text)
         assert "Traceback" not in response.text
+
+
+# --- 7. bounds on what every issued token keeps ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "scope",
+    [
+        "https://www.googleapis.com/auth/cloud-platform " + "x" * 63_000,
+        " ".join(f"s{i}" for i in range(101)),
+        "a" * 4097,
+    ],
+)
+def test_an_sts_scope_too_long_or_too_many_is_refused(google, issuer, scope):
+    response = google.exchange(issuer.mint(), scope=scope)
+    assert refusal(response) == (400, "invalid_scope", 'Invalid value for "scope".')
+
+
+def test_an_sts_scope_at_the_bounds_is_accepted(google, issuer):
+    scopes = ["https://www.googleapis.com/auth/cloud-platform"] * 80
+    scope = " ".join(scopes)
+    assert len(scope) <= 4096 and len(scopes) <= 100
+    assert google.exchange(issuer.mint(), scope=scope).status_code == 200
+
+
+def test_generate_access_token_with_101_scopes_is_refused(google, alice):
+    body = {"scope": [f"https://www.googleapis.com/auth/s{i}" for i in range(101)]}
+    response = google.iamcredentials(SA, "generateAccessToken", alice, body)
+    error = response.json()["error"]
+    assert (response.status_code, error["status"]) == (400, "INVALID_ARGUMENT")
+    assert error["message"] == "Invalid value at 'scope' (TYPE_STRING), at most 100 values, got 101"
