@@ -36,6 +36,7 @@ from mock_gcp.run.settings import FrontEndConfigError, FrontEndSettings
 from mock_gcp.topology import Policy, Service, Topology, load_topology
 from wiflab_core.jose import KeyLookup
 from wiflab_core.jwks_cache import JwksCache
+from wiflab_core.log_safe import escaped
 from wiflab_core.request_body import GuardedInput
 from wiflab_core.wire import FRONT_END_HEADER, GOOGLE_ISSUERS
 
@@ -110,18 +111,18 @@ class FrontEnd:
                 "run[%s] %s %s: denied %d: %s",
                 self.service_name,
                 request.method,
-                path,
+                escaped(path),
                 error.status,
-                error.log_reason,
+                escaped(error.log_reason),
             )
             return _error_response(error)(environ, start_response)
         log.info(
             "run[%s] %s %s: allowed %s by %s",
             self.service_name,
             request.method,
-            path,
-            admission.caller or "anyone",
-            admission.grant,
+            escaped(path),
+            escaped(admission.caller or "anyone"),
+            escaped(admission.grant),
         )
         return self._forward(request, target, admission.header)(environ, start_response)
 
