@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from idp_server.app import create_app as create_idp
 from idp_server.settings import IdpSettings
@@ -149,3 +151,25 @@ def test_a_broken_body_is_a_400(parts: dict[str, str], endpoint: str, broken: st
     status, answer = status_of(parts[part], path, BAD_BODIES[broken])
     assert status == 400, answer[:600]
     assert b"Traceback" not in answer and b"Internal" not in answer
+
+
+chunk_lines = st.one_of(
+    st.integers(0, 0x10000).map(lambda n: f"{n:x}"),
+    st.text(alphabet="0123456789abcdefxyz-+; =\t", max_size=10),
+)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    sizes=st.lists(chunk_lines, min_size=1, max_size=4),
+    data=st.binary(max_size=64),
+    endpoint=st.sampled_from(list(ENDPOINTS)),
+)
+def test_any_chunked_framing_is_never_a_5xx(parts, sizes, data, endpoint) -> None:
+    part, path = ENDPOINTS[endpoint]
+    body = b"".join(size.encode() + b"\r\n" + data + b"\r\n" for size in sizes)
+    status, answer = status_of(parts[part], path, b"Transfer-Encoding: chunked\r\n\r\n" + body)
+    assert status < 500, answer[:600]
+    assert b"Traceback" not in answer
