@@ -13,7 +13,6 @@ With no IDP_ADMIN_SECRET set, every admin route answers 403.
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -25,6 +24,7 @@ from idp_server.guard import require_bearer
 from idp_server.keyset import KeyEntry, KeySet, KeyStatus
 from idp_server.keystore import KeyStore
 from idp_server.responses import json_response
+from wiflab_core import json_limits
 from wiflab_core.keys import SUPPORTED_ALGS, generate
 
 log = logging.getLogger(__name__)
@@ -35,9 +35,9 @@ _NEW_KEY_STATUSES = (KeyStatus.PUBLISHED, KeyStatus.HELD, KeyStatus.ACTIVE)
 def parse_new_key(body: bytes) -> tuple[str, KeyStatus]:
     """The alg and status asked for by ``POST /admin/keys``."""
     try:
-        fields: Any = json.loads(body) if body.strip() else {}
-    except (ValueError, RecursionError):
-        raise invalid_request("body: not valid JSON") from None
+        fields: Any = json_limits.loads(body, "body") if body.strip() else {}
+    except json_limits.JsonInputError as exc:
+        raise invalid_request(str(exc)) from None
     if not isinstance(fields, dict):
         raise invalid_request('body: expected a JSON object such as {"alg": "ES256"}')
     alg = fields.get("alg", "RS256")

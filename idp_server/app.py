@@ -31,11 +31,11 @@ import functools
 import json
 import logging
 import os
+import re
 import time
 
 from flask import Flask, request
 from werkzeug.exceptions import HTTPException
-from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
 from idp_server.admin import admin_blueprint
@@ -45,10 +45,17 @@ from idp_server.minting import MAX_BODY_BYTES, ClaimRules, Minter, check_profile
 from idp_server.responses import JSON, TEXT, error_response, json_response, text_response
 from idp_server.settings import IdpSettings, normalise_issuer
 from wiflab_core.keys import SUPPORTED_ALGS
+from wiflab_core.request_body import guard_input
 
 log = logging.getLogger(__name__)
 
 _HTTP_ERRORS = {404: "not_found", 405: "method_not_allowed"}
+# A DNS name or an IP literal, with an optional port: nothing else becomes part of an issuer.
+_HOST = re.compile(
+    r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?(?::\d{1,5})?"
+    r"|\[[0-9A-Fa-f:.]+\](?::\d{1,5})?"
+)
 
 
 def create_app(settings: IdpSettings | None = None) -> Flask:
@@ -71,15 +78,26 @@ def create_app(settings: IdpSettings | None = None) -> Flask:
 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
-    if settings.issuer_from_host:
-        # Behind Cloud Run's front end the scheme and host arrive as X-Forwarded-*.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_proto=1, x_host=1)  # type: ignore[method-assign]
+    # A malformed chunked body or a client gone mid-body is a 400, under every server.
+    app.wsgi_app = guard_input(app.wsgi_app)  # type: ignore[method-assign,assignment]
 
     def issuer() -> str:
-        """The configured issuer, else (IDP_ISSUER_FROM_HOST) the URL this request came in on."""
+        """The configured issuer, else (IDP_ISSUER_FROM_HOST) the URL this request came in on.
+
+        The host is the Host header: Cloud Run routes on it, so there it is the service's own
+        name. X-Forwarded-Host is never read (Cloud Run does not set it: any value is the
+        caller's). X-Forwarded-Proto is read only from a trusted proxy (IDP_TRUSTED_PROXIES).
+        """
         if settings.issuer is not None:
             return settings.issuer
-        return normalise_issuer(f"{request.scheme}://{request.host}{request.root_path}")
+        scheme = request.scheme
+        forwarded = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+        if forwarded in ("http", "https") and settings.trusts_proxy(request.remote_addr):
+            scheme = forwarded
+        host = request.headers.get("Host", "")
+        if not _HOST.fullmatch(host):
+            raise IdpError(400, "invalid_request", "Host: not a host name (IDP_ISSUER_FROM_HOST)")
+        return normalise_issuer(f"{scheme}://{host.lower()}{request.root_path}")
 
     @app.get("/.well-known/openid-configuration")
     def discovery() -> Response:

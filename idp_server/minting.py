@@ -8,7 +8,6 @@ allowed, for negative tests), non-integer times, or ``exp - iat`` above the maxi
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import Mapping
@@ -18,6 +17,7 @@ from typing import Any
 from idp_server.errors import ConfigError, IdpError, invalid_request
 from idp_server.guard import require_bearer
 from idp_server.keystore import KeyStore
+from wiflab_core import json_limits
 
 MAX_BODY_BYTES = 64 * 1024
 TIME_CLAIMS = ("iat", "exp", "nbf")
@@ -35,10 +35,11 @@ def parse_claims(body: bytes) -> dict[str, Any]:
     if not body.strip():
         raise invalid_request("body: expected a JSON object of claims, got an empty body")
     try:
-        # json.loads's own decoding of bytes, then a decoder built once rather than per call.
-        claims = _CLAIMS_DECODER.decode(body.decode(json.detect_encoding(body), "surrogatepass"))
-    except (ValueError, RecursionError) as exc:
-        raise invalid_request(f"body: not valid JSON ({_reason(exc)})") from None
+        # Depth bounded before parsing, NaN/Infinity and lone surrogates refused: what the
+        # IdP signs, every JSON parser reads back (a claim's error names the claim).
+        claims = json_limits.loads(body, "body", values_path="")
+    except json_limits.JsonInputError as exc:
+        raise invalid_request(str(exc)) from None
     if not isinstance(claims, dict):
         raise invalid_request(f"body: expected a JSON object of claims, got {_json_type(claims)}")
     return claims
@@ -48,6 +49,10 @@ def complete_claims(
     claims: Mapping[str, Any], *, issuer: str, now: int, rules: ClaimRules
 ) -> dict[str, Any]:
     """The claims with the IdP's defaults filled in, or an IdpError naming the refused claim."""
+    try:
+        json_limits.check_value(claims)
+    except json_limits.JsonInputError as exc:
+        raise invalid_request(str(exc)) from None
     for name in TIME_CLAIMS:
         value = claims.get(name)
         if name in claims and (not isinstance(value, int) or isinstance(value, bool)):
@@ -121,19 +126,6 @@ def check_profiles(
             complete_claims(claims, issuer=probe_issuer, now=now, rules=rules)
         except IdpError as exc:
             raise ConfigError(f"profile {name!r}: {exc.description}") from None
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-_CLAIMS_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
-
-
-def _reason(exc: Exception) -> str:
-    if isinstance(exc, RecursionError):
-        return "nested too deeply"
-    return exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
 
 
 def _json_type(value: Any) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 from werkzeug.wrappers import Response
 
 from idp_server.errors import IdpError
+from wiflab_core.log_safe import escaped
 
 JSON = "application/json"
 TEXT = "text/plain"
@@ -33,7 +34,7 @@ def text_response(text: str) -> Response:
 def error_response(exc: IdpError, path: str) -> Response:
     if exc.status == 401:
         # The description names the setting, never the secret sent or expected.
-        log.warning("refused %s: %s", path, exc.description)
+        log.warning("refused %s: %s", escaped(path), escaped(exc.description))
     response = json_response(exc.body(), exc.status)
     response.headers.update(exc.headers)
     return response

@@ -5,6 +5,7 @@
 |---|---|---|
 | IDP_ISSUER | issuer | the canonical issuer: discovery, ``iss`` and ``jwks_uri`` all use it |
 | IDP_ISSUER_FROM_HOST=1 | issuer_from_host | derive the issuer from each request's Host instead |
+| IDP_TRUSTED_PROXIES | trusted_proxies | who may set ``X-Forwarded-Proto`` (``*`` on Cloud Run) |
 | IDP_BIND_HOST | bind_host | where the server listens; beyond loopback /token needs a secret |
 | IDP_TOKEN_SECRET | token_secret | ``Authorization: Bearer`` secret guarding /token |
 | IDP_ALLOW_PUBLIC_MINTING=1 | allow_public_minting | no /token guard, even beyond loopback |
@@ -41,6 +42,7 @@ _FALSE = {"", "0", "false", "no", "off"}
 class IdpSettings:
     issuer: str | None = None
     issuer_from_host: bool = False
+    trusted_proxies: tuple[str, ...] = ()
     bind_host: str = LOOPBACK
     token_secret: str | None = field(default=None, repr=False)
     allow_public_minting: bool = False
@@ -89,6 +91,10 @@ class IdpSettings:
                 "at, or IDP_ISSUER_FROM_HOST=1 to derive it from each request's Host header"
             )
 
+    def trusts_proxy(self, address: str | None) -> bool:
+        """Whether a request from ``address`` may say its scheme in ``X-Forwarded-Proto``."""
+        return "*" in self.trusted_proxies or (address or "") in self.trusted_proxies
+
     def replace(self, **changes: Any) -> IdpSettings:
         return dataclasses.replace(self, **changes)
 
@@ -98,6 +104,11 @@ class IdpSettings:
         values: dict[str, Any] = {
             "issuer": env.get("IDP_ISSUER") or None,
             "issuer_from_host": _flag(env, "IDP_ISSUER_FROM_HOST"),
+            # unverified: Cloud Run's front end sets X-Forwarded-Proto itself and is the only
+            # way in, so there any address is its; elsewhere no proxy is trusted unless named.
+            "trusted_proxies": _list(env.get("IDP_TRUSTED_PROXIES"))
+            if env.get("IDP_TRUSTED_PROXIES")
+            else (("*",) if env.get("K_SERVICE") else ()),
             "bind_host": env.get("IDP_BIND_HOST") or LOOPBACK,
             "token_secret": env.get("IDP_TOKEN_SECRET") or None,
             "allow_public_minting": _flag(env, "IDP_ALLOW_PUBLIC_MINTING"),
@@ -123,6 +134,7 @@ class IdpSettings:
         return {
             "IDP_ISSUER": self.issuer or "",
             "IDP_ISSUER_FROM_HOST": flag(self.issuer_from_host),
+            "IDP_TRUSTED_PROXIES": ",".join(self.trusted_proxies),
             "IDP_BIND_HOST": self.bind_host,
             "IDP_TOKEN_SECRET": self.token_secret or "",
             "IDP_ALLOW_PUBLIC_MINTING": flag(self.allow_public_minting),
@@ -211,3 +223,7 @@ def _seconds(env: Mapping[str, str], name: str, default: int) -> int:
         return int(env[name])
     except ValueError:
         raise ConfigError(f"{name} must be a whole number of seconds (got {env[name]!r})") from None
+
+
+def _list(value: str | None) -> tuple[str, ...]:
+    return tuple(part.strip() for part in (value or "").split(",") if part.strip())

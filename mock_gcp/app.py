@@ -22,6 +22,7 @@ from mock_gcp.metadata.server import MetadataError
 from mock_gcp.settings import GoogleSettings
 from mock_gcp.sts import http as sts
 from mock_gcp.topology import load_topology
+from wiflab_core.request_body import guard_input
 
 MAX_BODY = 64 * 1024
 log = logging.getLogger("wiflab.google")
@@ -37,6 +38,8 @@ _STATUS_NAMES = {
 def create_app(backend: GoogleBackend) -> Flask:
     app = Flask("mock_gcp")
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
+    # A malformed chunked body or a client gone mid-body is a 400, under every server.
+    app.wsgi_app = guard_input(app.wsgi_app)  # type: ignore[method-assign,assignment]
     for module in (sts, iamcredentials, oauth2, metadata):
         app.register_blueprint(module.blueprint(backend))
 

@@ -133,7 +133,9 @@ class MappedAttributes:
         values = [self.subject, *self.groups]
         for value in self.attributes.values():
             values.extend([value] if isinstance(value, str) else value)
-        return sum(len(v.encode("utf-8")) for v in values)
+        # surrogatepass: a lone surrogate (jose.verify refuses them in claims; a mapping can
+        # still build one) counts its 3 bytes instead of raising.
+        return sum(len(v.encode("utf-8", "surrogatepass")) for v in values)
 
 
 # --- compilation ---------------------------------------------------------------------------
@@ -359,7 +361,7 @@ class AttributeMapping:
         # one that is not a string.
         if not isinstance(value, str):
             raise MappingError(MappingFailure.SUBJECT_NOT_STRING, SUBJECT_KEY)
-        if len(value.encode("utf-8")) > MAX_SUBJECT_BYTES:
+        if len(value.encode("utf-8", "surrogatepass")) > MAX_SUBJECT_BYTES:
             raise MappingError(MappingFailure.SUBJECT_TOO_LONG, SUBJECT_KEY)
         return str(value)
 

@@ -6,6 +6,7 @@ Run front end or on real Cloud Run.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
@@ -13,6 +14,8 @@ from werkzeug.exceptions import HTTPException
 
 from protected_app.identity import identify, verifier_for
 from protected_app.settings import Settings
+from wiflab_core.request_body import guard_input
+from wiflab_core.wire import FRONT_END_HEADER
 
 # /dump shows bodies up to this size; the rest is counted, not echoed.
 MAX_BODY_SHOWN = 64 * 1024
@@ -33,6 +36,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     verifier = verifier_for(settings)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
+    # A malformed chunked body or a client gone mid-body is a 400, under every server.
+    app.wsgi_app = guard_input(app.wsgi_app)  # type: ignore[method-assign,assignment]
 
     @app.get("/")
     def index() -> Response:
@@ -71,5 +76,8 @@ def _headers() -> dict[str, str]:
     """Request headers; a header sent twice shows its values joined, as HTTP allows."""
     merged: dict[str, str] = {}
     for name, value in request.headers.items():
+        if name.lower() == FRONT_END_HEADER.lower():
+            # The secret shared with the front end is never shown: it is what proves the way in.
+            value = re.sub(r"secret=[^;]*", "secret=(hidden)", value)
         merged[name] = f"{merged[name]}, {value}" if name in merged else value
     return merged

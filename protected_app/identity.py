@@ -11,6 +11,7 @@ else ``Authorization``. Nothing here logs a token.
 
 from __future__ import annotations
 
+import hmac
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -19,11 +20,11 @@ from typing import Any, Protocol
 import jwt
 
 from protected_app.settings import Settings, VerifyMode
-from wiflab_core import jose
+from wiflab_core import jose, json_limits
 from wiflab_core.bearer import RequestHeaders, bearer_token, credential_header
 from wiflab_core.jose import Reason
 from wiflab_core.jwks_cache import JwksCache
-from wiflab_core.wire import SIGNATURE_REMOVED
+from wiflab_core.wire import FRONT_END_HEADER, SIGNATURE_REMOVED
 
 # How long a fetched JWKS is trusted before it is fetched again; an unknown kid forces one
 # earlier refetch (then stays unknown for a while: the one JWKS cache's rule).
@@ -53,8 +54,16 @@ class Identity:
         return body
 
 
+@dataclass(frozen=True)
+class Via:
+    """How the token arrived: the header it was in, and the front end's own header if any."""
+
+    header: str
+    front_end: str | None = None
+
+
 class Verifier(Protocol):
-    def check(self, token: str, jose_header: Mapping[str, Any]) -> Identity:
+    def check(self, token: str, jose_header: Mapping[str, Any], via: Via) -> Identity:
         """Verified (with ``by``) or not (with ``error``); header and claims are added later."""
         ...
 
@@ -69,11 +78,15 @@ def identify(headers: RequestHeaders, verifier: Verifier) -> Identity:
     if token is None:
         return Identity(False, header=name, error=f'malformed: {name} is not "Bearer <token>"')
     try:
+        # Nesting bounded before pyjwt parses; NaN and lone surrogates are not shown as claims.
+        json_limits.check_jws_depth(token)
         jose_header = jwt.get_unverified_header(token)
         claims = jwt.decode(token, options={"verify_signature": False})
-    except jwt.PyJWTError as exc:
+        json_limits.check_value(jose_header, "header")
+        json_limits.check_value(claims, "claims")
+    except (jwt.PyJWTError, json_limits.JsonInputError) as exc:
         return Identity(False, header=name, error=f"malformed: {exc}")
-    result = verifier.check(token, jose_header)
+    result = verifier.check(token, jose_header, Via(name, headers.get(FRONT_END_HEADER)))
     return Identity(
         result.verified,
         result.by,
@@ -87,7 +100,7 @@ def identify(headers: RequestHeaders, verifier: Verifier) -> Identity:
 class DecodeOnly:
     """PROTECTED_APP_VERIFY=none: show the claims, vouch for nothing."""
 
-    def check(self, token: str, jose_header: Mapping[str, Any]) -> Identity:
+    def check(self, token: str, jose_header: Mapping[str, Any], via: Via) -> Identity:
         return Identity(
             False, error="not verified: PROTECTED_APP_VERIFY=none only decodes the token"
         )
@@ -96,20 +109,64 @@ class DecodeOnly:
 class CloudRunMarker:
     """On Cloud Run the front end has verified the token and removed its signature.
 
-    Only that marker proves the front end checked it: a token that still carries a real
-    signature reached the app some other way (a public service passes headers untouched).
+    The marker alone proves nothing: anyone can end a token with it. It means "verified by
+    the front end" only when the front end checked this header, which it does on a private
+    service only (a public one passes every header untouched). So:
+
+    - ``public``: the service allows unauthenticated calls: never verified.
+    - ``front_end_secret`` set (the lab sets one per service, shared with its front end):
+      the request must carry the front end's ``X-Wiflab-Front-End`` header with that secret
+      (else it came straight to this port), saying it checked this very header (``checked=
+      none``: the service is public at the moment, as the topology may change at run time).
+    - neither (real Cloud Run, whose platform is the only way in): the marker is trusted on
+      the header Cloud Run checks.
     """
 
     BY = "Cloud Run front end (signature removed by Google)"
 
-    def check(self, token: str, jose_header: Mapping[str, Any]) -> Identity:
+    def __init__(self, front_end_secret: str = "", public: bool = False):
+        self._secret = front_end_secret
+        self._public = public
+
+    def check(self, token: str, jose_header: Mapping[str, Any], via: Via) -> Identity:
+        if self._public:
+            return _failed(
+                "not verified: the service is public (PROTECTED_APP_PUBLIC=1), "
+                "so the Cloud Run front end checked no token"
+            )
+        if self._secret:
+            fields = _front_end_fields(via.front_end)
+            if not hmac.compare_digest(fields.get("secret", ""), self._secret):
+                return _failed(
+                    "not verified: the request did not come through the Cloud Run front end "
+                    f"(no {FRONT_END_HEADER} header with this service's secret)"
+                )
+            checked = fields.get("checked", "none")
+            if checked == "none":
+                return _failed(
+                    "not verified: the service is public, so the Cloud Run front end "
+                    "checked no token"
+                )
+            if checked.lower() != via.header.lower():
+                return _failed(
+                    f"not verified: the Cloud Run front end checked {checked}, not {via.header}"
+                )
         if token.rsplit(".", 1)[-1] == SIGNATURE_REMOVED:
             return Identity(True, self.BY)
-        return Identity(
-            False,
-            error=f"not verified: the signature is not {SIGNATURE_REMOVED}, "
-            "so the Cloud Run front end did not check this token",
+        return _failed(
+            f"not verified: the signature is not {SIGNATURE_REMOVED}, "
+            "so the Cloud Run front end did not check this token"
         )
+
+
+def _front_end_fields(value: str | None) -> dict[str, str]:
+    """``checked=Authorization; secret=...`` as a dict; nothing for no header."""
+    fields: dict[str, str] = {}
+    for part in (value or "").split(";"):
+        name, sep, item = part.strip().partition("=")
+        if sep:
+            fields[name.strip().lower()] = item.strip()
+    return fields
 
 
 class JwksVerifier:
@@ -138,7 +195,7 @@ class JwksVerifier:
         self._by = by
         self._clock = clock
 
-    def check(self, token: str, jose_header: Mapping[str, Any]) -> Identity:
+    def check(self, token: str, jose_header: Mapping[str, Any], via: Via) -> Identity:
         try:
             jose.verify(
                 token,
@@ -188,7 +245,7 @@ _REASONS = {
 
 def verifier_for(settings: Settings) -> Verifier:
     if settings.verify is VerifyMode.CLOUD_RUN:
-        return CloudRunMarker()
+        return CloudRunMarker(settings.front_end_secret, settings.public)
     if settings.verify is VerifyMode.NONE:
         return DecodeOnly()
     assert settings.jwks_url is not None  # Settings refuses google/jwks without one

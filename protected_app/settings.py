@@ -7,6 +7,11 @@
 - ``PROTECTED_APP_ISSUER``: the expected ``iss`` in ``jwks`` mode (comma-separated for several).
 - ``PROTECTED_APP_JWKS_URL``: the issuer's JWKS in ``jwks`` mode.
 - ``PROTECTED_APP_GOOGLE_CERTS_URL``: Google's JWKS in ``google`` mode (default: Google's own).
+- ``PROTECTED_APP_FRONT_END_SECRET``: in ``cloud-run`` mode, the secret the lab's front end
+  sends in ``X-Wiflab-Front-End``; with it, a request that did not come through the front end
+  is never reported verified.
+- ``PROTECTED_APP_PUBLIC``: ``1`` when the service allows unauthenticated calls: then no
+  token is reported verified in ``cloud-run`` mode (Cloud Run checked none).
 
 ``Settings.from_env`` reads them, ``Settings.to_env`` writes them: a server started with the
 variables of settings runs with those settings.
@@ -46,6 +51,8 @@ class Settings:
     jwks_url: str | None = None
     # The K_* variables Cloud Run sets, shown by /dump when present.
     cloud_run: Mapping[str, str] = field(default_factory=dict)
+    front_end_secret: str = field(default="", repr=False)
+    public: bool = False
 
     def __post_init__(self) -> None:
         if self.verify is VerifyMode.GOOGLE:
@@ -87,15 +94,19 @@ class Settings:
                 f"PROTECTED_APP_VERIFY must be one of {choices}; got {raw_mode!r}"
             ) from None
         audiences = _split(env.get("PROTECTED_APP_AUDIENCE", ""))
+        secret = env.get("PROTECTED_APP_FRONT_END_SECRET", "").strip()
+        public = env.get("PROTECTED_APP_PUBLIC", "").strip() == "1"
         if mode is VerifyMode.GOOGLE:
             certs_url = env.get("PROTECTED_APP_GOOGLE_CERTS_URL", "").strip() or GOOGLE_CERTS_URL
-            return cls(mode, audiences, GOOGLE_ISSUERS, certs_url, cloud_run)
+            return cls(mode, audiences, GOOGLE_ISSUERS, certs_url, cloud_run, secret, public)
         return cls(
             mode,
             audiences,
             _split(env.get("PROTECTED_APP_ISSUER", "")),
             env.get("PROTECTED_APP_JWKS_URL", "").strip() or None,
             cloud_run,
+            secret,
+            public,
         )
 
     def to_env(self) -> dict[str, str]:
@@ -109,6 +120,8 @@ class Settings:
             "PROTECTED_APP_ISSUER": "" if google else ",".join(self.issuers),
             "PROTECTED_APP_JWKS_URL": "" if google else self.jwks_url or "",
             "PROTECTED_APP_GOOGLE_CERTS_URL": (self.jwks_url or "") if google else "",
+            "PROTECTED_APP_FRONT_END_SECRET": self.front_end_secret,
+            "PROTECTED_APP_PUBLIC": "1" if self.public else "",
             **{name: self.cloud_run.get(name, "") for name in CLOUD_RUN_VARIABLES},
         }
 

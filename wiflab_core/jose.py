@@ -22,6 +22,7 @@ from typing import Any
 import jwt
 from jwt.types import Options
 
+from wiflab_core import json_limits
 from wiflab_core.decisions import Check
 
 KeyLookup = Callable[[str], jwt.PyJWK | None]
@@ -116,11 +117,16 @@ def verify(
         return passed
 
     try:
+        json_limits.check_jws_depth(token)
         parsed = jwt.decode_complete(token, options={"verify_signature": False})
         header, claims = parsed["header"], parsed["payload"]
-    except jwt.PyJWTError as exc:
+        # NaN would skip every time rule; a lone surrogate breaks every later encoding.
+        json_limits.check_value(header, "header")
+        json_limits.check_value(claims, "")
+    except (jwt.PyJWTError, json_limits.JsonInputError) as exc:
         check("token.structure", False, "a JWS compact JWT", None, str(exc))
-        raise reject(Reason.MALFORMED, str(exc)) from None
+        claim = exc.field if isinstance(exc, json_limits.JsonInputError) else None
+        raise reject(Reason.MALFORMED, str(exc), claim or None) from None
     check("token.structure", True, "a JWS compact JWT", "a JWS compact JWT")
     kid = header.get("kid")
     if not check("token.kid", isinstance(kid, str) and bool(kid), "a kid", kid):

@@ -21,6 +21,12 @@ GOOGLE_ISSUERS = ("https://accounts.google.com", "accounts.google.com")
 # Cloud Run forwards the credential it checked with this in place of the JWT's signature.
 SIGNATURE_REMOVED = "SIGNATURE_REMOVED_BY_GOOGLE"
 
+# The lab's Cloud Run front end tells its app what it checked (not a Google header): its
+# value is "checked=<header name>" or "checked=none" (a public service checks nothing), then
+# "; secret=<the shared secret>" when one is configured. Any such header a caller sends is
+# dropped by the front end.
+FRONT_END_HEADER = "X-Wiflab-Front-End"
+
 
 def token_exchange_form(
     audience: str,

@@ -9,6 +9,7 @@ service its Cloud Run front end +10+2i and its app +11+2i.
 
 from __future__ import annotations
 
+import secrets
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -161,10 +162,15 @@ def describe(layout: Layout, sockets: Sockets, host: str) -> Described:
         front_offset = SERVICES_OFFSET + 2 * i
         front_url = sockets.bind(front_offset)
         upstream = idp_url if service.app == IDP_APP else layout.app_urls.get(service.name)
+        # Shared by the front end and its app: a request straight to the app's port is then
+        # never reported verified (protected_app.identity.CloudRunMarker).
+        app_secret = secrets.token_urlsafe(24)
         if upstream is None:
             upstream = sockets.bind(front_offset + 1)
             app = ProtectedSettings(
-                verify=VerifyMode.CLOUD_RUN, cloud_run=cloud_run_env(service.name)
+                verify=VerifyMode.CLOUD_RUN,
+                cloud_run=cloud_run_env(service.name),
+                front_end_secret=app_secret,
             )
             parts.append(
                 Part(
@@ -183,6 +189,7 @@ def describe(layout: Layout, sockets: Sockets, host: str) -> Described:
             upstream_url=upstream,
             google_certs_url=f"{google_url}/oauth2/v3/certs",
             google_issuer=issuer,
+            app_secret=app_secret,
         )
         parts.append(
             Part(

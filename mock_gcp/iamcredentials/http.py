@@ -7,6 +7,7 @@ from flask import Blueprint, Response, jsonify, request
 from mock_gcp.backend import GoogleBackend
 from mock_gcp.errors import invalid_argument
 from mock_gcp.iamcredentials.methods import IamCredentials
+from wiflab_core import json_limits
 
 
 def blueprint(backend: GoogleBackend) -> Blueprint:
@@ -20,9 +21,13 @@ def blueprint(backend: GoogleBackend) -> Blueprint:
         account, sep, method = account_method.rpartition(":")
         if not sep:
             raise invalid_argument()
-        body = request.get_json(silent=True) if request.get_data() else {}
-        if body is None:
-            raise invalid_argument("Invalid JSON payload received. Unexpected token.")
+        data = request.get_data()
+        try:
+            # Depth bounded before parsing; NaN, Infinity and lone surrogates refused.
+            body = json_limits.loads(data, "body") if data else {}
+        except json_limits.JsonInputError as exc:
+            text = f"Invalid JSON payload received. {exc.problem}"  # unverified after the "."
+            raise invalid_argument(text, **{exc.field: text}) from None
         outcome = service.call(
             method,
             f"projects/{project}/serviceAccounts/{account}",

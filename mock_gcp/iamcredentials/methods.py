@@ -26,6 +26,7 @@ from mock_gcp.errors import ApiError, invalid_argument
 from mock_gcp.iam import Caller, Grant, decide_grant, find_grant
 from mock_gcp.tokens import IssuedToken
 from mock_gcp.topology import Policy, ServiceAccount, Topology
+from wiflab_core import json_limits
 from wiflab_core.bearer import bearer_token
 from wiflab_core.decisions import Decision, Trace
 
@@ -105,6 +106,8 @@ _SCHEMAS: dict[str, dict[str, tuple[str, str]]] = {
     "signBlob": {"delegates": ("delegates", "strings"), "payload": ("payload", "bytes")},
     "signJwt": {"delegates": ("delegates", "strings"), "payload": ("payload", "string")},
 }
+# unverified: no published bound on delegates[] or scope[]; real calls carry a handful.
+MAX_LIST_ITEMS = 100
 _KIND_LABEL = {
     "strings": "TYPE_STRING",
     "string": "TYPE_STRING",
@@ -146,6 +149,9 @@ def _parse_value(proto: str, kind: str, value: Any) -> Any:
         items = value if isinstance(value, list) else None
         if items is None or not all(isinstance(v, str) for v in items):
             raise bad()
+        if len(items) > MAX_LIST_ITEMS:
+            # unverified: Google's bound and text; issued tokens keep their scopes.
+            raise bad(f"at most {MAX_LIST_ITEMS} values, got {len(items)}")
         return items
     if kind == "string":
         if not isinstance(value, str):
@@ -373,9 +379,10 @@ class IamCredentials:
         self, account: ServiceAccount, caller: Caller, fields: dict[str, Any]
     ) -> dict[str, Any]:
         try:
-            claims = json.loads(fields.get("payload", ""))
-        except ValueError:
-            claims = None
+            # NaN or Infinity would be signed as output that is not JSON; depth is bounded.
+            claims = json_limits.loads(fields.get("payload", ""), "payload")
+        except json_limits.JsonInputError as exc:
+            raise invalid_argument(payload=str(exc)) from None  # unverified text
         if not isinstance(claims, dict):
             raise invalid_argument()  # unverified: Google's text for a payload not a JSON object
         exp = claims.get("exp")

@@ -17,12 +17,12 @@ import html
 import logging
 import os
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import requests
 import urllib3
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
 from mock_gcp.run.admission import (
@@ -36,7 +36,9 @@ from mock_gcp.run.settings import FrontEndConfigError, FrontEndSettings
 from mock_gcp.topology import Policy, Service, Topology, load_topology
 from wiflab_core.jose import KeyLookup
 from wiflab_core.jwks_cache import JwksCache
-from wiflab_core.wire import GOOGLE_ISSUERS
+from wiflab_core.log_safe import escaped
+from wiflab_core.request_body import GuardedInput
+from wiflab_core.wire import FRONT_END_HEADER, GOOGLE_ISSUERS
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -68,6 +70,8 @@ HOP_BY_HOP = frozenset(
 )
 # Recomputed by the HTTP client from the body actually forwarded.
 _RECOMPUTED = frozenset({"content-length"})
+# Set by this front end only: never passed on from the caller.
+_OURS = frozenset({FRONT_END_HEADER.lower()})
 
 
 class _FrontEndRequest(Request):
@@ -83,8 +87,11 @@ class _Passthrough(Response):
 class FrontEnd:
     """The WSGI app: admit (``FrontEndCheck``), then forward to ``upstream_url``."""
 
-    def __init__(self, service_name: str, check: FrontEndCheck, upstream_url: str):
+    def __init__(
+        self, service_name: str, check: FrontEndCheck, upstream_url: str, app_secret: str = ""
+    ):
         self.service_name = service_name
+        self.app_secret = app_secret
         self.check = check
         self.upstream_url = upstream_url.rstrip("/")
         self._session = requests.Session()
@@ -92,6 +99,8 @@ class FrontEnd:
         self._session.headers.clear()
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if "wsgi.input" in environ:
+            environ["wsgi.input"] = GuardedInput.of(environ)
         request = _FrontEndRequest(environ)
         target = _request_target(environ)
         path = target.partition("?")[0]
@@ -102,45 +111,37 @@ class FrontEnd:
                 "run[%s] %s %s: denied %d: %s",
                 self.service_name,
                 request.method,
-                path,
+                escaped(path),
                 error.status,
-                error.log_reason,
+                escaped(error.log_reason),
             )
             return _error_response(error)(environ, start_response)
         log.info(
             "run[%s] %s %s: allowed %s by %s",
             self.service_name,
             request.method,
-            path,
-            admission.caller or "anyone",
-            admission.grant,
+            escaped(path),
+            escaped(admission.caller or "anyone"),
+            escaped(admission.grant),
         )
         return self._forward(request, target, admission.header)(environ, start_response)
 
     def _forward(self, request: Request, target: str, checked_header: str | None) -> Response:
-        try:
-            body = request.get_data(cache=False)
-        except RequestEntityTooLarge:
-            return _error_response(
-                # unverified: the text of Google's 413 page.
-                RunError(
-                    413,
-                    "Request Entity Too Large",
-                    "Your client issued a request that was too large.",
-                    "body too large",
-                )
-            )
-        headers = _upstream_headers(request, checked_header)
+        headers = _upstream_headers(request, checked_header, self.app_secret)
+        body = _BodyStream.of(request)
         try:
             upstream = self._session.request(
                 request.method,
                 self.upstream_url + target,
                 headers=headers,
-                data=body or None,
+                data=body,
                 stream=True,
                 allow_redirects=False,
                 timeout=(CONNECT_TIMEOUT_SECONDS, REQUEST_TIMEOUT_SECONDS),
             )
+        except _BodyBroken:
+            assert body is not None and body.error is not None
+            return _body_refusal(body.error)
         except requests.ConnectionError as exc:  # refused, reset, or no connection in time
             log.warning(
                 "run[%s]: upstream %s failed: %s", self.service_name, self.upstream_url, exc
@@ -171,6 +172,71 @@ class FrontEnd:
         return response
 
 
+class _BodyBroken(Exception):
+    """The caller's body failed while it was being forwarded (``_BodyStream.error`` says how)."""
+
+
+class _BodyStream:
+    """The caller's body, read as the upstream request is sent: never held whole in memory.
+
+    With a Content-Length it goes upstream with the same length (requests reads ``len``);
+    a chunked body goes upstream chunked. werkzeug bounds both at ``MAX_REQUEST_BYTES``.
+    """
+
+    def __init__(self, stream: Any, length: int | None):
+        self._stream = stream
+        if length is not None:
+            self.len = length
+        self.error: HTTPException | None = None
+
+    @classmethod
+    def of(cls, request: Request) -> _BodyStream | None:
+        length = request.content_length
+        chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+        if not length and not chunked:
+            return None  # no body: none is sent (and no chunked encoding for a GET)
+        try:
+            stream = request.stream  # raises 413 at once for a Content-Length over the limit
+        except HTTPException as exc:
+            body = cls(None, 0)
+            body.error = exc
+            return body
+        return cls(stream, length)
+
+    def read(self, size: int = -1) -> bytes:
+        if self.error is not None:
+            raise _BodyBroken()
+        try:
+            return self._stream.read(size if size and size > 0 else STREAM_CHUNK_BYTES)
+        except HTTPException as exc:  # 413, a client gone mid-body, a malformed chunk
+            self.error = exc
+            raise _BodyBroken() from None
+
+    def __iter__(self) -> Iterator[bytes]:
+        while data := self.read(STREAM_CHUNK_BYTES):
+            yield data
+
+
+def _body_refusal(error: HTTPException) -> Response:
+    if isinstance(error, RequestEntityTooLarge):
+        # unverified: the text of Google's 413 page.
+        return _error_response(
+            RunError(
+                413,
+                "Request Entity Too Large",
+                "Your client issued a request that was too large.",
+                "body too large",
+            )
+        )
+    # unverified: Google's front ends answer a malformed request with this 400 page.
+    reason = error.description or "bad body"
+    return _error_response(
+        RunError(
+            400, "Bad Request", "Your client has issued a malformed or illegal request.", reason
+        )
+    )
+
+
 def create_app(
     service: Service,
     *,
@@ -181,6 +247,7 @@ def create_app(
     policy_for_invoke: Callable[[], Iterable[tuple[str, Policy]]],
     allow_unauthenticated: Callable[[], bool] | None = None,
     email_for_unique_id: Callable[[str], str | None] | None = None,
+    app_secret: str = "",
 ) -> FrontEnd:
     """The front end of ``service`` at ``service_url``, forwarding to its app at ``upstream_url``.
 
@@ -196,7 +263,7 @@ def create_app(
         allow_unauthenticated=allow_unauthenticated or (lambda: service.allow_unauthenticated),
         email_for_unique_id=email_for_unique_id,
     )
-    return FrontEnd(service.name, check, upstream_url)
+    return FrontEnd(service.name, check, upstream_url, app_secret)
 
 
 def create_app_for_topology(
@@ -207,6 +274,7 @@ def create_app_for_topology(
     upstream_url: str,
     google_keys: KeyLookup,
     google_issuers: Collection[str],
+    app_secret: str = "",
 ) -> FrontEnd:
     """The front end of a topology's service, following the topology as it changes.
 
@@ -233,6 +301,7 @@ def create_app_for_topology(
         policy_for_invoke=lambda: invoke_policies(topology(), current()),
         allow_unauthenticated=lambda: current().allow_unauthenticated,
         email_for_unique_id=email_for,
+        app_secret=app_secret,
     )
 
 
@@ -257,6 +326,7 @@ def create_app_from_settings(
         upstream_url=settings.upstream_url,
         google_keys=google_keys,
         google_issuers=(settings.google_issuer, *GOOGLE_ISSUERS),
+        app_secret=settings.app_secret,
     )
 
 
@@ -289,13 +359,19 @@ def _hop_by_hop(connection: str) -> frozenset[str]:
     return HOP_BY_HOP | named
 
 
-def _upstream_headers(request: Request, checked_header: str | None) -> dict[str, str]:
-    dropped = _hop_by_hop(request.headers.get("Connection", "")) | _RECOMPUTED
+def _upstream_headers(
+    request: Request, checked_header: str | None, app_secret: str = ""
+) -> dict[str, str]:
+    dropped = _hop_by_hop(request.headers.get("Connection", "")) | _RECOMPUTED | _OURS
     headers = {
         name: value for name, value in request.headers.items() if name.lower() not in dropped
     }
     if checked_header is not None:
         headers[checked_header] = remove_signature(request.headers[checked_header])
+    # What this front end checked, for the app to say what it knows (a caller's own
+    # X-Wiflab-Front-End was dropped above: only ours reaches the app).
+    said = f"checked={checked_header or 'none'}"
+    headers[FRONT_END_HEADER] = f"{said}; secret={app_secret}" if app_secret else said
     client = request.remote_addr or ""
     forwarded_for = request.headers.get("X-Forwarded-For")
     headers["X-Forwarded-For"] = f"{forwarded_for}, {client}" if forwarded_for else client

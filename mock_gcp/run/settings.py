@@ -8,12 +8,14 @@
 | WIFLAB_RUN_UPSTREAM | upstream_url | the service's app |
 | WIFLAB_GOOGLE_CERTS_URL | google_certs_url | the JWKS of Google's ID-token issuer |
 | WIFLAB_GOOGLE_ISSUER | google_issuer | its ``iss`` (Google's own spellings are accepted too) |
+| WIFLAB_RUN_APP_SECRET | app_secret | optional: sent to the app in ``X-Wiflab-Front-End`` |
 
-All are required.
+All but the last are required.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +43,7 @@ class FrontEndSettings:
     upstream_url: str
     google_certs_url: str
     google_issuer: str
+    app_secret: str = dataclasses.field(default="", repr=False)
 
     def __post_init__(self) -> None:
         if not self.service.strip():
@@ -60,6 +63,7 @@ class FrontEndSettings:
             upstream_url=get("WIFLAB_RUN_UPSTREAM"),
             google_certs_url=get("WIFLAB_GOOGLE_CERTS_URL"),
             google_issuer=get("WIFLAB_GOOGLE_ISSUER"),
+            app_secret=environ.get("WIFLAB_RUN_APP_SECRET", "").strip(),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -67,4 +71,5 @@ class FrontEndSettings:
             "WIFLAB_TOPOLOGY": str(self.topology),
             "WIFLAB_RUN_SERVICE": self.service,
             **{name: getattr(self, field) for field, name in _URLS.items()},
+            "WIFLAB_RUN_APP_SECRET": self.app_secret,
         }

@@ -7,6 +7,7 @@ from flask import Blueprint, Response, jsonify, request
 from mock_gcp.backend import GoogleBackend
 from mock_gcp.sts import exchange as sts
 from mock_gcp.sts.exchange import MAX_OPTIONS_LENGTH, SecurityTokenService, StsError
+from wiflab_core import json_limits
 
 # options may be 4 MiB (sts.v1.json), sent percent-encoded twice by google-auth (each
 # character up to 5 on the wire), beside the subject token: room for all of it.
@@ -41,7 +42,13 @@ def blueprint(backend: GoogleBackend) -> Blueprint:
 
 def _fields() -> dict:
     if request.mimetype == "application/json":
-        body = request.get_json(silent=True)
+        try:
+            # Depth bounded before parsing; NaN, Infinity and lone surrogates refused.
+            body = json_limits.loads(request.get_data(), "body")
+        except json_limits.JsonInputError as exc:
+            # unverified: Google's words after "Invalid JSON payload received."
+            text = f"Invalid JSON payload received. {exc}"
+            raise StsError(400, "invalid_request", text) from None
         if not isinstance(body, dict):
             raise StsError(400, "invalid_request", "Invalid JSON payload received.")  # unverified
         return body

@@ -130,7 +130,7 @@ def test_issuer_is_normalised_once_for_discovery_and_tokens(
     assert claims["iss"] == "https://idp.example"
 
 
-def test_issuer_from_host_only_when_enabled_and_honours_forwarded_headers(
+def test_issuer_from_host_only_when_enabled_and_only_a_trusted_proxys_scheme(
     serve_idp: Callable[..., Idp],
 ) -> None:
     fixed = serve_idp(issuer="https://idp.example")
@@ -141,13 +141,48 @@ def test_issuer_from_host_only_when_enabled_and_honours_forwarded_headers(
 
     derived = serve_idp(issuer=None, issuer_from_host=True)
     assert derived.discovery()["issuer"] == derived.url
-    behind_proxy = derived.session.get(
+    # X-Forwarded-Host is never believed (Cloud Run does not set it), nor, from an address
+    # that is not a trusted proxy, X-Forwarded-Proto.
+    forged = derived.session.get(
         f"{derived.url}/.well-known/openid-configuration",
-        headers={"X-Forwarded-Proto": "https", "X-Forwarded-Host": "idp-x.a.run.app"},
+        headers={"X-Forwarded-Proto": "https", "X-Forwarded-Host": "evil.example"},
     ).json()
-    assert behind_proxy["jwks_uri"] == "https://idp-x.a.run.app/certs"
-    token = derived.post_token(CLAIMS, headers={"X-Forwarded-Proto": "https"}).text
-    assert jwt.decode(token, options={"verify_signature": False})["iss"].startswith("https://")
+    assert (forged["issuer"], forged["jwks_uri"]) == (derived.url, f"{derived.url}/certs")
+    token = derived.post_token(CLAIMS, headers={"X-Forwarded-Host": "evil.example"}).text
+    assert jwt.decode(token, options={"verify_signature": False})["iss"] == derived.url
+
+    behind_proxy = serve_idp(issuer=None, issuer_from_host=True, trusted_proxies=("127.0.0.1",))
+    host = behind_proxy.url.removeprefix("http://")
+    seen = behind_proxy.session.get(
+        f"{behind_proxy.url}/.well-known/openid-configuration",
+        headers={"X-Forwarded-Proto": "https", "X-Forwarded-Host": "evil.example"},
+    ).json()
+    assert seen["jwks_uri"] == f"https://{host}/certs"
+
+
+@pytest.mark.parametrize("host", ["evil.example/x", "a@b", "x y", "", "[::1"])
+def test_a_host_that_is_not_a_host_name_is_a_400_in_issuer_from_host_mode(
+    serve_idp: Callable[..., Idp], host: str
+) -> None:
+    derived = serve_idp(issuer=None, issuer_from_host=True)
+    response = derived.session.get(
+        f"{derived.url}/.well-known/openid-configuration", headers={"Host": host}
+    )
+    assert error_of(response) == (
+        400,
+        "invalid_request",
+        "Host: not a host name (IDP_ISSUER_FROM_HOST)",
+    )
+
+
+def test_on_cloud_run_the_front_ends_scheme_is_trusted_elsewhere_none() -> None:
+    on_run = IdpSettings.from_env({"IDP_ISSUER_FROM_HOST": "1", "K_SERVICE": "idp"})
+    assert on_run.trusts_proxy("169.254.1.1")
+    local = IdpSettings.from_env({"IDP_ISSUER_FROM_HOST": "1"})
+    assert not local.trusts_proxy("127.0.0.1")
+    named = IdpSettings.from_env({"IDP_ISSUER_FROM_HOST": "1", "IDP_TRUSTED_PROXIES": "10.0.0.1"})
+    assert named.trusts_proxy("10.0.0.1") and not named.trusts_proxy("10.0.0.2")
+    assert IdpSettings.from_env(named.to_env()) == named
 
 
 def test_foreign_issuer_refused_unless_allowed(serve_idp: Callable[..., Idp]) -> None:

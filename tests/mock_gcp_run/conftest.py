@@ -76,6 +76,7 @@ def start_front_end(
         svc: Service | None = None,
         upstream: str | None = None,
         email_for_unique_id: Callable[[str], str | None] | None = None,
+        app_secret: str = "",
     ) -> FrontEndServer:
         svc = svc or service()
         holder: dict[str, Any] = {}
@@ -90,6 +91,7 @@ def start_front_end(
             google_issuers=(GOOGLE_ISSUER, "https://accounts.google.com"),
             policy_for_invoke=lambda: front.policies,
             email_for_unique_id=email_for_unique_id,
+            app_secret=app_secret,
         )
         running_servers.append(server.start())
         return front
