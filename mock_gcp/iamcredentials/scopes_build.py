@@ -6,7 +6,8 @@ The documents ship in the PyPI package google-api-python-client; from the reposi
     python -m mock_gcp.iamcredentials.scopes_build /tmp/x/google_api_python_client-2.202.0-*.whl
 
 Every ``auth.oauth2.scopes`` key of every document under
-``googleapiclient/discovery_cache/documents``, sorted, one a line. generateAccessToken refuses
+``googleapiclient/discovery_cache/documents``, and the few real scopes no discovery document
+names (``BEYOND_DISCOVERY``), sorted, one a line. generateAccessToken refuses
 a scope not in the file (Google answers 400 INVALID_ARGUMENT for an unknown scope).
 """
 
@@ -23,6 +24,15 @@ OUTPUT = Path(__file__).with_name("scopes.txt")
 # A bound whatever the documents say: the stand-in keeps the set in memory.
 MAX_SCOPES = 5000
 MAX_SCOPE_CHARS = 256
+# Scopes Google grants that no discovery document lists: gcloud asks for the first two on
+# every impersonated token (googlecloudsdk/core/config.py CLOUDSDK_SCOPES, REAUTH_SCOPE), and
+# for the IAM scope when it impersonates (IAM Credentials accepts tokens with "iam" or
+# cloud-platform, per its reference).
+BEYOND_DISCOVERY = (
+    "https://www.googleapis.com/auth/iam",
+    "https://www.googleapis.com/auth/sqlservice.login",
+    "https://www.googleapis.com/auth/accounts.reauth",
+)
 
 
 def _documents(source: Path) -> Iterator[bytes]:
@@ -37,7 +47,7 @@ def _documents(source: Path) -> Iterator[bytes]:
 
 
 def scopes_of(documents: Iterable[bytes]) -> list[str]:
-    found: set[str] = set()
+    found: set[str] = set(BEYOND_DISCOVERY)
     for raw in documents:
         document = json.loads(raw)
         scopes = document.get("auth", {}).get("oauth2", {}).get("scopes", {})
