@@ -46,14 +46,21 @@ class Refusal:
         return cls(response.status_code, None, response.text)
 
 
+# tokeninfo names a token's account only when it carries the email scope (oauth2.v2.json).
+USERINFO_EMAIL = "https://www.googleapis.com/auth/userinfo.email"
+OWNER_SCOPES = ("https://www.googleapis.com/auth/cloud-platform", USERINFO_EMAIL)
+
+
 def token_owner(stack: WifStack, access_token: str) -> str:
-    """Whose access token this is, as Google's tokeninfo endpoint says."""
+    """Whose access token this is, as Google's tokeninfo endpoint says (the token must carry
+    the email scope: credentials made with ``scopes=OWNER_SCOPES``)."""
     info = requests.get(
         stack.endpoints.google_issuer.tokeninfo,
         params={"access_token": access_token},
         timeout=10,
     )
     assert info.status_code == 200, info.text
+    assert "email" in info.json(), f"tokeninfo shows no email without {USERINFO_EMAIL}: {info.text}"
     return info.json()["email"]
 
 

@@ -7,7 +7,7 @@ import jwt
 import pytest
 from google.auth.transport.requests import Request
 
-from e2e.chain import token_owner
+from e2e.chain import OWNER_SCOPES, token_owner
 from e2e.names import FEDERATED_SA, LAB_PROVIDER, TARGET_SA
 
 SOURCES = ["file", "url", "executable"]
@@ -16,7 +16,7 @@ SOURCES = ["file", "url", "executable"]
 @pytest.mark.parametrize("source", SOURCES)
 def test_source_feeds_the_impersonated_flow(wif_stack, external_account_credentials, source):
     credentials = external_account_credentials(
-        LAB_PROVIDER, source, service_account=FEDERATED_SA, profile="alice"
+        LAB_PROVIDER, source, service_account=FEDERATED_SA, profile="alice", scopes=OWNER_SCOPES
     )
     credentials.refresh(Request())
 
@@ -42,7 +42,7 @@ def test_both_documented_algorithms_are_accepted(
     token = mint_token("alice", provider=LAB_PROVIDER, alg=alg)
     assert jwt.get_unverified_header(token)["alg"] == alg
     credentials = external_account_credentials(
-        LAB_PROVIDER, service_account=FEDERATED_SA, subject_token=token
+        LAB_PROVIDER, service_account=FEDERATED_SA, subject_token=token, scopes=OWNER_SCOPES
     )
     credentials.refresh(Request())
 

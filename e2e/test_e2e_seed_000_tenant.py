@@ -8,7 +8,7 @@ import pytest
 from google.auth.exceptions import OAuthError, RefreshError
 from google.auth.transport.requests import Request
 
-from e2e.chain import google_error, token_owner
+from e2e.chain import OWNER_SCOPES, google_error, token_owner
 from e2e.names import FEDERATED_SA, TENANT_PROVIDER, TENANT_SA
 
 
@@ -16,7 +16,7 @@ def test_the_tenants_token_impersonates_the_tenants_account(
     wif_stack, external_account_credentials
 ):
     credentials = external_account_credentials(
-        TENANT_PROVIDER, service_account=TENANT_SA, profile="acme-project"
+        TENANT_PROVIDER, service_account=TENANT_SA, profile="acme-project", scopes=OWNER_SCOPES
     )
     credentials.refresh(Request())
 

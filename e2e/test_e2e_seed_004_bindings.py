@@ -15,7 +15,7 @@ from google.api_core.exceptions import Forbidden
 from google.auth.exceptions import RefreshError
 from google.auth.transport.requests import Request
 
-from e2e.chain import google_error, token_owner
+from e2e.chain import OWNER_SCOPES, google_error, token_owner
 from e2e.lab_topology import POOL_WIDE_ACCOUNT
 from e2e.names import FEDERATED_SA, LAB_PROVIDER, TARGET_SA, TENANT_PROVIDER, TENANT_SA
 
@@ -39,7 +39,7 @@ def test_impersonated_flow_yields_the_service_accounts_token(
     wif_stack, external_account_credentials, profile
 ):
     credentials = external_account_credentials(
-        LAB_PROVIDER, service_account=FEDERATED_SA, profile=profile
+        LAB_PROVIDER, service_account=FEDERATED_SA, profile=profile, scopes=OWNER_SCOPES
     )
     credentials.refresh(Request())
 
@@ -102,6 +102,7 @@ def test_attribute_binding_admits_any_subject_with_the_attribute(
         profile="acme-project",
         sub="tenant:user:u-77",
         owner_type="user",
+        scopes=OWNER_SCOPES,
     )
     credentials.refresh(Request())
 

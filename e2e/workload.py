@@ -15,7 +15,14 @@ from google.auth.transport.requests import Request
 
 def main(audience: str) -> None:
     request = Request()
-    credentials, project = google.auth.default()
+    # The email scope too, so that tokeninfo names the account (as a VM created with
+    # --scopes=cloud-platform has: gcloud adds userinfo.email).
+    credentials, project = google.auth.default(
+        scopes=[
+            "https://www.googleapis.com/auth/cloud-platform",
+            "https://www.googleapis.com/auth/userinfo.email",
+        ]
+    )
     credentials.refresh(request)
     identity = compute_engine.IDTokenCredentials(
         request, target_audience=audience, use_metadata_identity_endpoint=True

@@ -49,7 +49,7 @@ class GoogleBackend:
         self._topology = topology
         self.deviations = deviations
         self.clock = clock
-        self.tokens = TokenStore(clock)
+        self.tokens = TokenStore(clock, lambda: self._topology)
         self.issuer = issuer or GoogleIssuer(deviations.google_issuer, clock=clock)
         self.issuer_keys = IssuerKeyCache(
             ttl=deviations.jwks_cache_seconds, allow_http=deviations.allow_http_issuers

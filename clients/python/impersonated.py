@@ -32,7 +32,10 @@ def main() -> None:
     #    then that for the account's access token at the impersonation URL. The federated
     #    principal needs iam.serviceAccounts.getAccessToken on the account.
     credentials, _ = google.auth.load_credentials_from_file(config)
-    credentials = credentials.with_scopes([CLOUD_PLATFORM])
+    # The email scope lets tokeninfo name the account (it shows no email without it).
+    credentials = credentials.with_scopes(
+        [CLOUD_PLATFORM, "https://www.googleapis.com/auth/userinfo.email"]
+    )
     account = credentials.service_account_email
     if account is None:
         fail(f"{config} has no service_account_impersonation_url: use main.py for this config")

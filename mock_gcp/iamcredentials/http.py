@@ -16,6 +16,15 @@ def blueprint(backend: GoogleBackend) -> Blueprint:
 
     # google-cloud-iam percent-encodes the "@" and appends "?$alt=json;enum-encoding=int";
     # Flask decodes the path and the query is ignored, as Google's front end does.
+    @bp.get("/v1/projects/<project>/serviceAccounts/<path:account>/allowedLocations")
+    def allowed_locations(project: str, account: str) -> Response:
+        outcome = service.allowed_locations(
+            f"projects/{project}/serviceAccounts/{account}", request.headers.get("Authorization")
+        )
+        if outcome.error is not None:
+            raise outcome.error
+        return jsonify(outcome.body)
+
     @bp.post("/v1/projects/<project>/serviceAccounts/<path:account_method>")
     def call(project: str, account_method: str) -> Response:
         account, sep, method = account_method.rpartition(":")

@@ -19,6 +19,8 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
+from importlib import resources
 from typing import Any
 
 from mock_gcp.backend import GoogleBackend
@@ -36,6 +38,18 @@ DEFAULT_LIFETIME = 3600
 MAX_LIFETIME = 3600
 MAX_EXTENDED_LIFETIME = 12 * 3600
 MAX_SIGNED_JWT_EXP = 12 * 3600
+CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
+# The OpenID Connect short names Google's OAuth accepts beside the discovery documents' scopes.
+SCOPE_ALIASES = frozenset({"openid", "email", "profile"})
+MAX_SCOPES = 64  # unverified: Google's limit on scopes per request is unpublished
+LIFETIME_NOT_POSITIVE = "Lifetime of access token must be larger then zero."  # Google's spelling
+# iamcredentials.v1.json, SignJwtRequest.payload (unverified: Google's exact error text).
+SIGN_JWT_EXP = (
+    "If the JWT Claims Set contains an expiration time (`exp`) claim, it must be an integer "
+    "timestamp that is not in the past and no more than 12 hours in the future."
+)
+# unverified: Google's answer for a disabled service account was not captured.
+ACCOUNT_DISABLED = "Precondition check failed."
 # An access token used to call this API must carry one of these scopes.
 API_SCOPES = (
     "https://www.googleapis.com/auth/cloud-platform",
@@ -102,6 +116,8 @@ _SCHEMAS: dict[str, dict[str, tuple[str, str]]] = {
         "delegates": ("delegates", "strings"),
         "audience": ("audience", "string"),
         "includeEmail": ("include_email", "bool"),
+        "organizationNumberIncluded": ("organization_number_included", "bool"),
+        "useEmailAzp": ("use_email_azp", "bool"),
     },
     "signBlob": {"delegates": ("delegates", "strings"), "payload": ("payload", "bytes")},
     "signJwt": {"delegates": ("delegates", "strings"), "payload": ("payload", "string")},
@@ -177,6 +193,17 @@ def _parse_value(proto: str, kind: str, value: Any) -> Any:
     return int(match["seconds"]) + (float(f"0.{match['fraction']}") if match["fraction"] else 0)
 
 
+@cache
+def known_scopes() -> frozenset[str]:
+    """Every OAuth scope of Google's discovery documents (``scopes.txt``, see scopes_build)."""
+    text = resources.files(__package__).joinpath("scopes.txt").read_text(encoding="utf-8")
+    return frozenset(line for line in text.splitlines() if line) | SCOPE_ALIASES
+
+
+def account_disabled() -> IamCredentialsError:
+    return IamCredentialsError(400, "FAILED_PRECONDITION", ACCOUNT_DISABLED)
+
+
 @dataclass(frozen=True)
 class Outcome:
     """A call's decision; the response body when granted, Google's error when refused."""
@@ -231,8 +258,14 @@ class IamCredentials:
                 [_error_info("CREDENTIALS_MISSING", method)],
             )
         assert token is not None
-        issued = self._backend.tokens.lookup(token)
-        if not trace.check("credential.token", issued is not None, "a live token", None):
+        tokens = self._backend.tokens
+        issued = tokens.find(token)
+        revoked = tokens.revoked(issued) if issued is not None else None
+        # A federated token of a pool disabled since the exchange, or a disabled account's
+        # token, is no credential any more (unverified: the same 401 as an unknown token).
+        if not trace.check(
+            "credential.token", issued is not None, "a live token", None
+        ) or not trace.check("credential.revoked", revoked is None, None, revoked):
             raise IamCredentialsError(
                 401,
                 "UNAUTHENTICATED",
@@ -273,8 +306,36 @@ class IamCredentials:
         caller = self._authenticate(trace, authorization, method).caller
         fields = parse_body(method, body)
         account = self._account(trace, name, caller, PERMISSION[method])
-        self._authorize(trace, caller, account, fields.get("delegates", []), PERMISSION[method])
+        chain = self._authorize(
+            trace, caller, account, fields.get("delegates", []), PERMISSION[method]
+        )
+        # A disabled account can't be used: neither as the target nor as a hop of the chain.
+        for hop in (*chain, account):
+            if not trace.check("account.disabled", not hop.disabled, False, hop.email):
+                raise account_disabled()
         return self._methods[method](account, caller, fields)
+
+    def allowed_locations(self, name: str, authorization: str | None) -> Outcome:
+        """``GET .../serviceAccounts/ID/allowedLocations``: the account's Regional Access
+        Boundary, which google-auth looks up in the background (it needs ``encodedLocations``).
+        unverified: an account without a boundary answers no locations and the empty bitmap."""
+        trace = Trace()
+        method = "allowedLocations"
+        try:
+            self._authenticate(trace, authorization, method)
+            project, _, account_id = _split_name(name)
+            account = self._backend.topology.service_account(account_id)
+            if not trace.check(
+                "account", project == "-" and account is not None, "projects/-/...", account_id
+            ):
+                raise IamCredentialsError(
+                    404, "NOT_FOUND", f"Not found; Gaia id not found for email {account_id}"
+                )
+        except ApiError as error:
+            return Outcome(trace.decision(DECIDING, method, error.refusal()), None, error)
+        return Outcome(
+            trace.decision(DECIDING, method), {"locations": [], "encodedLocations": "0x0"}
+        )
 
     def _account(self, trace: Trace, name: str, caller: Caller, permission: str) -> ServiceAccount:
         project, _, account_id = _split_name(name)
@@ -305,8 +366,8 @@ class IamCredentials:
         target: ServiceAccount,
         delegates: list[str],
         permission: str,
-    ) -> Grant:
-        """Walk caller -> delegates... -> target; each hop needs its permission."""
+    ) -> list[ServiceAccount]:
+        """Walk caller -> delegates... -> target; each hop needs its permission. The chain."""
         topology = self._backend.topology  # one snapshot for the whole walk
         chain: list[ServiceAccount] = []
         for delegate in delegates:
@@ -332,18 +393,25 @@ class IamCredentials:
         trace.extend(found.checks)
         if found.grant is None:
             raise permission_denied(permission)
-        return found.grant
+        return chain
 
     def _generate_access_token(
         self, account: ServiceAccount, caller: Caller, fields: dict[str, Any]
     ) -> dict[str, Any]:
-        scopes = fields.get("scope") or []
-        if not scopes:
+        requested = fields.get("scope") or []
+        if not requested:
             raise invalid_argument()
+        # Google reads [""] as cloud-platform (R-GCP); empty entries beside others are dropped.
+        scopes = [s for s in requested if s] or [CLOUD_PLATFORM]
+        known = known_scopes()
+        if len(scopes) > MAX_SCOPES or any(scope not in known for scope in scopes):
+            raise invalid_argument()  # unverified text; 400 INVALID_ARGUMENT as R-GCP records
         lifetime = fields.get("lifetime", DEFAULT_LIFETIME)
         extended = account.email in self._backend.topology.lifetime_extension
-        if lifetime <= 0 or lifetime > MAX_EXTENDED_LIFETIME:
-            raise invalid_argument()  # unverified text for a lifetime outside 1 s..12 h
+        if lifetime <= 0:
+            raise invalid_argument(LIFETIME_NOT_POSITIVE)
+        if lifetime > MAX_EXTENDED_LIFETIME:
+            raise invalid_argument()  # unverified text for a lifetime over 12 h
         if lifetime > MAX_LIFETIME and not extended:
             raise invalid_argument(
                 f"Access tokens for service account {account.email} can not have lifetimes of "
@@ -365,7 +433,15 @@ class IamCredentials:
         audience = fields.get("audience", "")
         if not audience:
             raise invalid_argument()  # unverified: the message for a missing audience
-        token = self._backend.issuer.id_token(account, audience, fields.get("includeEmail", False))
+        extra: dict[str, Any] = {}
+        if fields.get("organizationNumberIncluded"):
+            # The topology has no organization: Google's documented value is then null.
+            extra["google"] = {"organization_number": None}
+        if fields.get("useEmailAzp"):
+            extra["azp"] = account.email  # unverified: what useEmailAzp changes
+        token = self._backend.issuer.id_token(
+            account, audience, fields.get("includeEmail", False), extra
+        )
         return {"token": token}
 
     def _sign_blob(
@@ -385,13 +461,16 @@ class IamCredentials:
             raise invalid_argument(payload=str(exc)) from None  # unverified text
         if not isinstance(claims, dict):
             raise invalid_argument()  # unverified: Google's text for a payload not a JSON object
-        exp = claims.get("exp")
-        if exp is not None:
-            if not isinstance(exp, int | float) or isinstance(exp, bool):
-                raise invalid_argument()
-            if exp > self._backend.now() + MAX_SIGNED_JWT_EXP:
-                # unverified text; the 12 h limit is documented.
-                raise invalid_argument("The exp claim must be no more than 12 hours in the future.")
+        if "exp" in claims:
+            exp = claims["exp"]
+            now = self._backend.now()
+            if (
+                not isinstance(exp, int)
+                or isinstance(exp, bool)
+                or exp < int(now)
+                or exp > now + MAX_SIGNED_JWT_EXP
+            ):
+                raise invalid_argument(SIGN_JWT_EXP)
         key = self._backend.service_account_keys.for_account(account.email)
         return {"keyId": key.kid, "signedJwt": key.sign(claims)}
 

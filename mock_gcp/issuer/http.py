@@ -35,6 +35,15 @@ def blueprint(backend: GoogleBackend) -> Blueprint:
             tokeninfo_rules.tokeninfo(backend, values.get("access_token"), values.get("id_token"))
         )
 
+    @bp.route("/oauth2/v2/tokeninfo", methods=["GET", "POST"])
+    def tokeninfo_v2() -> Response:
+        values = request.values
+        return jsonify(
+            tokeninfo_rules.tokeninfo(
+                backend, values.get("access_token"), values.get("id_token"), version=2
+            )
+        )
+
     @bp.get("/service_accounts/v1/metadata/x509/<email>")
     def account_certs(email: str) -> Response:
         return jsonify(backend.service_account_keys.certificates(_known(email)))

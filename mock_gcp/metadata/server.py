@@ -30,6 +30,8 @@ INSTANCE_NAME = "wiflab-vm"
 INSTANCE_CREATED = 1700000000
 
 MISSING_FLAVOR = "Missing Metadata-Flavor:Google header."
+# unverified: the metadata server's answer when the VM's account is disabled was not captured.
+ACCOUNT_DISABLED = "The service account {email} is disabled."
 
 
 @dataclass
@@ -105,8 +107,15 @@ class MetadataServer:
             raise MetadataError(404, f"service account {alias} not found on this instance")
         return account
 
-    def access_token(self, alias: str, scopes: str | None) -> dict[str, Any]:
+    def usable_account(self, alias: str) -> ServiceAccount:
+        """``account``, refused when disabled: a disabled account gets no tokens."""
         account = self.account(alias)
+        if account.disabled:
+            raise MetadataError(403, ACCOUNT_DISABLED.format(email=account.email))
+        return account
+
+    def access_token(self, alias: str, scopes: str | None) -> dict[str, Any]:
+        account = self.usable_account(alias)
         requested = tuple(s for s in (scopes or "").replace(",", " ").split() if s)
         issued = self._backend.tokens.issue(
             "access",
@@ -121,7 +130,7 @@ class MetadataServer:
         }
 
     def identity(self, alias: str, audience: str | None, fmt: str | None) -> str:
-        account = self.account(alias)
+        account = self.usable_account(alias)
         if not audience:
             raise MetadataError(400, "non-empty audience parameter required")
         extra = None

@@ -193,6 +193,8 @@ class FrontEndCheck:
     # Tokens minted with includeEmail=false carry only the account's unique id in ``sub``;
     # Cloud Run matches it to the account. None: such callers are refused.
     email_for_unique_id: Callable[[str], str | None] | None = None
+    # Whether an email names a disabled service account (read per request). None: none is.
+    account_disabled: Callable[[str], bool] | None = None
     clock: Callable[[], float] = time.time
 
     def admit(self, headers: RequestHeaders, path: str) -> Admission:
@@ -240,6 +242,12 @@ class FrontEndCheck:
             sub = verified.claims.get("sub")
             raise forbidden(path, f"token has no email and sub {sub!r} is unknown")
         assert caller is not None
+        disabled = caller.kind == "serviceAccount" and bool(
+            self.account_disabled and self.account_disabled(caller.name)
+        )
+        if not trace.check("caller.disabled", not disabled, False, caller.name):
+            # unverified: a disabled account's ID tokens are refused as an unauthorized caller.
+            raise forbidden(path, f"{caller.principal()} is disabled")
         return Admission(name, caller.principal(), _invoker_grant(trace, caller, policies, path))
 
     def audiences(self) -> frozenset[str]:

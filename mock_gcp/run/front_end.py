@@ -248,6 +248,7 @@ def create_app(
     allow_unauthenticated: Callable[[], bool] | None = None,
     email_for_unique_id: Callable[[str], str | None] | None = None,
     app_secret: str = "",
+    account_disabled: Callable[[str], bool] | None = None,
 ) -> FrontEnd:
     """The front end of ``service`` at ``service_url``, forwarding to its app at ``upstream_url``.
 
@@ -262,6 +263,7 @@ def create_app(
         policies=policy_for_invoke,
         allow_unauthenticated=allow_unauthenticated or (lambda: service.allow_unauthenticated),
         email_for_unique_id=email_for_unique_id,
+        account_disabled=account_disabled,
     )
     return FrontEnd(service.name, check, upstream_url, app_secret)
 
@@ -292,6 +294,10 @@ def create_app_for_topology(
         account = topology().service_account(unique_id)
         return account.email if account else None
 
+    def disabled(email: str) -> bool:
+        account = topology().service_account(email)
+        return account is not None and account.disabled
+
     return create_app(
         service,
         service_url=service_url,
@@ -302,6 +308,7 @@ def create_app_for_topology(
         allow_unauthenticated=lambda: current().allow_unauthenticated,
         email_for_unique_id=email_for,
         app_secret=app_secret,
+        account_disabled=disabled,
     )
 
 

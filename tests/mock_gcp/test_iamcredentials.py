@@ -16,6 +16,7 @@ from cryptography.x509 import load_pem_x509_certificate
 
 from mock_gcp.iamcredentials.methods import decide
 from tests.mock_gcp.conftest import (
+    CLOUD_PLATFORM,
     DELEGATE_SA,
     GROUP_SA,
     LONG_SA,
@@ -82,7 +83,8 @@ def test_generate_access_token_and_use_it(google, alice):
     info = requests.get(
         f"{google.url}/oauth2/v3/tokeninfo", params={"access_token": body["accessToken"]}
     ).json()
-    assert info["email"] == SA
+    unique_id = google.backend.topology.service_account(SA).unique_id
+    assert info["azp"] == info["aud"] == unique_id and "email" not in info  # no email scope
     # The service account's own token can call IAM Credentials as the service account.
     denied = google.iamcredentials(
         TARGET_SA, "generateIdToken", body["accessToken"], {"audience": "a"}
@@ -183,7 +185,7 @@ def test_missing_scope(google, alice):
 
 def test_lifetime_over_one_hour(google, alice):
     response = google.iamcredentials(
-        SA, "generateAccessToken", alice, {"scope": ["s"], "lifetime": "3601s"}
+        SA, "generateAccessToken", alice, {"scope": [CLOUD_PLATFORM], "lifetime": "3601s"}
     )
     assert response.status_code == 400
     assert error_of(response)["message"] == (
@@ -195,11 +197,11 @@ def test_lifetime_over_one_hour(google, alice):
 
 def test_lifetime_extension_allows_twelve_hours(google, alice):
     ok = google.iamcredentials(
-        LONG_SA, "generateAccessToken", alice, {"scope": ["s"], "lifetime": "43200s"}
+        LONG_SA, "generateAccessToken", alice, {"scope": [CLOUD_PLATFORM], "lifetime": "43200s"}
     )
     assert ok.status_code == 200, ok.text
     over = google.iamcredentials(
-        LONG_SA, "generateAccessToken", alice, {"scope": ["s"], "lifetime": "43201s"}
+        LONG_SA, "generateAccessToken", alice, {"scope": [CLOUD_PLATFORM], "lifetime": "43201s"}
     )
     assert over.status_code == 400
 
@@ -242,7 +244,7 @@ def test_sign_jwt_exp_over_twelve_hours(google, alice):
         ("generateIdToken", {"audience": "a", "includeEmail": "yes"}, "include_email"),
         ("generateIdToken", {"audience": "a", "bogus": 1}, "bogus"),
         ("generateAccessToken", {"scope": "s"}, "scope"),
-        ("generateAccessToken", {"scope": ["s"], "lifetime": "1h"}, "lifetime"),
+        ("generateAccessToken", {"scope": [CLOUD_PLATFORM], "lifetime": "1h"}, "lifetime"),
         ("signBlob", {"payload": "!!!"}, "payload"),
     ],
 )

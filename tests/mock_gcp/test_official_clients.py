@@ -75,14 +75,17 @@ def test_seed_001_federated_token_to_google_id_token(google, file_source, tmp_pa
 
 def test_seed_004_impersonated_access_token(google, file_source):
     info = external_account(google, file_source, impersonate=SA)
-    credentials = identity_pool.Credentials.from_info(info).with_scopes([CLOUD_PLATFORM])
+    email_scope = "https://www.googleapis.com/auth/userinfo.email"
+    credentials = identity_pool.Credentials.from_info(info).with_scopes(
+        [CLOUD_PLATFORM, email_scope]
+    )
     credentials.refresh(Request())
     assert credentials.token.startswith("ya29.c.")
     session = AuthorizedSession(credentials)
     info = session.get(
         f"{google.url}/oauth2/v3/tokeninfo", params={"access_token": credentials.token}
     ).json()
-    assert info["email"] == SA
+    assert info["email"] == SA  # shown: the token carries the email scope
 
 
 def test_url_sourced_credentials_refresh_from_the_idp(google, issuer):

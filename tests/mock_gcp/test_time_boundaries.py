@@ -225,7 +225,19 @@ def test_access_token_lifetimes_from_one_second_to_one_hour(google, issuer, life
 def test_access_token_lifetime_must_be_positive(google, issuer, lifetime):
     body = {"scope": [CLOUD_PLATFORM], "lifetime": lifetime}
     response = google.iamcredentials(SA, "generateAccessToken", federated(google, issuer), body)
-    assert api_error(response) == (400, "INVALID_ARGUMENT", "Request contains an invalid argument.")
+    # Google's text, spelling included (R-GCP).
+    assert api_error(response) == (
+        400,
+        "INVALID_ARGUMENT",
+        "Lifetime of access token must be larger then zero.",
+    )
+
+
+# iamcredentials.v1.json, SignJwtRequest.payload.
+SIGN_JWT_EXP_TEXT = (
+    "If the JWT Claims Set contains an expiration time (`exp`) claim, it must be an integer "
+    "timestamp that is not in the past and no more than 12 hours in the future."
+)
 
 
 def sign_jwt(google: Google, issuer: FakeIssuer, claims: dict[str, Any]) -> requests.Response:
@@ -244,11 +256,22 @@ def test_sign_jwt_exp_up_to_twelve_hours_ahead(google, issuer):
 
 def test_sign_jwt_exp_beyond_twelve_hours(google, issuer):
     response = sign_jwt(google, issuer, {"sub": "x", "exp": T + 12 * 3600 + 1})
-    assert api_error(response) == (
-        400,
-        "INVALID_ARGUMENT",
-        "The exp claim must be no more than 12 hours in the future.",
-    )
+    assert api_error(response) == (400, "INVALID_ARGUMENT", SIGN_JWT_EXP_TEXT)
+
+
+@pytest.mark.parametrize(
+    "exp",
+    [T - 1, T - 3600, T + 0.5, float(T + 60), str(T + 60), True, None, [T + 60]],
+    ids=["1s-past", "1h-past", "fraction", "float", "string", "bool", "null", "list"],
+)
+def test_sign_jwt_exp_in_the_past_or_not_an_integer(google, issuer, exp):
+    response = sign_jwt(google, issuer, {"sub": "x", "exp": exp})
+    assert api_error(response) == (400, "INVALID_ARGUMENT", SIGN_JWT_EXP_TEXT)
+
+
+def test_sign_jwt_exp_now_is_not_in_the_past(google, issuer):
+    response = sign_jwt(google, issuer, {"sub": "x", "exp": T})
+    assert response.status_code == 200, response.text
 
 
 # --- The Google issuer and tokeninfo ---

@@ -47,7 +47,13 @@ def test_application_default_credentials_from_a_config_file(
     monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "wif.json"))
     monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", wif_stack.endpoints.project.id)
 
-    credentials, _ = google.auth.default(["https://www.googleapis.com/auth/cloud-platform"])
+    # With the email scope, or tokeninfo does not name the account.
+    credentials, _ = google.auth.default(
+        [
+            "https://www.googleapis.com/auth/cloud-platform",
+            "https://www.googleapis.com/auth/userinfo.email",
+        ]
+    )
     credentials.refresh(Request())
 
     tokeninfo = wif_stack.endpoints.google_issuer.tokeninfo

@@ -171,7 +171,10 @@ def test_url_sourced_impersonated_credential(tmp_path):
     """The IdP's profile route mints with each provider's aud; impersonation yields SA tokens."""
     with Stack(StackOptions(TOPOLOGY, tmp_path, port_base=0)) as stack:
         config = stack.endpoints.credentials["oidc-pool-run.oidc-provider-1.url.oidc-federated"]
-        credentials = identity_pool.Credentials.from_file(config).with_scopes([CLOUD_PLATFORM])
+        # With the email scope, or tokeninfo does not name the account.
+        credentials = identity_pool.Credentials.from_file(config).with_scopes(
+            [CLOUD_PLATFORM, "https://www.googleapis.com/auth/userinfo.email"]
+        )
         credentials.refresh(Request())
         info = requests.get(
             stack.endpoints.google_issuer.tokeninfo,
