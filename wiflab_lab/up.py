@@ -72,6 +72,12 @@ def serve_until_signalled(stack: Stack) -> None:
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopping.set())
-    with stack:
+    try:
+        stack.start()
+    except OSError as exc:  # a full disk, an unwritable state dir, a port in use
+        raise UsageError(f"cannot start: {exc}", "wiflab up") from None
+    try:
         print(f"wiflab ready: {stack.endpoints_path}", flush=True)
         stopping.wait()
+    finally:
+        stack.stop()
