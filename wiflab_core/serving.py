@@ -33,7 +33,9 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 def bind_socket(host: str = LOOPBACK, port: int = 0) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    """A listening TCP socket on host (an IPv4 or IPv6 address, ``::1`` say, or a name)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.listen(128)
@@ -42,7 +44,7 @@ def bind_socket(host: str = LOOPBACK, port: int = 0) -> socket.socket:
 
 def url_of(sock: socket.socket) -> str:
     host, port = sock.getsockname()[:2]
-    return f"http://{host}:{port}"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 class ThreadedServer:
