@@ -25,11 +25,46 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 LOOPBACK = "127.0.0.1"
 
 
+# How long ``ThreadedServer.stop`` lets requests in flight finish: gunicorn's
+# --graceful-timeout below, so both modes stop alike.
+GRACEFUL_SECONDS = 5.0
+
+
+class _InFlight:
+    """Requests being answered, so that stopping can wait for them (bounded)."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._changed = threading.Condition()
+
+    def __enter__(self) -> None:
+        with self._changed:
+            self._count += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._changed:
+            self._count -= 1
+            self._changed.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        with self._changed:
+            return self._changed.wait_for(lambda: self._count == 0, timeout)
+
+
 class _QuietHandler(WSGIRequestHandler):
-    """No per-request access log lines: tests and the demo print what matters themselves."""
+    """No per-request access log lines: tests and the demo print what matters themselves.
+    Each request, from its parsed headers to its last byte written, counts as in flight."""
 
     def log_request(self, *args: Any, **kwargs: Any) -> None:
         pass
+
+    def run_wsgi(self) -> None:
+        in_flight: _InFlight | None = getattr(self.server, "in_flight", None)
+        if in_flight is None:
+            super().run_wsgi()
+            return
+        with in_flight:
+            super().run_wsgi()
 
 
 def bind_socket(host: str = LOOPBACK, port: int = 0) -> socket.socket:
@@ -74,6 +109,8 @@ class ThreadedServer:
             fd=sock.fileno(),
         )
         self._sock = sock  # keep the fd alive as long as the server
+        self._in_flight = _InFlight()
+        self._server.in_flight = self._in_flight  # type: ignore[attr-defined]
         # A short poll interval: stop() waits up to one interval for the loop to notice.
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -88,11 +125,16 @@ class ThreadedServer:
         self._thread.start()
         return self
 
-    def stop(self) -> None:
-        self._server.shutdown()
+    def stop(self, graceful: float = GRACEFUL_SECONDS) -> bool:
+        """Stop accepting, then let the requests in flight finish, for at most ``graceful``
+        seconds (werkzeug's request threads are daemons: without this wait, a process that
+        exits after stop() would cut them). True if none was left unfinished."""
+        if self._thread.is_alive():
+            self._server.shutdown()
         self._server.server_close()
         self._sock.close()
         self._thread.join(timeout=5)
+        return self._in_flight.wait_idle(graceful)
 
     def __enter__(self) -> ThreadedServer:
         return self.start()
