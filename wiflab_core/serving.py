@@ -8,6 +8,8 @@ environment: the same factory a thread is given the settings object.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
 import signal
 import socket
@@ -119,6 +121,10 @@ class ThreadedServer:
     def _dispatch(self, environ: Any, start_response: Any) -> Any:
         return self.app(environ, start_response)
 
+    @property
+    def serving(self) -> bool:
+        return self._thread.is_alive()
+
     def start(self) -> ThreadedServer:
         if self.app is None:
             raise RuntimeError("ThreadedServer.start() before its app was set")
@@ -184,11 +190,29 @@ class GunicornProcess:
         self.process: subprocess.Popen[bytes] | None = None
 
     def launch(self) -> GunicornProcess:
-        """Start the child without waiting: several servers can then boot side by side."""
+        """Start the child without waiting: several servers can then boot side by side.
+
+        The child leads a process group of its own (its workers join it, so ``stop`` can
+        reap workers a killed master left behind) and gets SIGTERM when the thread that
+        launched it dies (PR_SET_PDEATHSIG: a ``kill -9`` of this process stops the child).
+        This process then closes its copy of the listening socket: once the child is gone
+        the port refuses connections instead of queueing them for nobody.
+        """
         self.process = subprocess.Popen(
-            self._cmd, env=self.env, pass_fds=[self._sock.fileno()], stdin=subprocess.DEVNULL
+            self._cmd,
+            env=self.env,
+            pass_fds=[self._sock.fileno()],
+            stdin=subprocess.DEVNULL,
+            process_group=0,
+            preexec_fn=_die_with_parent(os.getpid()),
         )
+        self._sock.close()
         return self
+
+    @property
+    def exit_code(self) -> int | None:
+        """None while the child runs (or before launch)."""
+        return None if self.process is None else self.process.poll()
 
     def wait_ready(self, timeout: float = 15.0) -> GunicornProcess:
         wait_ready(self.url + self._ready_path, timeout, self.process)
@@ -206,6 +230,10 @@ class GunicornProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 code = self.process.wait()
+        if self.process is not None:
+            # Workers a killed master left behind still hold the port: end them too.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.process.pid, signal.SIGKILL)
         self._sock.close()
         return code
 
@@ -214,6 +242,24 @@ class GunicornProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _die_with_parent(parent: int) -> Callable[[], None]:
+    """A preexec_fn: SIGTERM to the child when its parent dies (Linux; elsewhere nothing)."""
+
+    def preexec() -> None:
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        except (OSError, AttributeError):
+            return
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return preexec
+
+
+_PR_SET_PDEATHSIG = 1
 
 
 def import_string(name: str) -> Any:

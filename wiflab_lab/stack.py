@@ -43,7 +43,7 @@ from wiflab_core.private_file import write_private
 from wiflab_core.serving import LOOPBACK, wait_ready
 from wiflab_lab import credential_set
 from wiflab_lab.credential_set import ProviderCredentials
-from wiflab_lab.launchers import launcher
+from wiflab_lab.launchers import Launcher, launcher
 from wiflab_lab.parts import Described, Layout, Sockets, describe
 
 MODES = ("threads", "processes")
@@ -101,6 +101,7 @@ class Stack:
         self._admin_secret = options.admin_secret or secrets.token_urlsafe(24)
         self._exit = ExitStack()
         self._stop_refresh = threading.Event()
+        self._launcher: Launcher | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -127,6 +128,11 @@ class Stack:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def dead_parts(self) -> list[str]:
+        """The parts started here that stopped serving by themselves (a killed gunicorn, say),
+        each named with how it ended."""
+        return self._launcher.dead() if self._launcher is not None else []
 
     @property
     def endpoints(self) -> Endpoints:
@@ -161,7 +167,7 @@ class Stack:
         sockets = Sockets(options.host, options.port_base)
         try:
             described = describe(layout, sockets, options.host)
-            run = launcher(options.mode, self._exit)
+            run = self._launcher = launcher(options.mode, self._exit)
             for part in described.parts:
                 run.launch(part, sockets.take(part.port_offset))
             run.wait_ready()
