@@ -102,6 +102,7 @@ class Stack:
         self._exit = ExitStack()
         self._stop_refresh = threading.Event()
         self._launcher: Launcher | None = None
+        self._part_urls: dict[str, str] = {}
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -110,6 +111,7 @@ class Stack:
         try:
             parts = self._start_parts()
             self.backend = parts.backend
+            self._part_urls = {part.name: part.url for part in parts.parts}
             for url in self._elsewhere(parts.idp_url):
                 wait_ready(f"{url}/healthz", self.options.elsewhere_wait_seconds)
             self._endpoints = self._write_state(parts)
@@ -133,6 +135,11 @@ class Stack:
         """The parts started here that stopped serving by themselves (a killed gunicorn, say),
         each named with how it ended."""
         return self._launcher.dead() if self._launcher is not None else []
+
+    @property
+    def part_urls(self) -> dict[str, str]:
+        """Every part started here, by name: its own URL (an app's too, behind its front end)."""
+        return dict(self._part_urls)
 
     @property
     def endpoints(self) -> Endpoints:
