@@ -9,7 +9,8 @@ What a stream of hostile tokens (a fresh random kid each) can cost, per source:
 
 - A kid the cache does not know triggers a refetch (so key rotation works without waiting for
   the cache to expire), but at most one refetch per ``REFETCH_COOLDOWN`` seconds; an unknown
-  kid within the cooldown is answered from the cache: unknown. So N bad tokens cost at most
+  kid within the cooldown is answered from the cache: unknown (after waiting, at most
+  ``FOLLOWER_WAIT``, for that refetch if it is still in flight). So N bad tokens cost at most
   one fetch (discovery + JWKS) per cooldown, not N.
 - Single flight: at most one fetch per source is in flight. The request that starts it waits
   for its own network I/O (each GET bounded by ``timeout``, ``FETCH_TIMEOUT`` by default; two
@@ -97,8 +98,20 @@ class JwksCache:
                 if found is not None:
                     return found
                 if now - state.refetched_at < self._cooldown:
-                    return None  # refetched lately: unknown, from the cache
-                state.refetched_at = now
+                    # Refetched lately: unknown, from the cache; unless that refetch is still
+                    # in flight (a rotated key's first tokens, arriving together): wait for
+                    # it, at most FOLLOWER_WAIT.
+                    done = state.in_flight
+                    if done is None:
+                        return None
+                else:
+                    state.refetched_at = now
+                    done = None
+        if fresh and done is not None:
+            done.wait(self._follower_wait)
+            with self._guard:
+                latest = state.entry
+            return latest.keys.get(kid) if latest is not None else None
         return self._refreshed(source, state).keys.get(kid)
 
     def lookup(self, source: str) -> KeyLookup:

@@ -159,3 +159,26 @@ def _swallow(call: Any) -> str:
     except IssuerUnreachable as exc:
         return str(exc)
     return ""
+
+
+def test_a_rotated_keys_first_tokens_arriving_together_all_verify(idp: FakeIdp) -> None:
+    cache = IssuerKeyCache(clock=lambda: 1000.0, follower_wait=30)
+    assert cache.key(idp.url, KEY.kid) is not None
+    rotated = keys.generate("RS256")
+    idp.published.append(rotated)
+    idp.hang.set()
+    found: list[object] = []
+    first = threading.Thread(target=lambda: found.append(cache.key(idp.url, rotated.kid)))
+    first.start()
+    assert idp.hung.acquire(timeout=10)  # the refetch for the new kid is in flight
+    together = [
+        threading.Thread(target=lambda: found.append(cache.key(idp.url, rotated.kid)))
+        for _ in range(15)
+    ]
+    for thread in together:
+        thread.start()
+    idp.release.set()
+    for thread in [first, *together]:
+        thread.join(timeout=20)
+    assert len(found) == 16 and all(key is not None for key in found)
+    assert idp.fetches["/certs"] == 2
