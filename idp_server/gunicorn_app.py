@@ -9,7 +9,6 @@ from typing import Any
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 
-
 # As wiflab_lab.parts.SLOW_CLIENT_THREADS (the IdP's image does not ship the lab).
 SLOW_CLIENT_THREADS = 64
 
