@@ -8,7 +8,8 @@ provider's ``issuerUri``: fetch ``ISSUER/.well-known/openid-configuration``, the
 What a stream of hostile tokens (a fresh random kid each) can cost, per source:
 
 - A kid the cache does not know triggers a refetch (so key rotation works without waiting for
-  the cache to expire), but at most one refetch per ``REFETCH_COOLDOWN`` seconds; an unknown
+  the cache to expire). A refetch that did not find its kid starts a cooldown: no other
+  refetch for an unknown kid in the next ``REFETCH_COOLDOWN`` seconds; an unknown
   kid within the cooldown is answered from the cache: unknown (after waiting, at most
   ``FOLLOWER_WAIT``, for that refetch if it is still in flight). So N bad tokens cost at most
   one fetch (discovery + JWKS) per cooldown, not N.
@@ -112,7 +113,13 @@ class JwksCache:
             with self._guard:
                 latest = state.entry
             return latest.keys.get(kid) if latest is not None else None
-        return self._refreshed(source, state).keys.get(kid)
+        found = self._refreshed(source, state).keys.get(kid)
+        if fresh and found is not None:
+            # The refetch found the kid: a rotation, not a random kid. The cooldown is for
+            # kids a refetch did not find, so the next rotation is seen at once too.
+            with self._guard:
+                state.refetched_at = float("-inf")
+        return found
 
     def lookup(self, source: str) -> KeyLookup:
         """kid -> key for one source, as ``wiflab_core.jose.verify`` takes it."""

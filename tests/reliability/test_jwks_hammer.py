@@ -182,3 +182,15 @@ def test_a_rotated_keys_first_tokens_arriving_together_all_verify(idp: FakeIdp) 
         thread.join(timeout=20)
     assert len(found) == 16 and all(key is not None for key in found)
     assert idp.fetches["/certs"] == 2
+
+
+def test_two_rotations_in_a_row_are_both_seen_at_once(idp: FakeIdp) -> None:
+    cache = IssuerKeyCache(clock=lambda: 1000.0)
+    assert cache.key(idp.url, KEY.kid) is not None
+    for _ in range(2):
+        rotated = keys.generate("RS256")
+        idp.published.append(rotated)
+        assert cache.key(idp.url, rotated.kid) is not None
+    assert cache.key(idp.url, "random-kid") is None
+    assert cache.key(idp.url, "another-random-kid") is None  # within the cooldown: no fetch
+    assert idp.fetches["/certs"] == 4
