@@ -14,6 +14,7 @@ With no IDP_ADMIN_SECRET set, every admin route answers 403.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, request
@@ -26,6 +27,7 @@ from idp_server.keystore import KeyStore
 from idp_server.responses import json_response
 from wiflab_core import json_limits
 from wiflab_core.keys import SUPPORTED_ALGS, generate
+from wiflab_core.private_file import is_disk_full
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,25 @@ def parse_new_key(body: bytes) -> tuple[str, KeyStatus]:
         allowed = ", ".join(s.value for s in _NEW_KEY_STATUSES)
         raise invalid_request(f"status: {status!r} is not one of {allowed}")
     return alg, KeyStatus(status)
+
+
+def stored(store: KeyStore, change: Callable[[KeySet], KeySet]) -> KeySet:
+    """store.update, with a failure to write the key state told as what it is: 507
+    ``insufficient_storage`` for a full disk, else 500 ``server_error``; the stored keys (and
+    the keys served) stay as they were."""
+    try:
+        return store.update(change)
+    except OSError as exc:
+        log.error("key state not written, keys unchanged: %s", exc)
+        if is_disk_full(exc):
+            raise IdpError(
+                507,
+                "insufficient_storage",
+                f"key state: not written, the disk is full ({exc.strerror}); keys unchanged",
+            ) from None
+        raise IdpError(
+            500, "server_error", f"key state: not written ({exc.strerror}); keys unchanged"
+        ) from None
 
 
 def admin_blueprint(store: KeyStore, admin_secret: str | None) -> Blueprint:
@@ -77,19 +98,19 @@ def admin_blueprint(store: KeyStore, admin_secret: str | None) -> Blueprint:
     def add_key() -> Response:
         alg, status = parse_new_key(request.get_data(cache=False))
         key = generate(alg)
-        keyset = store.update(lambda keys: keys.added(key, status))
+        keyset = stored(store, lambda keys: keys.added(key, status))
         log.info("key %s added (%s, %s)", key.kid, alg, status.value)
         return listing(keyset, 201, added=KeyEntry(key, status).describe())
 
     @admin.post("/keys/<kid>/activate")
     def activate_key(kid: str) -> Response:
-        keyset = store.update(lambda keys: keys.activated(kid))
+        keyset = stored(store, lambda keys: keys.activated(kid))
         log.info("key %s activated", kid)
         return listing(keyset)
 
     @admin.post("/keys/<kid>/retire")
     def retire_key(kid: str) -> Response:
-        keyset = store.update(lambda keys: keys.retired(kid))
+        keyset = stored(store, lambda keys: keys.retired(kid))
         log.info("key %s retired", kid)
         return listing(keyset)
 

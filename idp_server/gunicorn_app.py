@@ -9,6 +9,9 @@ from typing import Any
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 
+# As wiflab_lab.parts.SLOW_CLIENT_THREADS (the IdP's image does not ship the lab).
+SLOW_CLIENT_THREADS = 64
+
 
 class IdpGunicorn(BaseApplication):
     """gunicorn serving an app built once in the master (so config errors surface before any
@@ -21,9 +24,12 @@ class IdpGunicorn(BaseApplication):
         self._options = {
             "bind": [f"fd://{sock.fileno()}"],
             "workers": workers,
-            # Measured with bench/idp_tokens.py: gthread's keep-alive saves the TCP handshake
-            # but its thread hand-off costs more CPU per token than sync workers do.
-            "worker_class": "sync",
+            # gthread, not sync: a sync worker is held by one client that sends its headers
+            # slowly (2 such clients stopped a 2-worker IdP); with 64 threads a worker holds
+            # 64. Its keep-alive saves the TCP handshake, which pays for the thread hand-off
+            # (bench/idp_tokens.py; the README's reliability section has the figures).
+            "worker_class": "gthread",
+            "threads": SLOW_CLIENT_THREADS,
             "preload_app": True,
             "on_exit": on_exit,
             "loglevel": "info",

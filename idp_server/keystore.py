@@ -23,6 +23,7 @@ from pathlib import Path
 from idp_server.errors import ConfigError
 from idp_server.keyset import KeySet
 from wiflab_core.keys import KeyLoadError, generate, load_signing_keys
+from wiflab_core.private_file import write_private
 
 log = logging.getLogger(__name__)
 
@@ -110,19 +111,20 @@ def _stamp_of(path: Path) -> _Stamp:
 
 
 def _write_atomically(path: Path, keyset: KeySet) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(keyset.to_state(), f)
-    # A strictly newer mtime: two writes within one clock tick (and a reused inode number)
-    # must still look different to the workers' stat.
-    try:
-        previous = os.stat(path).st_mtime_ns
-    except FileNotFoundError:
-        previous = 0
-    mtime = max(time.time_ns(), previous + 1)
-    os.utime(tmp, ns=(mtime, mtime))
-    os.replace(tmp, path)
+    """Through an exclusively created temporary file (``write_private``); OSError on failure,
+    with the stored file untouched and no temporary file left."""
+
+    def newer_mtime(tmp: Path) -> None:
+        # A strictly newer mtime: two writes within one clock tick (and a reused inode number)
+        # must still look different to the workers' stat.
+        try:
+            previous = os.stat(path).st_mtime_ns
+        except FileNotFoundError:
+            previous = 0
+        mtime = max(time.time_ns(), previous + 1)
+        os.utime(tmp, ns=(mtime, mtime))
+
+    write_private(path, json.dumps(keyset.to_state()), before_replace=newer_mtime)
 
 
 @contextmanager
@@ -131,7 +133,7 @@ def _exclusive(path: Path | None) -> Iterator[None]:
     if path is None:
         yield
         return
-    fd = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    fd = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield

@@ -3,9 +3,23 @@
 Two ways to find the keys: a JWKS URL (Google's certs, for Cloud Run's front end and the
 protected app: ``JwksCache``), or an OIDC issuer's discovery document (what STS does with a
 provider's ``issuerUri``: fetch ``ISSUER/.well-known/openid-configuration``, then its
-``jwks_uri``: ``IssuerKeyCache``). A kid the cache does not know triggers one refetch (so key
-rotation works without waiting for the cache to expire); a kid still unknown after that is
-remembered for a while so a stream of bad tokens cannot make us hammer the source.
+``jwks_uri``: ``IssuerKeyCache``).
+
+What a stream of hostile tokens (a fresh random kid each) can cost, per source:
+
+- A kid the cache does not know triggers a refetch (so key rotation works without waiting for
+  the cache to expire). A refetch that did not find its kid starts a cooldown: no other
+  refetch for an unknown kid in the next ``REFETCH_COOLDOWN`` seconds; an unknown
+  kid within the cooldown is answered from the cache: unknown (after waiting, at most
+  ``FOLLOWER_WAIT``, for that refetch if it is still in flight). So N bad tokens cost at most
+  one fetch (discovery + JWKS) per cooldown, not N.
+- Single flight: at most one fetch per source is in flight. The request that starts it waits
+  for its own network I/O (each GET bounded by ``timeout``, ``FETCH_TIMEOUT`` by default; two
+  GETs for an issuer). Every other request for that source meanwhile is answered at once
+  from the keys already cached (even past their TTL: at most one fetch timeout staler), or,
+  when nothing is cached yet, waits at most ``FOLLOWER_WAIT`` seconds for that fetch before
+  failing with ``IssuerUnreachable``. No request thread is ever held longer than that behind
+  another request's network I/O, so a hung issuer takes one thread per source, not all.
 """
 
 from __future__ import annotations
@@ -13,7 +27,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import jwt
@@ -23,7 +37,12 @@ from wiflab_core.jose import KeyLookup, KeysUnavailable
 from wiflab_core.keys import KeyLoadError, VerificationKeys
 
 FETCH_TIMEOUT = 5.0
-UNKNOWN_KID_MEMORY = 30.0
+# At most one unknown-kid refetch per source in this many seconds. # unverified: Google
+# publishes no figure; 5 s keeps a rotation visible within seconds while bounding the load a
+# stream of random kids puts on the issuer to 2 GETs per 5 s.
+REFETCH_COOLDOWN = 5.0
+# The longest a request waits for another request's fetch when nothing is cached to answer from.
+FOLLOWER_WAIT = 1.0
 
 
 class IssuerUnreachable(KeysUnavailable):
@@ -34,7 +53,14 @@ class IssuerUnreachable(KeysUnavailable):
 class _Entry:
     keys: VerificationKeys
     fetched_at: float
-    unknown_kids: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class _Source:
+    entry: _Entry | None = None
+    refetched_at: float = float("-inf")  # the last refetch an unknown kid caused
+    in_flight: threading.Event | None = None  # set when the fetch in flight ends
+    error: IssuerUnreachable | None = None  # why the last fetch failed
 
 
 class JwksCache:
@@ -48,50 +74,94 @@ class JwksCache:
         session: requests.Session | None = None,
         clock: Callable[[], float] = time.monotonic,
         timeout: float = FETCH_TIMEOUT,
+        refetch_cooldown: float = REFETCH_COOLDOWN,
+        follower_wait: float = FOLLOWER_WAIT,
     ):
         self._ttl = ttl
         self._allow_http = allow_http
         self._session = session or requests.Session()
         self._clock = clock
         self._timeout = timeout
-        self._entries: dict[str, _Entry] = {}
-        self._locks: dict[str, threading.Lock] = {}
-        self._locks_guard = threading.Lock()
+        self._cooldown = refetch_cooldown
+        self._follower_wait = follower_wait
+        self._sources: dict[str, _Source] = {}
+        self._guard = threading.Lock()  # held for bookkeeping only, never across I/O
 
     def key(self, source: str, kid: str) -> jwt.PyJWK | None:
         """The source's key with this kid, or None; raises IssuerUnreachable."""
         now = self._clock()
-        entry = self._entries.get(source)
-        if entry is None or now - entry.fetched_at > self._ttl:
-            entry = self._refresh(source, stale=entry)
-        found = entry.keys.get(kid)
-        if found is not None:
-            return found
-        remembered = entry.unknown_kids.get(kid)
-        if remembered is not None and now - remembered < UNKNOWN_KID_MEMORY:
-            return None
-        entry = self._refresh(source, stale=entry)
-        found = entry.keys.get(kid)
-        if found is None:
-            entry.unknown_kids[kid] = now
+        with self._guard:
+            state = self._sources.setdefault(source, _Source())
+            entry = state.entry
+            fresh = entry is not None and now - entry.fetched_at <= self._ttl
+            if fresh and entry is not None:
+                found = entry.keys.get(kid)
+                if found is not None:
+                    return found
+                if now - state.refetched_at < self._cooldown:
+                    # Refetched lately: unknown, from the cache; unless that refetch is still
+                    # in flight (a rotated key's first tokens, arriving together): wait for
+                    # it, at most FOLLOWER_WAIT.
+                    done = state.in_flight
+                    if done is None:
+                        return None
+                else:
+                    state.refetched_at = now
+                    done = None
+        if fresh and done is not None:
+            done.wait(self._follower_wait)
+            with self._guard:
+                latest = state.entry
+            return latest.keys.get(kid) if latest is not None else None
+        found = self._refreshed(source, state).keys.get(kid)
+        if fresh and found is not None:
+            # The refetch found the kid: a rotation, not a random kid. The cooldown is for
+            # kids a refetch did not find, so the next rotation is seen at once too.
+            with self._guard:
+                state.refetched_at = float("-inf")
         return found
 
     def lookup(self, source: str) -> KeyLookup:
         """kid -> key for one source, as ``wiflab_core.jose.verify`` takes it."""
         return lambda kid: self.key(source, kid)
 
-    def _refresh(self, source: str, stale: _Entry | None) -> _Entry:
-        with self._lock_for(source):
-            current = self._entries.get(source)
-            if current is not None and current is not stale:
-                return current  # another thread refreshed while we waited
-            entry = _Entry(self._fetch(source), self._clock())
-            self._entries[source] = entry
-            return entry
-
-    def _lock_for(self, source: str) -> threading.Lock:
-        with self._locks_guard:
-            return self._locks.setdefault(source, threading.Lock())
+    def _refreshed(self, source: str, state: _Source) -> _Entry:
+        """Keys after one fetch by this request, or the keys another request's fetch in
+        flight leaves (see the module's bounds)."""
+        with self._guard:
+            done = state.in_flight
+            if done is None:
+                state.in_flight = done = threading.Event()
+                leader = True
+            else:
+                leader = False
+                if state.entry is not None:
+                    return state.entry  # answered at once from the cache
+        if not leader:
+            done.wait(self._follower_wait)
+            with self._guard:
+                if state.entry is not None:
+                    return state.entry
+                if done.is_set() and state.error is not None:
+                    raise state.error
+            raise IssuerUnreachable(
+                f"{source}: keys still being fetched by another request after "
+                f"{self._follower_wait:g}s"
+            )
+        try:
+            keys = self._fetch(source)
+        except IssuerUnreachable as exc:
+            with self._guard:
+                state.error = exc
+            raise
+        finally:
+            with self._guard:
+                state.in_flight = None
+            done.set()
+        entry = _Entry(keys, self._clock())
+        with self._guard:
+            state.entry, state.error = entry, None
+        return entry
 
     def _fetch(self, source: str) -> VerificationKeys:
         return self._jwks(source)

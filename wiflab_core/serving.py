@@ -8,6 +8,8 @@ environment: the same factory a thread is given the settings object.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
 import signal
 import socket
@@ -25,15 +27,52 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 LOOPBACK = "127.0.0.1"
 
 
+# How long ``ThreadedServer.stop`` lets requests in flight finish: gunicorn's
+# --graceful-timeout below, so both modes stop alike.
+GRACEFUL_SECONDS = 5.0
+
+
+class _InFlight:
+    """Requests being answered, so that stopping can wait for them (bounded)."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._changed = threading.Condition()
+
+    def __enter__(self) -> None:
+        with self._changed:
+            self._count += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._changed:
+            self._count -= 1
+            self._changed.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        with self._changed:
+            return self._changed.wait_for(lambda: self._count == 0, timeout)
+
+
 class _QuietHandler(WSGIRequestHandler):
-    """No per-request access log lines: tests and the demo print what matters themselves."""
+    """No per-request access log lines: tests and the demo print what matters themselves.
+    Each request, from its parsed headers to its last byte written, counts as in flight."""
 
     def log_request(self, *args: Any, **kwargs: Any) -> None:
         pass
 
+    def run_wsgi(self) -> None:
+        in_flight: _InFlight | None = getattr(self.server, "in_flight", None)
+        if in_flight is None:
+            super().run_wsgi()
+            return
+        with in_flight:
+            super().run_wsgi()
+
 
 def bind_socket(host: str = LOOPBACK, port: int = 0) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    """A listening TCP socket on host (an IPv4 or IPv6 address, ``::1`` say, or a name)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.listen(128)
@@ -42,7 +81,7 @@ def bind_socket(host: str = LOOPBACK, port: int = 0) -> socket.socket:
 
 def url_of(sock: socket.socket) -> str:
     host, port = sock.getsockname()[:2]
-    return f"http://{host}:{port}"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 class ThreadedServer:
@@ -72,6 +111,8 @@ class ThreadedServer:
             fd=sock.fileno(),
         )
         self._sock = sock  # keep the fd alive as long as the server
+        self._in_flight = _InFlight()
+        self._server.in_flight = self._in_flight  # type: ignore[attr-defined]
         # A short poll interval: stop() waits up to one interval for the loop to notice.
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -80,17 +121,26 @@ class ThreadedServer:
     def _dispatch(self, environ: Any, start_response: Any) -> Any:
         return self.app(environ, start_response)
 
+    @property
+    def serving(self) -> bool:
+        return self._thread.is_alive()
+
     def start(self) -> ThreadedServer:
         if self.app is None:
             raise RuntimeError("ThreadedServer.start() before its app was set")
         self._thread.start()
         return self
 
-    def stop(self) -> None:
-        self._server.shutdown()
+    def stop(self, graceful: float = GRACEFUL_SECONDS) -> bool:
+        """Stop accepting, then let the requests in flight finish, for at most ``graceful``
+        seconds (werkzeug's request threads are daemons: without this wait, a process that
+        exits after stop() would cut them). True if none was left unfinished."""
+        if self._thread.is_alive():
+            self._server.shutdown()
         self._server.server_close()
         self._sock.close()
         self._thread.join(timeout=5)
+        return self._in_flight.wait_idle(graceful)
 
     def __enter__(self) -> ThreadedServer:
         return self.start()
@@ -140,11 +190,29 @@ class GunicornProcess:
         self.process: subprocess.Popen[bytes] | None = None
 
     def launch(self) -> GunicornProcess:
-        """Start the child without waiting: several servers can then boot side by side."""
+        """Start the child without waiting: several servers can then boot side by side.
+
+        The child leads a process group of its own (its workers join it, so ``stop`` can
+        reap workers a killed master left behind) and gets SIGTERM when the thread that
+        launched it dies (PR_SET_PDEATHSIG: a ``kill -9`` of this process stops the child).
+        This process then closes its copy of the listening socket: once the child is gone
+        the port refuses connections instead of queueing them for nobody.
+        """
         self.process = subprocess.Popen(
-            self._cmd, env=self.env, pass_fds=[self._sock.fileno()], stdin=subprocess.DEVNULL
+            self._cmd,
+            env=self.env,
+            pass_fds=[self._sock.fileno()],
+            stdin=subprocess.DEVNULL,
+            process_group=0,
+            preexec_fn=_die_with_parent(os.getpid()),
         )
+        self._sock.close()
         return self
+
+    @property
+    def exit_code(self) -> int | None:
+        """None while the child runs (or before launch)."""
+        return None if self.process is None else self.process.poll()
 
     def wait_ready(self, timeout: float = 15.0) -> GunicornProcess:
         wait_ready(self.url + self._ready_path, timeout, self.process)
@@ -162,6 +230,10 @@ class GunicornProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 code = self.process.wait()
+        if self.process is not None:
+            # Workers a killed master left behind still hold the port: end them too.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.process.pid, signal.SIGKILL)
         self._sock.close()
         return code
 
@@ -170,6 +242,24 @@ class GunicornProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _die_with_parent(parent: int) -> Callable[[], None]:
+    """A preexec_fn: SIGTERM to the child when its parent dies (Linux; elsewhere nothing)."""
+
+    def preexec() -> None:
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        except (OSError, AttributeError):
+            return
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return preexec
+
+
+_PR_SET_PDEATHSIG = 1
 
 
 def import_string(name: str) -> Any:

@@ -6,6 +6,7 @@ afterwards: start-up costs one boot, not one per part.
 
 from __future__ import annotations
 
+import signal
 import socket
 from contextlib import ExitStack
 from typing import Protocol
@@ -19,19 +20,28 @@ class Launcher(Protocol):
 
     def wait_ready(self) -> None: ...
 
+    def dead(self) -> list[str]:
+        """The parts that stopped serving by themselves, each named with how it ended."""
+        ...
+
 
 class ThreadsLauncher:
     """Each part in werkzeug's threaded server here: the factory gets the settings object."""
 
     def __init__(self, exit_stack: ExitStack):
         self._exit = exit_stack
+        self._servers: list[tuple[str, ThreadedServer]] = []
 
     def launch(self, part: Part, sock: socket.socket) -> None:
         app = import_string(part.factory)(part.settings, **part.shared)
-        self._exit.enter_context(ThreadedServer(app, sock=sock))
+        server = self._exit.enter_context(ThreadedServer(app, sock=sock))
+        self._servers.append((part.name, server))
 
     def wait_ready(self) -> None:
         """A thread serves as soon as it starts."""
+
+    def dead(self) -> list[str]:
+        return [f"{name} (its server thread ended)" for name, s in self._servers if not s.serving]
 
 
 class GunicornLauncher:
@@ -39,7 +49,7 @@ class GunicornLauncher:
 
     def __init__(self, exit_stack: ExitStack):
         self._exit = exit_stack
-        self._servers: list[GunicornProcess] = []
+        self._servers: list[tuple[str, GunicornProcess]] = []
 
     def launch(self, part: Part, sock: socket.socket) -> None:
         spec = f"wiflab_core.serving:app_from_env({part.factory!r}, {part.settings_type!r})"
@@ -52,11 +62,27 @@ class GunicornLauncher:
         )
         self._exit.callback(server.stop)
         server.launch()
-        self._servers.append(server)
+        self._servers.append((part.name, server))
 
     def wait_ready(self) -> None:
-        for server in self._servers:
+        for _, server in self._servers:
             server.wait_ready()
+
+    def dead(self) -> list[str]:
+        return [
+            f"{name} ({_ended(code)})"
+            for name, server in self._servers
+            if (code := server.exit_code) is not None
+        ]
+
+
+def _ended(code: int) -> str:
+    if code < 0:
+        try:
+            return f"gunicorn killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"gunicorn killed by signal {-code}"
+    return f"gunicorn exited with code {code}"
 
 
 def launcher(mode: str, exit_stack: ExitStack) -> Launcher:

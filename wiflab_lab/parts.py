@@ -39,15 +39,23 @@ class AppSettings(Protocol):
     def to_env(self) -> dict[str, str]: ...
 
 
+# Threads per gunicorn worker (gthread). A client that sends its headers slowly holds a thread
+# until they are complete, so a worker holds about this many slow clients and still answers
+# the others (issue 12: 50 slowloris connections per part). An idle thread costs memory only.
+# gthread rather than an event loop (gevent, eventlet): no new dependency in every image, and
+# the parts' CPU per request is the app's, not the server's (see the README's reliability).
+SLOW_CLIENT_THREADS = 64
+
+
 @dataclass(frozen=True)
 class ServerOptions:
-    """How gunicorn serves a part: worker processes, and threads per worker (1: sync worker)."""
+    """How gunicorn serves a part: worker processes, and threads per worker (gthread)."""
 
     workers: int = 1
-    threads: int = 1
+    threads: int = SLOW_CLIENT_THREADS
 
     def gunicorn_args(self) -> list[str]:
-        return ["--threads", str(self.threads)] if self.threads > 1 else []
+        return ["--worker-class", "gthread", "--threads", str(self.threads)]
 
 
 @dataclass(frozen=True)
@@ -138,7 +146,14 @@ def describe(layout: Layout, sockets: Sockets, host: str) -> Described:
             key_state=key_state,
         )
         parts.append(
-            Part("idp", IDP_OFFSET, idp_url, idp, "idp_server.app:create_app", ServerOptions(2))
+            Part(
+                "idp",
+                IDP_OFFSET,
+                idp_url,
+                idp,
+                "idp_server.app:create_app",
+                ServerOptions(workers=2),
+            )
         )
     google_url = sockets.bind(GOOGLE_OFFSET)
     issuer = layout.google_issuer or google_url
@@ -153,7 +168,7 @@ def describe(layout: Layout, sockets: Sockets, host: str) -> Described:
             google,
             "mock_gcp.app:create_app_from_settings",
             # One process: the tokens STS issues live in its memory, shared by its threads.
-            ServerOptions(workers=1, threads=8),
+            ServerOptions(workers=1),
             shared,
         )
     )
@@ -179,7 +194,7 @@ def describe(layout: Layout, sockets: Sockets, host: str) -> Described:
                     upstream,
                     app,
                     "protected_app.app:create_app",
-                    ServerOptions(workers=1, threads=4),
+                    ServerOptions(workers=1),
                 )
             )
         front = FrontEndSettings(
@@ -198,7 +213,7 @@ def describe(layout: Layout, sockets: Sockets, host: str) -> Described:
                 front_url,
                 front,
                 "mock_gcp.run.front_end:create_app_from_settings",
-                ServerOptions(workers=1, threads=8),
+                ServerOptions(workers=1),
                 shared,
             )
         )

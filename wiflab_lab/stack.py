@@ -43,7 +43,7 @@ from wiflab_core.private_file import write_private
 from wiflab_core.serving import LOOPBACK, wait_ready
 from wiflab_lab import credential_set
 from wiflab_lab.credential_set import ProviderCredentials
-from wiflab_lab.launchers import launcher
+from wiflab_lab.launchers import Launcher, launcher
 from wiflab_lab.parts import Described, Layout, Sockets, describe
 
 MODES = ("threads", "processes")
@@ -101,6 +101,8 @@ class Stack:
         self._admin_secret = options.admin_secret or secrets.token_urlsafe(24)
         self._exit = ExitStack()
         self._stop_refresh = threading.Event()
+        self._launcher: Launcher | None = None
+        self._part_urls: dict[str, str] = {}
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -109,6 +111,7 @@ class Stack:
         try:
             parts = self._start_parts()
             self.backend = parts.backend
+            self._part_urls = {part.name: part.url for part in parts.parts}
             for url in self._elsewhere(parts.idp_url):
                 wait_ready(f"{url}/healthz", self.options.elsewhere_wait_seconds)
             self._endpoints = self._write_state(parts)
@@ -127,6 +130,16 @@ class Stack:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def dead_parts(self) -> list[str]:
+        """The parts started here that stopped serving by themselves (a killed gunicorn, say),
+        each named with how it ended."""
+        return self._launcher.dead() if self._launcher is not None else []
+
+    @property
+    def part_urls(self) -> dict[str, str]:
+        """Every part started here, by name: its own URL (an app's too, behind its front end)."""
+        return dict(self._part_urls)
 
     @property
     def endpoints(self) -> Endpoints:
@@ -161,7 +174,7 @@ class Stack:
         sockets = Sockets(options.host, options.port_base)
         try:
             described = describe(layout, sockets, options.host)
-            run = launcher(options.mode, self._exit)
+            run = self._launcher = launcher(options.mode, self._exit)
             for part in described.parts:
                 run.launch(part, sockets.take(part.port_offset))
             run.wait_ready()

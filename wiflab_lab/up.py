@@ -63,15 +63,45 @@ def stack_from_flags(flags: StackFlags) -> Stack:
         raise UsageError(f"{'' if named else f'{topology}: '}{exc}") from None
 
 
+class PartDied(Exception):
+    """A part of the running stack stopped by itself; the stack was stopped because of it."""
+
+    def __init__(self, dead: list[str]):
+        self.dead = dead
+        self.message = (
+            f"{', '.join(dead)}: stopped serving; the whole stack was stopped "
+            "(a part is not restarted: see the README's reliability section)"
+        )
+        super().__init__(self.message)
+
+
+# How often `wiflab up` checks that every part still serves.
+WATCH_SECONDS = 0.5
+
+
 def up(flags: StackFlags) -> None:
     serve_until_signalled(stack_from_flags(flags))
 
 
 def serve_until_signalled(stack: Stack) -> None:
-    """Start the stack, print the ready line, and stop cleanly on SIGINT or SIGTERM."""
+    """Start the stack, print the ready line, and stop cleanly on SIGINT or SIGTERM.
+
+    A part that stops by itself stops the whole stack: ``PartDied`` names it. Not restarted,
+    because a restarted part is a different one: Google's side would have forgotten every
+    token it issued, the IdP's clients would see a gap they cannot explain, and a part that
+    crashes again would loop unseen. A lab should show the failure, not hide it."""
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopping.set())
-    with stack:
+    try:
+        stack.start()
+    except OSError as exc:  # a full disk, an unwritable state dir, a port in use
+        raise UsageError(f"cannot start: {exc}", "wiflab up") from None
+    try:
         print(f"wiflab ready: {stack.endpoints_path}", flush=True)
-        stopping.wait()
+        while not stopping.wait(WATCH_SECONDS):
+            dead = stack.dead_parts()
+            if dead:
+                raise PartDied(dead)
+    finally:
+        stack.stop()

@@ -17,6 +17,7 @@ from tests.mock_gcp.conftest import (
     POOL,
     PROJECT_NUMBER,
     TOKEN_EXCHANGE,
+    serve_google,
 )
 from wiflab_core import keys
 
@@ -380,14 +381,18 @@ def test_json_body_that_is_not_an_object(google):
     assert refusal(response) == (400, "invalid_request", "Invalid JSON payload received.")
 
 
-def test_key_rotation_at_the_issuer_is_picked_up(google, issuer):
-    assert google.exchange(issuer.mint()).status_code == 200  # the JWKS is now cached
-    rotated = keys.generate("RS256")
-    issuer.published.append(rotated)
-    try:
-        assert google.exchange(issuer.mint(key=rotated)).status_code == 200
-    finally:
-        issuer.published.remove(rotated)
+def test_key_rotation_at_the_issuer_is_picked_up(topology, issuer):
+    # A Google of its own: the shared one may have refetched for an unknown kid within the
+    # cooldown (wiflab_core.jwks_cache.REFETCH_COOLDOWN), and would answer unknown from cache.
+    server, google = serve_google(topology, issuer.url)
+    with server:
+        assert google.exchange(issuer.mint()).status_code == 200  # the JWKS is now cached
+        rotated = keys.generate("RS256")
+        issuer.published.append(rotated)
+        try:
+            assert google.exchange(issuer.mint(key=rotated)).status_code == 200
+        finally:
+            issuer.published.remove(rotated)
 
 
 def test_numeric_subject_is_refused_by_the_mapping_not_the_signature(google, issuer):

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from wiflab.commands.conventions import EXIT_OK, EXIT_USAGE, IDP_TOKEN_SECRET
+from wiflab.commands.conventions import EXIT_OK, EXIT_REFUSED, EXIT_USAGE, IDP_TOKEN_SECRET
 
 if TYPE_CHECKING:
     from wiflab_lab.up import UsageError
@@ -75,11 +75,14 @@ def usage_failed(exc: UsageError) -> int:
 @click.command("up")
 @stack_options(port_base=DEFAULT_PORT_BASE)
 def up(**flags: Any) -> int:
-    from wiflab_lab.up import StackFlags, UsageError
+    from wiflab_lab.up import PartDied, StackFlags, UsageError
     from wiflab_lab.up import up as serve
 
     try:
         serve(StackFlags(**flags, idp_token_secret=idp_token_secret()))
     except UsageError as exc:
         return usage_failed(exc)
+    except PartDied as exc:
+        print(f"wiflab up: {exc.message}", file=sys.stderr)
+        return EXIT_REFUSED
     return EXIT_OK
