@@ -64,6 +64,21 @@ def token_owner(stack: WifStack, access_token: str) -> str:
     return info.json()["email"]
 
 
+def token_account(stack: WifStack, access_token: str) -> str:
+    """Whose access token this is, by tokeninfo's ``azp`` (the account's unique id, shown
+    whatever the token's scopes: a metadata server's default token has no email scope)."""
+    info = requests.get(
+        stack.endpoints.google_issuer.tokeninfo,
+        params={"access_token": access_token},
+        timeout=10,
+    )
+    assert info.status_code == 200, info.text
+    azp = info.json()["azp"]
+    owners = [a.email for a in stack.topology.service_accounts if a.unique_id == azp]
+    assert owners, f"tokeninfo's azp {azp} is no service account of the topology"
+    return owners[0]
+
+
 def google_error(refused: Exception) -> dict[str, Any]:
     """The JSON error body google-auth carries as a refresh error's second argument."""
     return json.loads(refused.args[1])

@@ -15,7 +15,7 @@ import requests
 from google.auth.transport.requests import Request
 from google.oauth2 import id_token
 
-from e2e.chain import token_owner
+from e2e.chain import token_account
 from e2e.names import SERVICE, SIGNATURE_REMOVED
 
 WORKLOAD = Path(__file__).with_name("workload.py")
@@ -69,7 +69,7 @@ def test_workload_id_token_verified_by_a_relying_party_and_cloud_run(
         certs_url=wif_stack.endpoints.google_issuer.certs_v1,
     )
     assert claims["email"] == metadata_account
-    assert token_owner(wif_stack, report["access_token"]) == metadata_account
+    assert token_account(wif_stack, report["access_token"]) == metadata_account
 
     dump = requests.get(
         f"{url}/dump", headers={"Authorization": f"Bearer {report['id_token']}"}, timeout=10

@@ -23,7 +23,7 @@ import requests
 from google.auth.transport.requests import Request
 from google.oauth2 import id_token
 
-from e2e.chain import token_owner
+from e2e.chain import token_account
 from e2e.names import SERVICE
 
 CLIENTS = Path(__file__).resolve().parents[1] / "clients"
@@ -181,7 +181,7 @@ def assert_tokens_work(wif_stack, report: dict, account: str) -> None:
     """The access token is the account's; the ID token passes a relying party and Cloud Run."""
     url = wif_stack.service_url(SERVICE)
     assert report["email"] == account
-    assert token_owner(wif_stack, report["access_token"]) == account
+    assert token_account(wif_stack, report["access_token"]) == account
     claims = id_token.verify_token(
         report["id_token"],
         Request(),
