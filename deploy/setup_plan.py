@@ -251,7 +251,10 @@ def _retried(*args: str) -> Command:
 
 
 def _app(service: Service, target: Target) -> list[Step]:
-    deploy = _deploy(service, target)
+    # A public service's requests never pass Cloud Run's check: the app must not trust a
+    # signature marker on them (protected_app/settings.py, PROTECTED_APP_PUBLIC).
+    public = ("--set-env-vars=PROTECTED_APP_PUBLIC=1",) if service.allow_unauthenticated else ()
+    deploy = _deploy(service, target, *public)
     applied = fingerprint(deploy)
     label = g.describe_service(target, service.name, f"metadata.labels.{CONFIG_LABEL}")
     return [
