@@ -35,18 +35,21 @@ def google_side(
     host: str = LOOPBACK,
     port_base: int = DEFAULT_PORT_BASE,
 ) -> None:
-    """Writes the IdP's admin secret and profiles for it first (its container reads them), then
-    serves until SIGTERM or SIGINT. ``apps`` are ``SERVICE=URL``; a DeployError (usage) when
+    """Writes the IdP's admin secret, its profiles and each app's front-end secret first (their
+    containers read them: ``state/front-end-secret.SERVICE``), then serves until SIGTERM or
+    SIGINT. ``apps`` are ``SERVICE=URL``; a DeployError (usage) when
     the topology or the URLs do not fit."""
     try:
+        app_urls = _pairs(apps)
         options = StackOptions(
             topology,
             state_dir,
             host=host,
             port_base=port_base,
             idp_url=idp_url.rstrip("/"),
-            app_urls=_pairs(apps),
-            admin_secret=_admin_secret(state_dir),
+            app_urls=app_urls,
+            app_secrets={name: _secret(state_dir, f"front-end-secret.{name}") for name in app_urls},
+            admin_secret=_secret(state_dir, ADMIN_SECRET_FILE),
         )
         side = Stack(options)
         missing = [
@@ -72,9 +75,10 @@ def _pairs(values: Sequence[str]) -> dict[str, str]:
     return pairs
 
 
-def _admin_secret(state_dir: Path) -> str:
-    """The secret the IdP container reads too; kept across restarts of the stack."""
-    path = state_dir / ADMIN_SECRET_FILE
+def _secret(state_dir: Path, name: str) -> str:
+    """A secret another container reads too (the IdP's admin secret, an app's front-end
+    secret); kept across restarts of the stack."""
+    path = state_dir / name
     if not path.exists():
         write_private(path, secrets.token_urlsafe(24))
     return path.read_text(encoding="utf-8").strip()

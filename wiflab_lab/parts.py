@@ -91,6 +91,7 @@ class Layout:
     # Parts that run elsewhere: the IdP, and the app behind each named service.
     idp_url: str | None = None
     app_urls: Mapping[str, str] = field(default_factory=dict)
+    app_secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
 
 
 class Sockets:
@@ -179,7 +180,7 @@ def describe(layout: Layout, sockets: Sockets, host: str) -> Described:
         upstream = idp_url if service.app == IDP_APP else layout.app_urls.get(service.name)
         # Shared by the front end and its app: a request straight to the app's port is then
         # never reported verified (protected_app.identity.CloudRunMarker).
-        app_secret = secrets.token_urlsafe(24)
+        app_secret = layout.app_secrets.get(service.name) or secrets.token_urlsafe(24)
         if upstream is None:
             upstream = sockets.bind(front_offset + 1)
             app = ProtectedSettings(

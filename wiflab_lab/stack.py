@@ -68,6 +68,9 @@ class StackOptions:
     # stack starts every part not given here, and waits for the given ones to answer.
     idp_url: str | None = None
     app_urls: Mapping[str, str] = field(default_factory=dict)
+    # The secret each app elsewhere shares with its front end (PROTECTED_APP_FRONT_END_SECRET):
+    # without one, such an app cannot tell its front end's requests from others'.
+    app_secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
     # The IdP's admin secret (key rotation); one given to an IdP elsewhere must be passed here.
     admin_secret: str | None = field(default=None, repr=False)
     # The secret /token needs (IDP_TOKEN_SECRET); required when the stack listens beyond
@@ -170,6 +173,7 @@ class Stack:
             google_issuer=options.google_issuer,
             idp_url=options.idp_url,
             app_urls=options.app_urls,
+            app_secrets=options.app_secrets,
         )
         sockets = Sockets(options.host, options.port_base)
         try:

@@ -56,6 +56,8 @@ CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
 HEALTHY_WITHIN = 90.0
 LOOPBACK = "127.0.0.1"
 ADMIN_SECRET = "container-admin-secret"
+# Shared by the app container and its front end: only the front end's requests are verified.
+FRONT_END_SECRET = "container-front-end-secret"
 
 
 @pytest.fixture(scope="session")
@@ -159,9 +161,11 @@ def idp_env(port: int, admin_secret: str) -> dict[str, str]:
 
 
 def app_env(port: int) -> dict[str, str]:
-    """Loopback only, and Cloud Run's own variables: the app trusts its front end's check."""
+    """Loopback only, and Cloud Run's own variables: the app trusts its front end's check
+    (and, by the secret they share, only its front end's)."""
     return {
         "GUNICORN_CMD_ARGS": f"--bind={LOOPBACK}:{port}",
+        "PROTECTED_APP_FRONT_END_SECRET": FRONT_END_SECRET,
         "K_SERVICE": SERVICE,
         "K_REVISION": f"{SERVICE}-00001-ctr",
         "K_CONFIGURATION": SERVICE,
@@ -222,6 +226,7 @@ def google_side(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         port_base=0,
         idp_url=lab.idp.url,
         app_urls={SERVICE: lab.app.url},
+        app_secrets={SERVICE: FRONT_END_SECRET},
         admin_secret=ADMIN_SECRET,
     )
     with Stack(options) as side:

@@ -195,4 +195,6 @@ def test_compose_up_serves_seed_001_from_its_containers(compose_up) -> None:
     assert response.status_code == 200, response.text
     dump = response.json()
     assert dump["identity"]["claims"]["email"] == SA
+    # The app read the secret it shares with its front end from the state the google side wrote.
+    assert dump["identity"]["verified"] is True
     assert dump["cloud_run"]["K_SERVICE"] == SERVICE  # answered by the app container

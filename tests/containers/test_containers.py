@@ -4,6 +4,7 @@ network without a secret."""
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
@@ -37,6 +38,7 @@ def test_seed_001_chain_reaches_the_app_container(google_side, lab: Lab) -> None
     dump = response.json()
     assert dump["identity"]["claims"]["email"] == SA
     assert dump["identity"]["claims"]["aud"] == service_url
+    assert dump["identity"]["verified"] is True  # its front end checked it, and says so
     assert dump["cloud_run"]["K_SERVICE"] == SERVICE  # answered by the app container itself
     # The subject token came from the IdP container, signed with a key it publishes.
     config = json.loads(Path(path).read_text())
@@ -45,6 +47,23 @@ def test_seed_001_chain_reaches_the_app_container(google_side, lab: Lab) -> None
     assert jwt.decode(subject, options={"verify_signature": False})["iss"] == lab.idp.url
     published = requests.get(f"{lab.idp.url}/certs", timeout=10).json()["keys"]
     assert kid in {key["kid"] for key in published}
+
+
+def test_a_token_sent_straight_to_the_app_container_is_not_verified(google_side, lab) -> None:
+    """A forged token that looks as if Cloud Run had checked it (its signature replaced by
+    the marker), sent to the app's own port: the app knows its front end did not send it."""
+    claims = {"email": SA, "aud": google_side.endpoints.services[SERVICE].url, "exp": 2**31}
+    segments = ({"alg": "RS256", "typ": "JWT"}, claims)
+    signed_part = ".".join(
+        base64.urlsafe_b64encode(json.dumps(part).encode()).rstrip(b"=").decode()
+        for part in segments
+    )
+    forged = f"{signed_part}.SIGNATURE_REMOVED_BY_GOOGLE"
+    response = requests.get(
+        f"{lab.app.url}/dump", headers={"Authorization": f"Bearer {forged}"}, timeout=30
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["identity"]["verified"] is False
 
 
 def test_without_a_google_id_token_the_app_is_out_of_reach(google_side) -> None:
