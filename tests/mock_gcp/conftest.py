@@ -213,6 +213,34 @@ def topology(uploaded_key: keys.SigningKey) -> Topology:
     return parse_topology(yaml.safe_load(topology_yaml(jwks)))
 
 
+# A fixed instant for the tests that run Google's side on a fake clock.
+T = 1_800_000_000  # 2027-01-15T08:00:00Z
+
+# Google's 401 for a token it does not (or no longer) know, word for word.
+INVALID_CREDENTIALS = (
+    "Request had invalid authentication credentials. Expected OAuth 2 access token, login "
+    "cookie or other valid authentication credential. See "
+    "https://developers.google.com/identity/sign-in/web/devconsole-project."
+)
+
+
+class FakeClock:
+    """A clock that stands still until told otherwise."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(scope="module")
+def clock() -> FakeClock:
+    """At T; a module that serves Google's side on it shadows ``google`` with
+    ``serve_google(..., clock=clock)``."""
+    return FakeClock(T)
+
+
 def serve_google(topology: Topology, issuer_url: str, clock: Callable[[], float] = time.time):
     server = ThreadedServer()
     backend = GoogleBackend(

@@ -25,35 +25,19 @@ from mock_gcp.topology import Topology, parse_topology, topology_to_dict
 from tests.mock_gcp.conftest import (
     CLOUD_PLATFORM,
     GROUP_SA,
+    INVALID_CREDENTIALS,
     SA,
     TARGET_SA,
     VM_SA,
+    FakeClock,
     FakeIssuer,
     Google,
+    T,
     serve_google,
 )
 
-T = 1_800_000_000  # 2027-01-15T08:00:00Z
 FLAVOR = {"Metadata-Flavor": "Google"}
 EMAIL_SCOPE = "https://www.googleapis.com/auth/userinfo.email"
-INVALID_CREDENTIALS = (
-    "Request had invalid authentication credentials. Expected OAuth 2 access token, login "
-    "cookie or other valid authentication credential. See "
-    "https://developers.google.com/identity/sign-in/web/devconsole-project."
-)
-
-
-class FakeClock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture(scope="module")
-def clock() -> FakeClock:
-    return FakeClock(T)
 
 
 @pytest.fixture(scope="module")

@@ -22,37 +22,17 @@ from tests.mock_gcp.conftest import (
     CLOUD_PLATFORM,
     DELEGATE_SA,
     GROUP_SA,
+    INVALID_CREDENTIALS,
     SA,
     TARGET_SA,
+    FakeClock,
     FakeIssuer,
     Google,
+    T,
     serve_google,
 )
 
-T = 1_800_000_000  # 2027-01-15T08:00:00Z
 DAY = 86400
-
-# Google's 401 for a token it does not (or no longer) know, word for word.
-INVALID_CREDENTIALS = (
-    "Request had invalid authentication credentials. Expected OAuth 2 access token, login "
-    "cookie or other valid authentication credential. See "
-    "https://developers.google.com/identity/sign-in/web/devconsole-project."
-)
-
-
-class FakeClock:
-    """A clock that stands still until told otherwise."""
-
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture(scope="module")
-def clock() -> FakeClock:
-    return FakeClock(T)
 
 
 @pytest.fixture(scope="module")
