@@ -8,12 +8,12 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from wiflab.commands.conventions import EXIT_OK, IDP_TOKEN_SECRET
-from wiflab.commands.groups import LazyGroup
+from wiflab.commands.groups import LazyGroup, options
 from wiflab.commands.up import DEFAULT_TOPOLOGY, PATH
 
 if TYPE_CHECKING:
@@ -21,8 +21,6 @@ if TYPE_CHECKING:
 
 DEFAULT_REPOSITORY = "wiflab"  # deploy.target.DEFAULT_REPOSITORY
 DEFAULT_STATE_DIR = Path("wiflab-gcp")  # deploy.target.DEFAULT_STATE_DIR
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 # One-line helps, listed whole by the group (click would shorten a long docstring).
 SETUP_HELP = "create or update everything the topology needs, then write the gcp config"
@@ -42,58 +40,48 @@ def deploy() -> None:
     """the topology on real Google Cloud, and the config that points at it"""
 
 
-def target_options(command: F) -> F:
-    options = (
-        click.option("--topology", type=PATH, default=DEFAULT_TOPOLOGY, show_default=True),
-        click.option("--project", required=True, help="the Google Cloud project id"),
-        click.option("--region", required=True, help="the Cloud Run region, e.g. us-central1"),
-        click.option("--repository", default=DEFAULT_REPOSITORY, help="Artifact Registry repo"),
-        click.option(
-            "--state-dir",
-            type=PATH,
-            default=DEFAULT_STATE_DIR,
-            help=f"where the gcp config goes (default: {DEFAULT_STATE_DIR})",
-        ),
-        click.option(
-            "--pool-id",
-            "pool_ids",
-            multiple=True,
-            metavar="OLD=NEW",
-            help="deploy the topology's pool OLD as NEW",
-        ),
-        click.option(
-            "--provider-id",
-            "provider_ids",
-            multiple=True,
-            metavar="POOL/OLD=NEW",
-            help="deploy the topology's provider POOL/OLD as NEW",
-        ),
-    )
-    for option in reversed(options):
-        command = option(command)
-    return command
+target_options = options(
+    click.option("--topology", type=PATH, default=DEFAULT_TOPOLOGY, show_default=True),
+    click.option("--project", required=True, help="the Google Cloud project id"),
+    click.option("--region", required=True, help="the Cloud Run region, e.g. us-central1"),
+    click.option("--repository", default=DEFAULT_REPOSITORY, help="Artifact Registry repo"),
+    click.option(
+        "--state-dir",
+        type=PATH,
+        default=DEFAULT_STATE_DIR,
+        help=f"where the gcp config goes (default: {DEFAULT_STATE_DIR})",
+    ),
+    click.option(
+        "--pool-id",
+        "pool_ids",
+        multiple=True,
+        metavar="OLD=NEW",
+        help="deploy the topology's pool OLD as NEW",
+    ),
+    click.option(
+        "--provider-id",
+        "provider_ids",
+        multiple=True,
+        metavar="POOL/OLD=NEW",
+        help="deploy the topology's provider POOL/OLD as NEW",
+    ),
+)
 
 
-def plan_options(command: F) -> F:
-    options = (
-        click.option(
-            "--dry-run", is_flag=True, help="print the commands as a bash script, run none"
-        ),
-        click.option(
-            "--image-tag",
-            help="tag of the images to build and deploy (default: a digest of the sources)",
-        ),
-        click.option(
-            "--image",
-            "images",
-            multiple=True,
-            metavar="APP=IMAGE",
-            help="deploy an image built elsewhere for idp_server or protected_app (no build)",
-        ),
-    )
-    for option in reversed(options):
-        command = option(command)
-    return command
+plan_options = options(
+    click.option("--dry-run", is_flag=True, help="print the commands as a bash script, run none"),
+    click.option(
+        "--image-tag",
+        help="tag of the images to build and deploy (default: a digest of the sources)",
+    ),
+    click.option(
+        "--image",
+        "images",
+        multiple=True,
+        metavar="APP=IMAGE",
+        help="deploy an image built elsewhere for idp_server or protected_app (no build)",
+    ),
+)
 
 
 @deploy.command("setup", help=SETUP_HELP, short_help=SETUP_HELP)

@@ -4,10 +4,23 @@ and one whose subcommands are imported only when one is run or asked for --help.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def options(*decorators: Callable[[Any], Any]) -> Callable[[F], F]:
+    """Several click options as one decorator; --help lists them in the order given."""
+
+    def decorate(command: F) -> F:
+        for option in reversed(decorators):
+            command = option(command)
+        return command
+
+    return decorate
 
 
 class OrderedGroup(click.Group):

@@ -10,11 +10,12 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from wiflab.commands.conventions import EXIT_OK, EXIT_REFUSED, EXIT_USAGE, IDP_TOKEN_SECRET
+from wiflab.commands.groups import F, options
 
 if TYPE_CHECKING:
     from wiflab_lab.up import UsageError
@@ -24,14 +25,13 @@ MODES = ("threads", "processes")  # wiflab_lab.stack.MODES
 DEFAULT_PORT_BASE = 8700  # wiflab_lab.stack.DEFAULT_PORT_BASE
 LOOPBACK = "127.0.0.1"
 
-F = TypeVar("F", bound=Callable[..., Any])
 PATH = click.Path(path_type=Path)
 
 
 def stack_options(port_base: int) -> Callable[[F], F]:
     """The flags of the stack to start: --topology, --state-dir, --mode, --host, --port-base,
     --google-issuer."""
-    options = (
+    return options(
         click.option(
             "--topology", type=PATH, help=f"the topology file (default: {DEFAULT_TOPOLOGY})"
         ),
@@ -54,13 +54,6 @@ def stack_options(port_base: int) -> Callable[[F], F]:
             "https://accounts.google.com for relying parties that insist on it)",
         ),
     )
-
-    def decorate(command: F) -> F:
-        for option in reversed(options):
-            command = option(command)
-        return command
-
-    return decorate
 
 
 def idp_token_secret() -> str | None:
