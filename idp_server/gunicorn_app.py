@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import signal
 import socket
+import warnings
 from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 
-# As wiflab_lab.parts.SLOW_CLIENT_THREADS (the IdP's image does not ship the lab).
-SLOW_CLIENT_THREADS = 64
+# gevent's worker patches the standard library after the app is preloaded, so it warns that
+# ssl was imported first (by pyjwt's JWKS client and urllib3). The IdP opens no outbound
+# connection, TLS or other: nothing uses the unpatched ssl.
+warnings.filterwarnings(
+    "ignore", message="Monkey-patching ssl after ssl has already been imported", category=Warning
+)
 
 
 class IdpGunicorn(BaseApplication):
@@ -24,13 +30,14 @@ class IdpGunicorn(BaseApplication):
         self._options = {
             "bind": [f"fd://{sock.fileno()}"],
             "workers": workers,
-            # gthread, not sync: a sync worker is held by one client that sends its headers
-            # slowly (2 such clients stopped a 2-worker IdP); with 64 threads a worker holds
-            # 64. Its keep-alive saves the TCP handshake, which pays for the thread hand-off
-            # (bench/idp_tokens.py; the README's reliability section has the figures).
-            "worker_class": "gthread",
-            "threads": SLOW_CLIENT_THREADS,
+            # gevent, not sync or gthread: a sync worker is held by one client that sends its
+            # headers slowly (2 such clients stopped a 2-worker IdP); gevent gives each
+            # connection a greenlet, so slow clients hold none of the others, and it spends
+            # less CPU per token than gthread's hand-off to a thread pool (bench/idp_tokens.py:
+            # about 1.4x the tokens/s of gthread with 64 threads on this 2-core machine).
+            "worker_class": "gevent",
             "preload_app": True,
+            "post_fork": _exit_on_early_signals,
             "on_exit": on_exit,
             "loglevel": "info",
             # One control socket per user by default: parallel servers would fight over it.
@@ -44,3 +51,16 @@ class IdpGunicorn(BaseApplication):
 
     def load(self) -> Flask:
         return self._app
+
+
+def _exit_on_early_signals(_arbiter: Any, worker: Any) -> None:
+    """A worker inherits the master's signal handlers until it installs its own, after gevent
+    has patched the standard library (~0.5 s): a SIGTERM in between was queued in the
+    worker's copy of the master's queue and lost, and the worker lived on. Until then, a stop
+    signal ends the worker's loop before it starts."""
+
+    def stop(_signum: int, _frame: object) -> None:
+        worker.alive = False
+
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
+        signal.signal(signum, stop)

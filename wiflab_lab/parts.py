@@ -42,8 +42,9 @@ class AppSettings(Protocol):
 # Threads per gunicorn worker (gthread). A client that sends its headers slowly holds a thread
 # until they are complete, so a worker holds about this many slow clients and still answers
 # the others (issue 12: 50 slowloris connections per part). An idle thread costs memory only.
-# gthread rather than an event loop (gevent, eventlet): no new dependency in every image, and
-# the parts' CPU per request is the app's, not the server's (see the README's reliability).
+# gthread rather than gevent here: the Google side and the front ends make outbound HTTP calls
+# (JWKS, upstream apps) that gevent would have to patch; the IdP's own serve path, whose one
+# hot route makes none, runs gevent (idp_server/gunicorn_app.py).
 SLOW_CLIENT_THREADS = 64
 
 

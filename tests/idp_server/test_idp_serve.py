@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import jwt
 import requests
@@ -28,21 +25,31 @@ def clean_env(**extra: str) -> dict[str, str]:
 def test_rotation_through_one_worker_is_seen_by_the_other() -> None:
     with ServeProcess("--workers", "2", env=clean_env(IDP_ADMIN_SECRET=ADMIN_SECRET)) as server:
         idp = Idp(server.url)
-        parts = urlsplit(server.url)
-        body = json.dumps(CLAIMS).encode()
-        # A sync worker serves one connection at a time: the worker that takes this half-sent
-        # request waits for the rest, so the rotation below is served by the other worker.
-        with socket.create_connection((parts.hostname, parts.port), timeout=10) as held:
-            held.sendall(b"POST /token HTTP/1.1\r\nHost: idp\r\n")
-            kid = idp.add_key("ES256", status="active")
-            held.sendall(b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body))
-            answer = b""
-            while chunk := held.recv(65536):
-                answer += chunk
-        head, _, token = answer.decode().partition("\r\n\r\n")
-        assert head.startswith("HTTP/1.1 200"), head
-        assert jwt.get_unverified_header(token)["kid"] == kid
-        assert idp.verify(token)["sub"] == "alice"
+        kid = idp.add_key("ES256", status="active")
+        # Each token on a new connection: the two workers take turns accepting, so both sign
+        # some of these, and the one that did not serve the rotation must have reloaded it.
+        kids = set()
+        for _ in range(20):
+            with requests.post(f"{server.url}/token", json=CLAIMS, timeout=10) as answer:
+                assert answer.status_code == 200, answer.text
+                kids.add(jwt.get_unverified_header(answer.text)["kid"])
+                assert idp.verify(answer.text)["sub"] == "alice"
+        assert kids == {kid}
+
+
+def test_a_stop_signal_while_the_workers_boot_still_stops_the_server() -> None:
+    # SIGTERM as soon as one worker answers, while the other is still booting (gevent
+    # patching the standard library): a worker that lost the signal lived on until killed.
+    server = ServeProcess("--workers", "2", env=clean_env()).start()
+    assert server.process is not None
+    server.process.terminate()
+    try:
+        code = server.process.wait(timeout=25)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        raise AssertionError(f"the IdP did not stop on SIGTERM:\n{server.stop()}") from None
+    assert code == 0, server.stop()
+    assert "Parent changed" not in server.stop()
 
 
 def test_two_processes_from_one_key_file_publish_the_same_keys(tmp_path: Path) -> None:
