@@ -2,13 +2,14 @@
 
 One run measures, on this machine:
 - raw pyjwt RS256 signing on one core (the floor any Python IdP stands on);
-- ``POST /token`` on the IdP under gunicorn (2 workers), driven by wrk over loopback;
+- ``POST /token`` on the IdP under gunicorn (2 gevent workers), driven by wrk over loopback;
 - ``POST /token`` (grant_type=client_credentials) on oauth2-mock-server, driven the same way;
 then prints tokens/s and the ratio. Both servers run all along and are measured in interleaved
 pairs (ours, theirs, ours, theirs, ...), so other work on the machine falls on both of a pair
-alike; the figure is the median of the pairs' ratios, and every pair's ratio is printed. The
-CPU time each server spent per token (from /proc) is printed too: it hardly moves with the
-machine's other load, so it shows what the throughput figures mean. wrk comes from Debian
+alike (after one unmeasured warm-up run of each); the figure is the median of the pairs'
+ratios, and every pair's ratio is printed. The CPU time each server spent per token (from
+/proc) is printed too: it hardly moves with the machine's other load, so it shows what the
+throughput figures mean. wrk comes from Debian
 (``apt-get install wrk``); oauth2-mock-server is installed from npm into a temp dir. A part
 whose tool is missing is skipped with a line saying so.
 """
@@ -178,13 +179,18 @@ def main() -> None:
             "application/x-www-form-urlencoded",
         )
         assert idp.process is not None
+        # One unmeasured run of each first: node's JIT (and Python's caches) reach their steady
+        # state there, not in the first measured pair.
+        wrk_run(wrk, idp.url + "/token", idp_script)
+        if reference is not None:
+            wrk_run(wrk, reference.url + "/token", ref_script)
         idp_runs, ref_runs = [], []
         for _ in range(PAIRS if reference is not None else 1):
             idp_runs.append(measure(wrk, idp.url + "/token", idp_script, idp.process.pid))
             if reference is not None:
                 ref_runs.append(measure(wrk, reference.url + "/token", ref_script, reference.pid))
     print(f"load: wrk -t1 -c{CONNECTIONS} over loopback, {WRK_SECONDS} s a run, medians shown")
-    idp_median = report("wiflab IdP (gunicorn, 2 workers)", idp_runs)
+    idp_median = report("wiflab IdP (gunicorn, 2 gevent)", idp_runs)
     print(f"  IdP / raw signing on one core:  {idp_median.tokens_per_s / raw:8.2f}x")
     if reference is None:
         return
