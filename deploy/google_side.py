@@ -22,7 +22,7 @@ from mock_gcp.topology import IDP_APP, TopologyError
 from wiflab_core.private_file import write_private
 from wiflab_core.serving import LOOPBACK
 from wiflab_lab.stack import ADMIN_SECRET_FILE, DEFAULT_PORT_BASE, Stack, StackOptions
-from wiflab_lab.up import serve_until_signalled
+from wiflab_lab.up import PartDied, serve_until_signalled
 
 PROFILES_FILE = "idp-profiles.json"
 
@@ -38,7 +38,7 @@ def google_side(
     """Writes the IdP's admin secret, its profiles and each app's front-end secret first (their
     containers read them: ``state/front-end-secret.SERVICE``), then serves until SIGTERM or
     SIGINT. ``apps`` are ``SERVICE=URL``; a DeployError (usage) when
-    the topology or the URLs do not fit."""
+    the topology or the URLs do not fit, a DeployError (failed) when a part stops by itself."""
     try:
         app_urls = _pairs(apps)
         options = StackOptions(
@@ -62,7 +62,11 @@ def google_side(
     except (TopologyError, ValueError) as exc:
         raise DeployError(str(exc), EXIT_USAGE) from None
     write_private(state_dir / PROFILES_FILE, json.dumps(side.topology.idp.plain()))
-    serve_until_signalled(side)
+    try:
+        serve_until_signalled(side)
+    except PartDied as exc:
+        # As `wiflab up`: a part that stopped is named, with no traceback, and the exit fails.
+        raise DeployError(exc.message) from None
 
 
 def _pairs(values: Sequence[str]) -> dict[str, str]:

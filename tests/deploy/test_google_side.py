@@ -97,3 +97,24 @@ def test_app_urls_must_name_topology_services(tmp_path) -> None:
     options = StackOptions(EXAMPLE, tmp_path, port_base=0, app_urls={"nope": "http://x"})
     with pytest.raises(ValueError, match="services the topology lacks: nope"):
         Stack(options)
+
+
+def test_a_part_that_stops_by_itself_is_named_without_a_traceback(
+    tmp_path, elsewhere, monkeypatch, capsys
+) -> None:
+    # A threads-mode part cannot be killed from outside; the stop is what serving reports.
+    from deploy import google_side
+    from wiflab.cli import main
+    from wiflab_lab.up import PartDied
+
+    def stops(_stack: object) -> None:
+        raise PartDied([f"run:{SERVICE}"])
+
+    monkeypatch.setattr(google_side, "serve_until_signalled", stops)
+    idp, app = elsewhere
+    args = ["deploy", "google-side", "--topology", str(EXAMPLE), "--state-dir", str(tmp_path)]
+    args += ["--idp-url", idp.url, "--app", f"{SERVICE}={app.url}", "--port-base", "0"]
+    assert main(args) == 1
+    stderr = capsys.readouterr().err
+    assert f"run:{SERVICE}: stopped serving; the whole stack was stopped" in stderr
+    assert "Traceback" not in stderr
