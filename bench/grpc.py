@@ -10,6 +10,7 @@ its gRPC transport. Printed: each p50, and gRPC's over REST's (the reference).
 
 from __future__ import annotations
 
+import json
 import statistics
 import tempfile
 import time
@@ -19,13 +20,15 @@ from pathlib import Path
 import grpc
 import requests
 from google.auth.credentials import AnonymousCredentials
+from google.auth.transport.requests import Request
 from google.cloud.iam_credentials_v1 import IAMCredentialsClient, types
 from google.cloud.iam_credentials_v1.services.iam_credentials.transports import (
     IAMCredentialsGrpcTransport,
 )
 
-from bench.google_side import CLAIMS, PROVIDER, SA, TOPOLOGY
+from bench.google_side import PROVIDER, SA, TOPOLOGY
 from wiflab_lab.stack import Stack, StackOptions
+from wiflab_lab.testing import credentials_from_info
 
 CALLS = 300
 WARM_UP = 20
@@ -33,25 +36,11 @@ AUDIENCE = "https://federated-auth-cloud-run.example.run.app"
 
 
 def federated_token(stack: Stack) -> str:
-    endpoints = stack.endpoints
-    audience = endpoints.providers[PROVIDER].audience
-    subject = requests.post(
-        endpoints.require_idp().token_url, json={**CLAIMS, "aud": audience}, timeout=10
-    ).text
-    answer = requests.post(
-        endpoints.sts.token_url,
-        data={
-            "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
-            "audience": audience,
-            "scope": "https://www.googleapis.com/auth/cloud-platform",
-            "requested_token_type": "urn:ietf:params:oauth:token-type:access_token",
-            "subject_token": subject,
-            "subject_token_type": "urn:ietf:params:oauth:token-type:jwt",
-        },
-        timeout=10,
-    )
-    answer.raise_for_status()
-    return answer.json()["access_token"]
+    """The token STS gives for the lab provider's ready-made file-sourced config."""
+    config = stack.endpoints.credentials[f"{PROVIDER.replace('/', '.')}.file"]
+    credentials = credentials_from_info(json.loads(Path(config).read_text()))
+    credentials.refresh(Request())
+    return credentials.token
 
 
 def callers(stack: Stack, token: str) -> dict[str, Callable[[], object]]:
