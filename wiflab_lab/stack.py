@@ -178,6 +178,9 @@ class Stack:
         sockets = Sockets(options.host, options.port_base)
         try:
             described = describe(layout, sockets, options.host)
+            # The gRPC port stays held until the stack stops (after its server: LIFO).
+            for reservation in sockets.reservations():
+                self._exit.callback(reservation.close)
             run = self._launcher = launcher(options.mode, self._exit)
             for part in described.parts:
                 run.launch(part, sockets.take(part.port_offset))
@@ -206,7 +209,7 @@ class Stack:
                 admin_secret_file=str(secret_file),
             ),
             sts=Sts(token_url=f"{google}/v1/token"),
-            iamcredentials=IamCredentials(api_endpoint=google),
+            iamcredentials=IamCredentials(api_endpoint=google, grpc_target=parts.grpc_target),
             google_issuer=GoogleIssuer(
                 issuer=self.options.google_issuer or google,
                 certs_v1=f"{google}/oauth2/v1/certs",
