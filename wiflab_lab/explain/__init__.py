@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from mock_gcp.topology import Topology, TopologyError, load_topology
 from wiflab_core import endpoints as endpoints_file
+from wiflab_core.decisions import Refusal
 from wiflab_lab.demo.render import (
     INDENT,
     Style,
@@ -55,8 +56,10 @@ class ExplainOptions:
     colour: bool = False
 
 
-def run(options: ExplainOptions, out: Callable[[str], Any] = sys.stdout.write) -> bool:
-    """Whether some path succeeds; a UsageError (nothing judged) for bad options or files."""
+def run(options: ExplainOptions, out: Callable[[str], Any] | None = None) -> bool:
+    """Whether some path succeeds; a UsageError (nothing judged) for bad options or files.
+    ``out``: where the text goes (default: standard output, as it is when called)."""
+    write = out or sys.stdout.write
     if options.endpoints is not None and options.topology is not None:
         _usage("--endpoints and --topology: give one (the endpoints file names its topology)")
     try:
@@ -80,9 +83,9 @@ def run(options: ExplainOptions, out: Callable[[str], Any] = sys.stdout.write) -
         config_audience=argument.config_audience,
     )
     if options.json:
-        out(render_json(explanation))
+        write(render_json(explanation))
     else:
-        out(render_text(explanation, argument, topology_path, Style(options.colour)))
+        write(render_text(explanation, argument, topology_path, Style(options.colour)))
     return explanation.allowed
 
 
@@ -140,21 +143,27 @@ def _loopback(url: str) -> bool:
         return False
 
 
-def _tokeninfo(url: str) -> Callable[[str], Mapping[str, Any] | None]:
-    def ask(token: str) -> Mapping[str, Any] | None:
+def _tokeninfo(url: str) -> Callable[[str], Mapping[str, Any] | Refusal]:
+    def ask(token: str) -> Mapping[str, Any] | Refusal:
         import requests
 
         try:
             answer = requests.post(url, data={"access_token": token}, timeout=TOKENINFO_TIMEOUT)
         except requests.RequestException as exc:
             raise UsageError(f"tokeninfo at {url} did not answer: {exc}", COMMAND) from None
-        if answer.status_code != 200:
-            return None
         try:
             info = answer.json()
         except ValueError:
-            return None
-        return info if isinstance(info, dict) else None
+            info = None
+        if answer.status_code == 200 and isinstance(info, dict):
+            return info
+        body = info if isinstance(info, dict) else {}
+        code, text = body.get("error"), body.get("error_description")
+        return Refusal(
+            answer.status_code,
+            code if isinstance(code, str) else "",
+            text if isinstance(text, str) else answer.reason or "",
+        )
 
     return ask
 

@@ -13,6 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import jwt
+
+from wiflab_core import json_limits
+
 ARGUMENT = "TOKEN_OR_FILE"
 # Real subject tokens are a few KB; a config far less. Anything larger is not one of them.
 MAX_FILE_BYTES = 1024 * 1024
@@ -37,14 +41,15 @@ class Argument:
 
     @property
     def is_jwt(self) -> bool:
-        return bool(_JWT.match(self.token))
+        # Google's access tokens may hold dots too: ya29.c.A.B is no JWT.
+        return not _ACCESS_TOKEN.match(self.token) and bool(_JWT.match(self.token))
 
 
 def read_argument(value: str) -> Argument:
     """The token TOKEN_OR_FILE stands for, or ArgumentError."""
     text = value.strip()
     if _JWT.match(text) or _ACCESS_TOKEN.match(text):
-        return Argument(text, "the argument")
+        return _checked(Argument(text, "the argument"), ARGUMENT)
     path = _existing_file(value)
     if path is None:
         shown = value if len(value) <= 60 else value[:57] + "..."
@@ -82,7 +87,7 @@ def _read(path: Path, what: str) -> str:
 def _from_file(path: Path, what: str) -> Argument:
     text = _read(path, what).strip()
     if _JWT.match(text) or _ACCESS_TOKEN.match(text):
-        return Argument(text, what)
+        return _checked(Argument(text, what), what)
     doc = _json_object(text)
     if doc is None:
         raise ArgumentError(
@@ -94,7 +99,7 @@ def _from_file(path: Path, what: str) -> Argument:
     for key in _ANSWER_KEYS:
         token = doc.get(key)
         if isinstance(token, str) and (_JWT.match(token) or _ACCESS_TOKEN.match(token)):
-            return Argument(token.strip(), f"{what} ({key})")
+            return _checked(Argument(token.strip(), f"{what} ({key})"), f"{what}: {key}")
     raise ArgumentError(
         f"{what}: a JSON object, but not an external-account config (type: external_account) "
         f"and without a token in any of {', '.join(_ANSWER_KEYS)}"
@@ -144,4 +149,21 @@ def _from_config(doc: dict[str, Any], path: Path, what: str) -> Argument:
         text = token.strip()
     if not (_JWT.match(text) or _ACCESS_TOKEN.match(text)):
         raise ArgumentError(f"{where}: does not hold a JWT")
-    return Argument(text, where, audience)
+    return _checked(Argument(text, where, audience), where)
+
+
+def _checked(argument: Argument, what: str) -> Argument:
+    """A JWT-shaped token must decode: a header and claims, each a JSON object."""
+    if not argument.is_jwt:
+        return argument
+    try:
+        json_limits.check_jws_depth(argument.token)
+        header = jwt.get_unverified_header(argument.token)
+        claims = jwt.decode(argument.token, options={"verify_signature": False})
+        json_limits.check_value(header, "header")
+        json_limits.check_value(claims, "")
+    except (jwt.PyJWTError, json_limits.JsonInputError, ValueError, RecursionError) as exc:
+        raise ArgumentError(f"{what}: not a JWT ({exc})") from None
+    if not isinstance(claims, dict):
+        raise ArgumentError(f"{what}: not a JWT (its claims are not a JSON object)")
+    return argument

@@ -27,7 +27,7 @@ from mock_gcp.iamcredentials.methods import decide as decide_permission
 from mock_gcp.run.admission import FrontEndCheck, decide_invoke, invoke_policies
 from mock_gcp.sts.exchange import SecurityTokenService
 from mock_gcp.topology import Provider, Service, ServiceAccount, Topology
-from wiflab_core.decisions import Check, Decision
+from wiflab_core.decisions import Check, Decision, Refusal
 from wiflab_core.jose import NOT_CHECKED, KeyLookup, KeyNotChecked
 from wiflab_core.wire import GOOGLE_ISSUERS, token_exchange_form
 from wiflab_lab.demo.explain import ShownCheck, explain_exchange, short_member
@@ -55,8 +55,9 @@ class Sources:
     google_issuer: str | None = None
     google_keys: KeyLookup | None = None
     service_urls: Mapping[str, str] = field(default_factory=dict)
-    # An access token -> its tokeninfo answer, or None when the Google side does not know it.
-    tokeninfo: Callable[[str], Mapping[str, Any] | None] | None = None
+    # An access token -> its tokeninfo answer, or the refusal when the Google side does not
+    # know it.
+    tokeninfo: Callable[[str], Mapping[str, Any] | Refusal] | None = None
 
     @property
     def running(self) -> bool:
@@ -123,7 +124,12 @@ class Explanation:
         return any(path.allowed for path in self.paths)
 
     def to_json(self) -> list[dict[str, Any]]:
-        return [path.to_json() for path in self.paths]
+        """Each path's decisions, with the heading it is shown under (its provider)."""
+        return [
+            {"section": section.title, **path.to_json()}
+            for section in self.sections
+            for path in section.paths
+        ]
 
 
 def explain_token(
@@ -136,7 +142,7 @@ def explain_token(
 ) -> Explanation:
     """Every path the token could take through ``topology``, as the services decide it."""
     sources = sources or Sources()
-    decoded = decode("the token", token)
+    decoded = None if token.startswith("ya29.") else decode("the token", token)
     if decoded is None:
         return _access_token(token, topology, sources, clock)
     if _is_google_id_token(decoded, topology, sources):
@@ -472,17 +478,19 @@ def _access_token(
         notes = ("pass --endpoints to ask the local Google side's tokeninfo who it is",)
         return Explanation(ACCESS_TOKEN, token, None, now, facts, (), notes)
     info = sources.tokeninfo(token)
-    if info is None:
+    if isinstance(info, Refusal):
         decision = Decision(
             "issuer",
             "tokeninfo",
             (Check("access_token", False, "a live access token", None),),
+            info,
         )
         line = ShownCheck(
             "tokeninfo",
             False,
             "the local Google side does not know this token",
             (
+                f"tokeninfo answers {info.status} {info.code}: {info.text}",
                 "expired, revoked, a federated token (tokeninfo knows only service accounts' "
                 "tokens), or from another stack or real Google",
             ),
