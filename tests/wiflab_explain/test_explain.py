@@ -27,8 +27,10 @@ SERVICE = "federated-auth-cloud-run"
 def test_a_passing_token_names_the_binding_and_the_service(
     stack: WifStack, endpoints_file: Path
 ) -> None:
-    ran = explain("--endpoints", str(endpoints_file), stack.mint("alice"))
+    token = stack.mint("alice")
+    ran = explain("--endpoints", str(endpoints_file), token)
     assert ran.status == 0, ran.err
+    assert token not in ran.out  # shortened wherever shown
     lines = ran.lines
     assert "── STS exchange at oidc-pool-run/oidc-provider-1 · allowed" in lines
     # The key and the signature were checked against the lab IdP's published keys.
@@ -227,3 +229,36 @@ def test_the_verdict_follows_the_clock(stack: WifStack) -> None:
     tomorrow = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 86400 * 2))
     assert explain("--at", tomorrow, token).status == 1
     assert explain("--at", "yesterday-ish", token).status == 2
+
+
+def test_a_disabled_account_is_refused_after_its_binding(stack: WifStack, tmp_path: Path) -> None:
+    text = example_topology().read_text()
+    text = text.replace(f"  - email: {SA}\n", f"  - email: {SA}\n    disabled: true\n", 1)
+    topology = tmp_path / "wif.yaml"
+    topology.write_text(text)
+    ran = explain("--topology", str(topology), stack.mint("alice"))
+    lines = ran.lines
+    path = lines.index(f"1. ✗ act as {SA} (generateAccessToken)")
+    assert lines[path + 1] == "✗ account: the service account is disabled"
+    # The binding matched; the account cannot be used (the README's unverified row).
+    assert lines[path + 2] == "400 FAILED_PRECONDITION: Precondition check failed."
+    # Direct federation on the other account still works.
+    assert ran.status == 0
+
+
+def test_a_google_id_token_without_a_stack_checks_what_the_topology_says(
+    stack: WifStack,
+) -> None:
+    backend = stack.backend
+    assert backend is not None
+    found = backend.topology.service_account(SA)
+    assert found is not None
+    token = backend.issuer.id_token(found, "https://anything.example", include_email=True)
+    ran = explain(token)
+    assert ran.status == 0
+    assert f"who       serviceAccount:{SA}" in ran.out
+    assert (
+        "✓ audience: https://anything.example: not checked: the service URL is known only "
+        "with --endpoints"
+    ) in ran.lines
+    assert "✓ invoker: allowed by roles/run.invoker" in ran.lines

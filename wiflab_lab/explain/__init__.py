@@ -32,6 +32,7 @@ from wiflab_lab.demo.render import (
     joined_lines,
     jwt_lines,
 )
+from wiflab_lab.demo.tokens import redact, shorten
 from wiflab_lab.explain.argument import ARGUMENT, Argument, ArgumentError, read_argument
 from wiflab_lab.explain.paths import Explanation, Sources, explain_token
 from wiflab_lab.up import DEFAULT_TOPOLOGY, UsageError
@@ -208,7 +209,8 @@ def render_text(explanation: Explanation, argument: Argument, topology: Path, st
     title = style.bold(f"{COMMAND}: what Google's side would do with this token (nothing is sent)")
     facts = {"token": _short(argument.token), "from": argument.source, "topology": str(topology)}
     facts.update(explanation.facts)
-    lines = [title, "", *field_lines(facts, "  ")]
+    head_lines = [title, "", *field_lines(facts, "  ")]
+    lines: list[str] = []
     if explanation.decoded is not None:
         lines += jwt_lines(explanation.decoded, explanation.at, style)
     number = 0
@@ -237,12 +239,11 @@ def render_text(explanation: Explanation, argument: Argument, topology: Path, st
         lines.append(f"{INDENT}{passed} of {total} paths succeed (exit 0)")
     else:
         lines.append(f"{INDENT}no path succeeds ({total} considered; exit 1)")
-    return joined_lines(lines)
+    # Whatever a rule recorded (a claim, an error's text), no usable token reaches the screen.
+    return joined_lines(head_lines + [redact(line) for line in lines])
 
 
 def _short(token: str) -> str:
-    from wiflab_lab.demo.tokens import shorten
-
     return shorten(token)
 
 

@@ -182,6 +182,8 @@ class _ExplainKeys:
             return sources.lab_idp_keys(kid)
         if sources.lab_idp_keys is None and not sources.running:
             raise KeyNotChecked(NO_STACK)
+        if issuer == sources.lab_idp_issuer:
+            raise KeyNotChecked("the lab IdP is not on loopback: explain fetches nothing else")
         raise KeyNotChecked(
             f"explain fetches only the lab IdP's keys, not those of {issuer} (it sends nothing)"
         )
