@@ -262,3 +262,76 @@ def test_a_google_id_token_without_a_stack_checks_what_the_topology_says(
         "with --endpoints"
     ) in ran.lines
     assert "✓ invoker: allowed by roles/run.invoker" in ran.lines
+
+
+def uploaded_jwks_topology(tmp_path: Path, jwks: str) -> Path:
+    """The example topology plus a provider for an outside issuer whose keys it holds."""
+    pool = f"""  - id: uploaded-pool
+    providers:
+      - id: uploaded
+        attributeMapping: {{google.subject: assertion.sub}}
+        oidc: {{issuerUri: "{ISSUER}", jwksJson: '{jwks}'}}
+"""
+    text = example_topology().read_text().replace("pools:\n", "pools:\n" + pool, 1)
+    path = tmp_path / "wif.yaml"
+    path.write_text(text)
+    return path
+
+
+ISSUER = "https://issuer.example"
+
+
+def test_a_providers_uploaded_jwks_checks_the_key_without_a_stack(tmp_path: Path) -> None:
+    from idp_server.minting import ClaimRules, complete_claims
+    from wiflab_core import keys
+
+    signer = keys.generate("RS256")
+    jwks = json.dumps(keys.render_jwks([signer.public_jwk]))
+    topology = uploaded_jwks_topology(tmp_path, jwks)
+    audience = (
+        "//iam.googleapis.com/projects/123456789012/locations/global/"
+        "workloadIdentityPools/uploaded-pool/providers/uploaded"
+    )
+    rules = ClaimRules(token_ttl=3600, max_lifetime=86400, allow_foreign_issuer=False)
+    claims = complete_claims(
+        {"sub": "ci-job", "aud": audience}, issuer=ISSUER, now=int(time.time()), rules=rules
+    )
+    ran = explain("--topology", str(topology), signer.sign(claims))
+    assert ran.status == 1  # STS accepts it, but no binding names ci-job: nothing to act as
+    assert "── STS exchange at uploaded-pool/uploaded · allowed" in ran.lines
+    assert f"✓ key: kid {signer.kid} is one of the issuer's keys" in ran.lines
+    forged = keys.generate("RS256").sign(claims, headers={"kid": signer.kid})
+    ran = explain("--topology", str(topology), forged)
+    assert ran.status == 1
+    assert "✗ STS answers: 400 invalid_grant: Unable to verify the ID Token signature." in ran.lines
+
+
+def test_a_federated_token_is_no_id_token_for_cloud_run(stack: WifStack, tmp_path: Path) -> None:
+    pool = "principalSet://iam.googleapis.com/projects/123456789012/locations/global/"
+    member = f"{pool}workloadIdentityPools/oidc-pool-run/group/group2"
+    text = (
+        example_topology()
+        .read_text()
+        .replace(
+            "            - serviceAccount:workload-runner@demo-project.iam.gserviceaccount.com\n",
+            "            - serviceAccount:workload-runner@demo-project.iam.gserviceaccount.com\n"
+            f"            - {member}\n",
+            1,
+        )
+    )
+    topology = tmp_path / "wif.yaml"
+    topology.write_text(text)
+    ran = explain("--topology", str(topology), stack.mint("dave"))  # group2, bound to nothing else
+    assert ran.status == 1
+    lines = ran.lines
+    path = next(
+        i
+        for i, line in enumerate(lines)
+        if line.endswith(f"✗ invoke {SERVICE} with the federated token")
+    )
+    assert lines[path + 1].startswith("✗ invoker: a binding names the federated principal, but")
+    unauthorized = (
+        "401 Unauthorized: Your client does not have permission to the requested URL "
+        "<code>/</code>."
+    )
+    assert lines[path + 2] == unauthorized

@@ -189,7 +189,10 @@ class _ExplainKeys:
         )
 
 
-def _backend(topology: Topology, sources: Sources, issuer: str | None, clock: Any) -> Any:
+def _backend(
+    topology: Topology, sources: Sources, issuer: str | None, clock: Callable[[], float]
+) -> GoogleBackend:
+    """A Google side in memory: the services' state, keys seen through ``_ExplainKeys``."""
     deviations = LocalDeviations(
         google_issuer=sources.google_issuer or GOOGLE_ISSUERS[0], lab_idp_issuer=issuer
     )
