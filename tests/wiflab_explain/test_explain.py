@@ -335,3 +335,17 @@ def test_a_federated_token_is_no_id_token_for_cloud_run(stack: WifStack, tmp_pat
         "<code>/</code>."
     )
     assert lines[path + 2] == unauthorized
+
+
+def test_a_condition_over_a_missing_claim_did_not_evaluate(
+    stack: WifStack, endpoints_file: Path
+) -> None:
+    # alice's claims have no org_id: tenant-provider's condition reads it.
+    token = stack.mint("alice", provider="tenant-pool/tenant-provider")
+    ran = explain("--endpoints", str(endpoints_file), token)
+    assert ran.status == 1, ran.out
+    section = ran.lines.index("── STS exchange at tenant-pool/tenant-provider · refused")
+    shown = ran.lines[section:]
+    assert "✗ attribute condition: assertion.org_id == 'org-acme' → false" in shown
+    assert "with assertion.org_id = (not set)" in shown
+    assert f"✗ STS answers: {CONDITION_REJECTED}" in shown
