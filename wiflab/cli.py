@@ -24,6 +24,10 @@ SUBCOMMANDS = {
         "run the IdP, Google's side and the Cloud Run services locally",
     ),
     "demo": ("wiflab.commands.demo:demo", "run the whole WIF chain, explained step by step"),
+    "explain": (
+        "wiflab.commands.explain:explain",
+        "what Google would do with a token, and why (sends nothing)",
+    ),
     "deploy": (
         "wiflab.commands.deploy:deploy",
         "set up Cloud Run and WIF on Google Cloud from the topology",

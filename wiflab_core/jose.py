@@ -26,6 +26,8 @@ from wiflab_core import json_limits
 from wiflab_core.decisions import Check
 
 KeyLookup = Callable[[str], jwt.PyJWK | None]
+# The detail of a check a KeyNotChecked lookup skipped.
+NOT_CHECKED = "not checked"
 _TIME_CLAIMS = ("iat", "nbf", "exp")
 _CLAIM_OPTIONS: Options = {
     "verify_exp": False,
@@ -59,6 +61,12 @@ class Reason(enum.Enum):
 
 class KeysUnavailable(Exception):
     """A key lookup could not reach or read its keys; the message says which and why."""
+
+
+class KeyNotChecked(Exception):
+    """Raised by a key lookup that has, by design, no keys to offer: ``wiflab explain`` without
+    a running stack. The key and the signature are then recorded as not checked (passed, with
+    a detail saying why) and the claims are checked as decoded. No service raises it."""
 
 
 @dataclass(frozen=True)
@@ -132,6 +140,7 @@ def verify(
     if not check("token.kid", isinstance(kid, str) and bool(kid), "a kid", kid):
         raise reject(Reason.NO_KID, "the token's header has no kid")
     assert isinstance(kid, str)
+    oldest = max_lifetime if max_age is None else max_age
     alg = header.get("alg")
     if not check("token.alg", alg in algorithms, sorted(algorithms), alg):
         raise reject(Reason.UNSUPPORTED_ALG, f"alg {alg!r} is not one of {', '.join(algorithms)}")
@@ -144,6 +153,12 @@ def verify(
     except KeysUnavailable as exc:
         check("token.key", False, f"a key with kid {kid}", None, str(exc))
         raise reject(Reason.KEYS_UNAVAILABLE, str(exc)) from None
+    except KeyNotChecked as exc:
+        check("token.key", True, f"a key with kid {kid}", None, f"{NOT_CHECKED}: {exc}")
+        check("token.signature", True, "valid", None, f"{NOT_CHECKED}: {exc}")
+        _check_claims(claims, check, reject, now, leeway, require, max_lifetime, oldest, check_nbf)
+        _check_audience(claims, check, reject, audience)
+        return Verified(header, dict(claims), tuple(checks))
     if not check(
         "token.key", key is not None, f"a key with kid {kid}", None if key is None else kid
     ):
@@ -161,19 +176,28 @@ def verify(
         raise reject(Reason.BAD_SIGNATURE, str(exc)) from None
     check("token.signature", True, "valid", "valid")
     claims = verified
-    oldest = max_lifetime if max_age is None else max_age
     _check_claims(claims, check, reject, now, leeway, require, max_lifetime, oldest, check_nbf)
-    if audience is not None:
-        aud = claims.get("aud")
-        audiences = aud if isinstance(aud, list) else [aud]
-        if not check(
-            "token.audience",
-            any(isinstance(a, str) and a in audience for a in audiences),
-            sorted(audience),
-            aud,
-        ):
-            raise reject(Reason.BAD_AUDIENCE, f"aud {aud!r} is not one of the expected", "aud")
+    _check_audience(claims, check, reject, audience)
     return Verified(header, verified, tuple(checks))
+
+
+def _check_audience(
+    claims: Mapping[str, Any],
+    check: Callable[..., bool],
+    reject: Callable[..., TokenRejected],
+    audience: Collection[str] | None,
+) -> None:
+    if audience is None:
+        return
+    aud = claims.get("aud")
+    audiences = aud if isinstance(aud, list) else [aud]
+    if not check(
+        "token.audience",
+        any(isinstance(a, str) and a in audience for a in audiences),
+        sorted(audience),
+        aud,
+    ):
+        raise reject(Reason.BAD_AUDIENCE, f"aud {aud!r} is not one of the expected", "aud")
 
 
 def _numeric(value: Any) -> bool:

@@ -230,6 +230,11 @@ def decide(
     trace = Trace()
     trace.extend(found.checks)
     refusal = None if found.grant else permission_denied(permission).refusal()
+    # As a call answers: the permission first, then whether the account can be used at all.
+    if found.grant and not trace.check(
+        "account.disabled", not account.disabled, False, account.email
+    ):
+        refusal = account_disabled().refusal()
     return Authorization(trace.decision(DECIDING, method, refusal), found.grant)
 
 

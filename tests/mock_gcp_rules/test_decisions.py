@@ -73,8 +73,11 @@ def test_iam_lists_every_binding_considered_and_the_one_that_matched(wif: Topolo
         assert decision.allowed is allowed, profile
         bindings = [c for c in decision.checks if c.name == "binding"]
         assert bindings and all(c.expected["resource"] for c in bindings)
-        last = decision.checks[-1]
-        assert last.name == "permission" and last.passed is allowed
+        last = decision.check("permission")
+        assert last is not None and last.passed is allowed
+        # Granted: then whether the account can be used at all, as a call checks it.
+        ends = ["permission", "account.disabled"] if allowed else ["binding", "permission"]
+        assert [c.name for c in decision.checks[-2:]] == ends
         if allowed:
             assert authorization.grant is not None and bindings[-1].passed
             assert last.actual == authorization.grant.to_json()

@@ -10,7 +10,14 @@ import pytest
 
 from wiflab_core import keys
 from wiflab_core.decisions import Check, Decision, Refusal
-from wiflab_core.jose import KeysUnavailable, Reason, TokenRejected, Verified, verify
+from wiflab_core.jose import (
+    KeyNotChecked,
+    KeysUnavailable,
+    Reason,
+    TokenRejected,
+    Verified,
+    verify,
+)
 
 NOW = 1_700_000_000
 RSA = keys.generate("RS256")
@@ -96,6 +103,32 @@ def test_an_unreachable_key_source_is_its_own_reason() -> None:
         verify(RSA.sign(claims()), unreachable, algorithms=("RS256",), now=NOW)
     assert rejected.value.reason is Reason.KEYS_UNAVAILABLE
     assert "ConnectionError" in rejected.value.detail
+
+
+def test_a_lookup_without_keys_by_design_skips_only_key_and_signature() -> None:
+    def no_keys(kid: str) -> None:
+        raise KeyNotChecked("no running stack")
+
+    def verify_without_keys(token: str) -> Verified:
+        return verify(
+            token, no_keys, algorithms=("RS256",), now=NOW, issuer=(ISSUER,), audience=(AUDIENCE,)
+        )
+
+    forged = keys.generate("RS256").sign(claims(), headers={"kid": RSA.kid})
+    verified = verify_without_keys(forged)
+    shown = {c.name: c for c in verified.checks}
+    assert shown["token.signature"].detail == "not checked: no running stack"
+    assert shown["token.key"].detail == "not checked: no running stack"
+    assert verified.claims["sub"] == "alice"
+    # Everything else is still checked: times, audience, issuer.
+    for bad, why in [
+        (claims(iat=NOW - 3600, exp=NOW - 1), Reason.EXPIRED),
+        (claims(aud="https://other.example"), Reason.BAD_AUDIENCE),
+        (claims(iss="https://evil.example"), Reason.ISSUER_MISMATCH),
+    ]:
+        with pytest.raises(TokenRejected) as rejected:
+            verify_without_keys(RSA.sign(bad))
+        assert rejected.value.reason is why
 
 
 def test_time_boundaries_with_leeway() -> None:

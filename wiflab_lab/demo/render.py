@@ -8,10 +8,11 @@ display-safe (tokens shortened).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from wiflab_lab.demo.explain import short_member
+from wiflab_lab.demo.explain import ShownCheck, short_member
 from wiflab_lab.demo.steps import STEP_COUNT, DemoResult, HttpCall, Step
 from wiflab_lab.demo.tokens import DecodedJwt, redact
 
@@ -63,14 +64,14 @@ def render_preamble(result: DemoResult, style: Style) -> str:
         "service": f"{plan.service.name} at {style.url(plan.service_url)}",
     }
     title = style.bold("wiflab demo: Workload Identity Federation, one step at a time")
-    return _text([title, "", *_fields(fields, "  ")])
+    return joined_lines([title, "", *field_lines(fields, "  ")])
 
 
 def render_ending(result: DemoResult, style: Style) -> str:
     failed = result.failed
     if failed is not None:
-        return _text(_stopped(failed, style))
-    return _text(_what_dump_saw(result, style) + _summary(result, style))
+        return joined_lines(_stopped(failed, style))
+    return joined_lines(_what_dump_saw(result, style) + _summary(result, style))
 
 
 def render_step(step: Step, now: float, style: Style) -> str:
@@ -80,20 +81,27 @@ def render_step(step: Step, now: float, style: Style) -> str:
         lines += _request(step, step.call, style)
         lines += _response(step, style)
     for token in step.tokens:
-        lines += _jwt(token, now, style)
+        lines += jwt_lines(token, now, style)
     if step.checks:
         lines.append("")
-        for check in step.checks:
-            mark = style.good("✓") if check.passed else style.bad("✗")
-            lines.append(f"{INDENT}{mark} {check.rule}: {check.text}")
-            lines += [f"{INDENT}    {detail}" for detail in check.details]
+        lines += check_lines(step.checks, style)
     for note in step.notes:
         lines.append(f"{INDENT}{style.note('note:')} {note}")
     if step.error is not None:
         lines.append("")
         lines.append(f"{INDENT}{style.bold('what to check:')}")
         lines += [_hint(hint) for hint in step.hints]
-    return _text(lines)
+    return joined_lines(lines)
+
+
+def check_lines(checks: Iterable[ShownCheck], style: Style, indent: str = INDENT) -> list[str]:
+    """``✓ rule: text`` for each check, its details indented below (the demo and explain)."""
+    lines = []
+    for check in checks:
+        mark = style.good("✓") if check.passed else style.bad("✗")
+        lines.append(f"{indent}{mark} {check.rule}: {check.text}")
+        lines += [f"{indent}    {detail}" for detail in check.details]
+    return lines
 
 
 def _request(step: Step, call: HttpCall, style: Style) -> list[str]:
@@ -102,7 +110,7 @@ def _request(step: Step, call: HttpCall, style: Style) -> list[str]:
     if isinstance(call.body, dict):
         # The IdP's body is claims, where "true" (a string) and true (a boolean) differ.
         typed = step.key == "mint"
-        lines += _fields({key: _value(value, typed) for key, value in call.body.items()})
+        lines += field_lines({key: _value(value, typed) for key, value in call.body.items()})
     return lines
 
 
@@ -113,11 +121,12 @@ def _response(step: Step, style: Style) -> list[str]:
         return [f"{INDENT}{style.bad('✗ no answer:')} {error.message if error else ''}"]
     status = f"{call.status} {call.reason}".strip()
     lines = [f"{INDENT}← {style.good(status) if step.ok else style.bad(status)}"]
-    lines += _fields({key: _value(value) for key, value in step.shown.items()})
+    lines += field_lines({key: _value(value) for key, value in step.shown.items()})
     return lines
 
 
-def _jwt(token: DecodedJwt, now: float, style: Style) -> list[str]:
+def jwt_lines(token: DecodedJwt, now: float, style: Style) -> list[str]:
+    """A decoded JWT: its header, then its claims (registered first, times readable)."""
     lines = ["", f"{INDENT}{style.bold('Decoded JWT')} · {style.dim(token.name)}"]
     times = token.times(now)
     first = [c for c in CLAIMS_FIRST if c in token.claims]
@@ -128,7 +137,7 @@ def _jwt(token: DecodedJwt, now: float, style: Style) -> list[str]:
     for claim in order:
         text = _value(claims[claim], typed=True)
         shown[claim] = f"{text}  {style.dim(times[claim])}" if claim in times else text
-    return lines + _fields(shown)
+    return lines + field_lines(shown)
 
 
 def _stopped(step: Step, style: Style) -> list[str]:
@@ -148,7 +157,7 @@ def _what_dump_saw(result: DemoResult, style: Style) -> list[str]:
         shown["header"] = f"{dump['header']}: {dump.get('forwarded')}"
     if dump.get("service"):
         shown["service"] = f"{dump['service']} (K_SERVICE)"
-    return ["", style.bold("── What /dump saw"), *_fields(shown, INDENT)]
+    return ["", style.bold("── What /dump saw"), *field_lines(shown, INDENT)]
 
 
 def _summary(result: DemoResult, style: Style) -> list[str]:
@@ -170,7 +179,7 @@ def _summary(result: DemoResult, style: Style) -> list[str]:
     commands = {f"wiflab demo --profile {p}": outcome for p, outcome in result.try_next.items()}
     commands["wiflab demo --json"] = "every step as one JSON document"
     commands["wiflab up"] = "keep the stack running for your own clients"
-    lines += _fields({command: style.dim(text) for command, text in commands.items()}, INDENT)
+    lines += field_lines({command: style.dim(text) for command, text in commands.items()}, INDENT)
     lines.append(f"{INDENT}README.md, and the comments in {result.topology}, explain each rule.")
     return lines
 
@@ -198,14 +207,14 @@ def _hint(hint: str) -> str:
     return f"{INDENT}      $ {hint}" if hint.startswith("gcloud ") else f"{INDENT}  • {hint}"
 
 
-def _text(lines: list[str]) -> str:
+def joined_lines(lines: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _fields(fields: dict[str, str], indent: str = INDENT + "  ") -> list[str]:
+def field_lines(values: dict[str, str], indent: str = INDENT + "  ") -> list[str]:
     """``key  value`` lines, the values aligned within the block."""
-    width = max((len(key) for key in fields), default=0) + 2
-    return [f"{indent}{key:<{width}}{value}" for key, value in fields.items()]
+    width = max((len(key) for key in values), default=0) + 2
+    return [f"{indent}{key:<{width}}{value}" for key, value in values.items()]
 
 
 def _value(value: Any, typed: bool = False) -> str:
