@@ -145,6 +145,9 @@ def _status(code: int, message: str) -> bytes:
     ).encode() + body
 
 
+_PIPES: set[asyncio.Future[None]] = set()
+
+
 async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, eof: bool) -> None:
     while data := await reader.read(CHUNK):
         writer.write(data)
@@ -160,6 +163,10 @@ async def _splice(
     """Bytes both ways until the upstream is done (a client's EOF is passed on as EOF)."""
     up = asyncio.ensure_future(_pipe(client[0], upstream[1], eof=True))
     down = asyncio.ensure_future(_pipe(upstream[0], client[1], eof=False))
+    # Held until both end, for the same reason as InterceptProxy._tasks.
+    _PIPES.update((up, down))
+    for task in (up, down):
+        task.add_done_callback(_PIPES.discard)
     try:
         done, _ = await asyncio.wait({up, down}, return_when=asyncio.FIRST_COMPLETED)
         if up in done and up.exception() is None and not down.done():
@@ -170,9 +177,98 @@ async def _splice(
         for task in (up, down):
             task.cancel()
         for task in (up, down):
-            with contextlib.suppress(BaseException):
+            # Not BaseException: a coroutine closed at shutdown must let GeneratorExit through.
+            with contextlib.suppress(Exception, asyncio.CancelledError):
                 await task
         upstream[1].close()
+
+
+# -- HTTP/1.1 over a terminated connection: keep-alive towards the client ---------------------
+#
+# The parts may close after each answer (threads mode's servers speak HTTP/1.0), which would
+# make a client pay a new CONNECT and TLS handshake (and its CA-bundle load) per request. So
+# over a terminated HTTP/1.1 connection the proxy relays one request at a time, each on a
+# fresh loopback connection to the part, and keeps the client's connection open whenever the
+# answer's length is known (Content-Length or chunked).
+
+IDLE_SECONDS = 60.0
+NO_BODY_STATUSES = frozenset({204, 304})
+
+
+def _framing(headers: Sequence[tuple[str, str]], what: str) -> tuple[int | None, bool]:
+    """(Content-Length, chunked) of a message; BadRequest for lengths that cannot be."""
+    lengths = {v for n, v in headers if n.lower() == "content-length"}
+    chunked = any(n.lower() == "transfer-encoding" and "chunked" in v.lower() for n, v in headers)
+    if chunked:
+        return None, True
+    if not lengths:
+        return None, False
+    if len(lengths) != 1 or not next(iter(lengths)).isdigit():
+        raise BadRequest(f"{what}: Content-Length must be one number")
+    return int(next(iter(lengths))), False
+
+
+def _wants_close(version: str, headers: Sequence[tuple[str, str]]) -> bool:
+    connection = ",".join(v.lower() for n, v in headers if n.lower() == "connection")
+    return "close" in connection or (version == "HTTP/1.0" and "keep-alive" not in connection)
+
+
+def _head_bytes(first: str, headers: Sequence[tuple[str, str]], connection: str) -> bytes:
+    lines = [first]
+    lines += [f"{n}: {v}" for n, v in headers if n.lower() not in HOP_BY_HOP]
+    lines.append(f"Connection: {connection}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+def _response_head(raw: bytes) -> tuple[str, int, list[tuple[str, str]]]:
+    lines = raw.decode("latin-1").split("\r\n")
+    first = lines[0]
+    parts = first.split(" ", 2)
+    if len(parts) < 2 or not parts[1].isdigit():
+        raise BadRequest(f"the part answered {first[:40]!r}", 502)
+    headers = []
+    for line in lines[1:]:
+        if line:
+            name, _, value = line.partition(":")
+            headers.append((name.strip(), value.strip()))
+    return first, int(parts[1]), headers
+
+
+async def _copy_exactly(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
+    while n > 0:
+        data = await reader.read(min(n, CHUNK))
+        if not data:
+            raise ConnectionResetError("the message ended early")
+        writer.write(data)
+        n -= len(data)
+        await writer.drain()
+
+
+async def _copy_chunked(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    while True:
+        line = await reader.readuntil(b"\r\n")
+        writer.write(line)
+        size_text = line.split(b";", 1)[0].strip()
+        try:
+            size = int(size_text, 16)
+        except ValueError:
+            raise BadRequest("bad chunk size") from None
+        if size == 0:
+            while (trailer := await reader.readuntil(b"\r\n")) != b"\r\n":
+                writer.write(trailer)
+            writer.write(b"\r\n")
+            await writer.drain()
+            return
+        await _copy_exactly(reader, writer, size + 2)
+
+
+async def _copy_body(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, length: int | None, chunked: bool
+) -> None:
+    if chunked:
+        await _copy_chunked(reader, writer)
+    elif length:
+        await _copy_exactly(reader, writer, length)
 
 
 class InterceptProxy:
@@ -190,7 +286,13 @@ class InterceptProxy:
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._error: BaseException | None = None
+        # Strong references to the connections' tasks: Python 3.11's stream protocol drops its
+        # own when the client goes, and a pending task nothing refers to is garbage-collected
+        # mid-flight ("Task was destroyed but it is pending").
+        self._tasks: set[asyncio.Task[None]] = set()
         self.url = ""
+        # TLS connections terminated so far (a client that keeps its connection makes one).
+        self.terminated = 0
 
     def start(self) -> str:
         self._thread = threading.Thread(target=self._run, name="wiflab-intercept", daemon=True)
@@ -250,6 +352,10 @@ class InterceptProxy:
         self._loop.stop()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         try:
             try:
                 raw = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), HEAD_TIMEOUT)
@@ -306,19 +412,69 @@ class InterceptProxy:
         writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
         await writer.drain()
         await writer.start_tls(leaf.context, ssl_handshake_timeout=HANDSHAKE_TIMEOUT)
+        self.terminated += 1
         ssl_object = writer.get_extra_info("ssl_object")
         selected = ssl_object.selected_alpn_protocol() if ssl_object is not None else None
         target = self.routes.upstream(host, selected)
         if target is None:
             return
-        try:
-            upstream = await self._open(target.host, target.port)
-        except BadRequest as exc:
-            if selected != "h2":
-                writer.write(_status(502, f"wiflab intercept proxy: {host}: {exc}"))
-                await writer.drain()
+        if selected == "h2":
+            try:
+                upstream = await self._open(target.host, target.port)
+            except BadRequest:
+                return
+            await _splice((reader, writer), upstream)
             return
-        await _splice((reader, writer), upstream)
+        try:
+            await self._relay(target, reader, writer)
+        except BadRequest as exc:
+            writer.write(_status(exc.status, f"wiflab intercept proxy: {host}: {exc}"))
+            await writer.drain()
+
+    async def _relay(
+        self, target: Upstream, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        """HTTP/1.1 requests from the client, one at a time, each to a fresh connection to
+        the part; the client's connection stays open while every answer has a known length."""
+        while True:
+            try:
+                raw = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), IDLE_SECONDS)
+            except asyncio.LimitOverrunError:
+                raise BadRequest(f"request head over {MAX_HEAD} bytes", 431) from None
+            except (asyncio.IncompleteReadError, TimeoutError):
+                return
+            head = parse_head(raw)
+            length, chunked = _framing(head.headers, "request")
+            close = _wants_close(head.version, head.headers)
+            up_reader, up_writer = await self._open(target.host, target.port)
+            try:
+                first = f"{head.method} {head.target} {head.version}"
+                up_writer.write(_head_bytes(first, head.headers, "close"))
+                await _copy_body(reader, up_writer, length, chunked)
+                await up_writer.drain()
+                try:
+                    answer = await up_reader.readuntil(b"\r\n\r\n")
+                except (asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+                    raise BadRequest("the part closed without answering", 502) from None
+                status_line, status, headers = _response_head(answer)
+                bodiless = head.method == "HEAD" or status in NO_BODY_STATUSES or status < 200
+                out_length, out_chunked = _framing(headers, "answer")
+                known = bodiless or out_chunked or out_length is not None
+                keep = known and not close
+                writer.write(_head_bytes(status_line, headers, "keep-alive" if keep else "close"))
+                if bodiless:
+                    pass
+                elif out_chunked or out_length is not None:
+                    await _copy_body(up_reader, writer, out_length, out_chunked)
+                else:  # delimited by the part closing
+                    while data := await up_reader.read(CHUNK):
+                        writer.write(data)
+                        await writer.drain()
+                await writer.drain()
+            finally:
+                up_writer.close()
+            if not keep:
+                return
 
     async def _forward(
         self, head: Head, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
