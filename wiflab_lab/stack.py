@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import requests
@@ -46,6 +46,9 @@ from wiflab_lab import credential_set
 from wiflab_lab.credential_set import ProviderCredentials
 from wiflab_lab.launchers import Launcher, launcher
 from wiflab_lab.parts import Described, Layout, Sockets, describe
+
+if TYPE_CHECKING:
+    from wiflab_lab.intercept.proxy import InterceptProxy
 
 MODES = ("threads", "processes")
 DEFAULT_PORT_BASE = 8700
@@ -111,6 +114,7 @@ class Stack:
         self._launcher: Launcher | None = None
         self._part_urls: dict[str, str] = {}
         self._intercept: Intercept | None = None
+        self.intercept_proxy: InterceptProxy | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -259,6 +263,7 @@ class Stack:
         )
         proxy_url = proxy.start()
         self._exit.callback(proxy.stop)
+        self.intercept_proxy = proxy
         bundle = environment.write_bundle(ca.pem, directory)
         env = environment.variables(proxy_url, ca.cert_file, bundle)
         return Intercept(proxy_url=proxy_url, ca_file=str(ca.cert_file), env=env)
