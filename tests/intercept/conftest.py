@@ -43,6 +43,21 @@ class Echo(BaseHTTPRequestHandler):
                 "connection": self.headers.get("Connection"),
             }
         ).encode()
+        if self.path.startswith("/chunked"):  # a length-less answer in chunks
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for part in (payload[:10], payload[10:]):
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+            self.wfile.write(b"0\r\n\r\n")
+            return
+        if self.path.startswith("/close"):  # delimited by closing the connection
+            self.send_response(200)
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(payload)
+            self.close_connection = True
+            return
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))

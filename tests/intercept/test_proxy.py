@@ -75,6 +75,59 @@ def test_keep_alive_requests_share_one_terminated_connection(
         assert answer.json()["path"] == f"/{i}"
 
 
+def test_chunked_and_close_delimited_answers_arrive_whole(
+    proxy: InterceptProxy, local_ca: LocalCA
+) -> None:
+    s = session(proxy)
+    verify = str(local_ca.cert_file)
+    for _ in range(2):
+        chunked = s.get("https://oauth2.googleapis.com/chunked", verify=verify, timeout=10)
+        assert chunked.json()["path"] == "/chunked"
+        assert chunked.headers["Connection"] == "keep-alive"
+    assert proxy.terminated == 1
+    closed = s.get("https://oauth2.googleapis.com/close", verify=verify, timeout=10)
+    assert closed.json()["path"] == "/close"
+    assert closed.headers["Connection"] == "close"
+    assert s.get("https://oauth2.googleapis.com/again", verify=verify, timeout=10).ok
+    assert proxy.terminated == 2  # the close-delimited answer ended that connection
+
+
+def test_expect_100_continue_is_answered_and_the_body_passed_on(
+    proxy: InterceptProxy, local_ca: LocalCA
+) -> None:
+    with _tls_through(proxy, local_ca, "sts.googleapis.com", ["http/1.1"]) as tls:
+        tls.sendall(
+            b"POST /v1/token HTTP/1.1\r\nHost: sts.googleapis.com\r\nContent-Length: 3\r\n"
+            b"Expect: 100-continue\r\n\r\n"
+        )
+        assert tls.recv(1024) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        tls.sendall(b"abc")
+        answer = b""
+        while b'"body": "abc"' not in answer:
+            chunk = tls.recv(65536)
+            assert chunk, answer
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200 ")
+
+
+def test_a_chunked_request_body_is_passed_on_whole(
+    proxy: InterceptProxy, local_ca: LocalCA
+) -> None:
+    """The echo part reads Content-Length bodies only: what it got shows the proxy's framing
+    left the chunked body for it intact (it answers an empty body, then the next request)."""
+    with _tls_through(proxy, local_ca, "sts.googleapis.com", ["http/1.1"]) as tls:
+        tls.sendall(
+            b"POST /one HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"3\r\nabc\r\n0\r\n\r\n"
+            b"GET /two HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"
+        )
+        answer = b""
+        while chunk := tls.recv(65536):
+            answer += chunk
+    assert answer.count(b"HTTP/1.1 200 ") == 2
+    assert b'"path": "/two"' in answer
+
+
 def test_a_run_app_service_reaches_its_front_end(proxy: InterceptProxy, local_ca: LocalCA) -> None:
     answer = session(proxy).get(
         f"https://{RUN_HOST}/dump", verify=str(local_ca.cert_file), timeout=10

@@ -234,6 +234,18 @@ def _response_head(raw: bytes) -> tuple[str, int, list[tuple[str, str]]]:
     return first, int(parts[1]), headers
 
 
+async def _final_answer(reader: asyncio.StreamReader) -> tuple[str, int, list[tuple[str, str]]]:
+    """The part's answer head, past any interim (1xx) ones."""
+    while True:
+        try:
+            raw = await reader.readuntil(b"\r\n\r\n")
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            raise BadRequest("the part closed without answering", 502) from None
+        first, status, headers = _response_head(raw)
+        if status >= 200:
+            return first, status, headers
+
+
 async def _copy_exactly(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
     while n > 0:
         data = await reader.read(min(n, CHUNK))
@@ -449,15 +461,18 @@ class InterceptProxy:
             up_reader, up_writer = await self._open(target.host, target.port)
             try:
                 first = f"{head.method} {head.target} {head.version}"
-                up_writer.write(_head_bytes(first, head.headers, "close"))
+                # Expect: 100-continue is answered here (the body is read before the part
+                # sees the request), so the part never sends an interim answer for it.
+                expects = [(n, v) for n, v in head.headers if n.lower() == "expect"]
+                if any(v.lower() == "100-continue" for _, v in expects):
+                    writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+                    await writer.drain()
+                forwarded = [(n, v) for n, v in head.headers if n.lower() != "expect"]
+                up_writer.write(_head_bytes(first, forwarded, "close"))
                 await _copy_body(reader, up_writer, length, chunked)
                 await up_writer.drain()
-                try:
-                    answer = await up_reader.readuntil(b"\r\n\r\n")
-                except (asyncio.IncompleteReadError, asyncio.LimitOverrunError):
-                    raise BadRequest("the part closed without answering", 502) from None
-                status_line, status, headers = _response_head(answer)
-                bodiless = head.method == "HEAD" or status in NO_BODY_STATUSES or status < 200
+                status_line, status, headers = await _final_answer(up_reader)
+                bodiless = head.method == "HEAD" or status in NO_BODY_STATUSES
                 out_length, out_chunked = _framing(headers, "answer")
                 known = bodiless or out_chunked or out_length is not None
                 keep = known and not close
