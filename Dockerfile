@@ -77,6 +77,9 @@ COPY idp_server/ idp_server/
 COPY protected_app/ protected_app/
 COPY mock_gcp/ mock_gcp/
 COPY wiflab_lab/__init__.py wiflab_lab/credential_set.py wiflab_lab/launchers.py wiflab_lab/parts.py wiflab_lab/stack.py wiflab_lab/up.py wiflab_lab/
+# The stack's intercept mode (run.app URLs in parts.py, the proxy in stack.py): stdlib and
+# cryptography only.
+COPY wiflab_lab/intercept/ wiflab_lab/intercept/
 COPY deploy/__init__.py deploy/errors.py deploy/google_side.py deploy/
 RUN python -m compileall -q /app
 USER 10001:10001

@@ -25,6 +25,8 @@ command -v go >/dev/null || missing+=(golang-go)
 # A JDK: clients/java/Metadata.java runs as a single-file source program (javac inside).
 command -v javac >/dev/null || missing+=(default-jdk-headless)
 bash clients/java/classpath.sh >/dev/null 2>&1 || missing+=(libgoogle-auth-java libgrpc-java)
+# Intercept mode: tests/intercept/test_ca.py checks the CA's name constraints with openssl too.
+command -v openssl >/dev/null || missing+=(openssl)
 if ((${#missing[@]})); then
   say "installing ${missing[*]}"
   sudo=()

@@ -59,6 +59,8 @@ class Chain:
         self.sts = endpoints.sts.token_url
         self.iam = endpoints.iamcredentials.api_endpoint
         self.service = endpoints.services[SERVICE].url
+        # The audience the front end expects (its URL, unless reached by another one).
+        self.service_audience = self.service
         self.audience = endpoints.providers[PROVIDER].audience
 
     def run(self) -> None:
@@ -80,7 +82,7 @@ class Chain:
         id_token = self._ok(
             self.session.post(
                 f"{self.iam}/v1/projects/-/serviceAccounts/{SA}:generateIdToken",
-                json={"audience": self.service, "includeEmail": True},
+                json={"audience": self.service_audience, "includeEmail": True},
                 headers={"Authorization": f"Bearer {federated}"},
             )
         ).json()["token"]

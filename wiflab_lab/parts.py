@@ -26,6 +26,7 @@ from mock_gcp.topology import IDP_APP, Topology
 from protected_app.settings import Settings as ProtectedSettings
 from protected_app.settings import VerifyMode
 from wiflab_core.serving import bind_socket, url_of
+from wiflab_lab.intercept import routes as intercept
 
 IDP_OFFSET = 0
 GOOGLE_OFFSET = 1
@@ -99,6 +100,8 @@ class Layout:
     idp_url: str | None = None
     app_urls: Mapping[str, str] = field(default_factory=dict)
     app_secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
+    # Intercept mode: services answer at run.app URLs, Google's ID tokens carry Google's iss.
+    intercept: bool = False
 
 
 class Sockets:
@@ -148,6 +151,8 @@ class Described:
     services: dict[str, str]  # name -> front-end URL
     backend: GoogleBackend | None  # the in-process Google side (threads mode)
     grpc_target: str | None = None  # IAM Credentials over gRPC: HOST:PORT
+    # Intercept mode: name -> the service's run.app URL (the audience its front end expects).
+    public_services: dict[str, str] = field(default_factory=dict)
 
 
 def describe(layout: Layout, sockets: Sockets, host: str) -> Described:
@@ -181,7 +186,7 @@ def describe(layout: Layout, sockets: Sockets, host: str) -> Described:
         )
     google_url = sockets.bind(GOOGLE_OFFSET)
     grpc_target = sockets.reserve(GRPC_OFFSET)
-    issuer = layout.google_issuer or google_url
+    issuer = layout.google_issuer or (intercept.GOOGLE_ISSUER if layout.intercept else google_url)
     google = GoogleSettings(layout.topology_path, google_issuer=issuer, idp_issuer=idp_url)
     backend = GoogleBackend(topology, google.deviations()) if layout.in_process else None
     shared: dict[str, Any] = {"backend": backend} if backend is not None else {}
@@ -199,9 +204,12 @@ def describe(layout: Layout, sockets: Sockets, host: str) -> Described:
         )
     )
     services: dict[str, str] = {}
+    public: dict[str, str] = {}
     for i, service in enumerate(topology.services):
         front_offset = SERVICES_OFFSET + 2 * i
         front_url = sockets.bind(front_offset)
+        if layout.intercept:
+            public[service.name] = intercept.run_app_url(service.name, topology.project_number)
         upstream = idp_url if service.app == IDP_APP else layout.app_urls.get(service.name)
         # Shared by the front end and its app: a request straight to the app's port is then
         # never reported verified (protected_app.identity.CloudRunMarker).
@@ -226,7 +234,7 @@ def describe(layout: Layout, sockets: Sockets, host: str) -> Described:
         front = FrontEndSettings(
             layout.topology_path,
             service.name,
-            service_url=front_url,
+            service_url=public.get(service.name, front_url),
             upstream_url=upstream,
             google_certs_url=f"{google_url}/oauth2/v3/certs",
             google_issuer=issuer,
@@ -244,7 +252,15 @@ def describe(layout: Layout, sockets: Sockets, host: str) -> Described:
             )
         )
         services[service.name] = front_url
-    return Described(parts, idp_url, google_url, services, backend, grpc_target)
+    return Described(
+        parts,
+        idp_url,
+        google_url,
+        services,
+        backend,
+        grpc_target=grpc_target,
+        public_services=public,
+    )
 
 
 def cloud_run_env(service: str) -> dict[str, str]:
