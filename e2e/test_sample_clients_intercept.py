@@ -1,0 +1,238 @@
+"""The sample clients that name no endpoint at all (clients/), run against the stack in
+intercept mode exactly as they run on Google Cloud: seed 001's Python client verbatim
+(IAMCredentialsClient() on its gRPC transport, Application Default Credentials), Go
+(x/oauth2's external account, impersonate, idtoken.Validate), Java (ComputeEngineCredentials,
+ImpersonatedCredentials), Node (@google-cloud/iam-credentials on gRPC) and gcloud
+(print-access-token, print-identity-token). Each gets only what `wiflab env` prints (the
+intercept section's env), an intercept-mode config (Google's URLs) and the settings of
+clients/README.md; each answer must be the /dump of the expected caller.
+
+A client whose tool is missing is skipped with one reason, or fails when
+WIFLAB_REQUIRE_CLIENTS=1 (CI, after .ci/clients-setup.sh).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from e2e.test_e2e_seed_002_metadata_clients import require
+from e2e.test_sample_clients import CLIENTS, FEDERATED, REPO, SA, SERVICE
+from wiflab_core.endpoints import Endpoints
+from wiflab_lab.stack import Stack, StackOptions
+
+# The metadata server's account (the Java client's source credential).
+VM_SA = "workload-runner@demo-project.iam.gserviceaccount.com"
+# Google's URLs, as gcloud's create-cred-config writes them and the clients know them.
+GOOGLE_STS = "https://sts.googleapis.com/v1/token"
+GOOGLE_ISSUER = "https://accounts.google.com"
+RUN_APP = re.compile(r"^https://federated-auth-cloud-run-[a-z0-9]+-[a-z]{2}\.a\.run\.app$")
+GOPATH = Path("/usr/share/gocode")
+GO_PACKAGES = {
+    "golang-golang-x-oauth2-google-dev": GOPATH / "src/golang.org/x/oauth2/google",
+    "golang-google-api-dev": GOPATH / "src/google.golang.org/api/impersonate",
+}
+
+
+def tools(*names: str) -> list[str]:
+    return [name for name in names if shutil.which(name) is None]
+
+
+def java_topology(directory: Path) -> Path:
+    """The example topology, plus what the Java client's chain needs: the VM's account may mint
+    oidc-federated's ID tokens (on Google Cloud: the same binding, see clients/README.md)."""
+    document = yaml.safe_load((REPO / "wif.yaml").read_text())
+    (target,) = (sa for sa in document["serviceAccounts"] if sa["email"] == SA)
+    target["policy"]["bindings"].append(
+        {
+            "role": "roles/iam.serviceAccountOpenIdTokenCreator",
+            "members": [f"serviceAccount:{VM_SA}"],
+        }
+    )
+    path = directory / "wif.yaml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    return path
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    state = tmp_path_factory.mktemp("intercept")
+    topology = java_topology(tmp_path_factory.mktemp("topology"))
+    options = StackOptions(topology, state, mode="threads", port_base=0, intercept=True)
+    with Stack(options) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def endpoints(stack: Stack) -> Endpoints:
+    return stack.endpoints
+
+
+@pytest.fixture(scope="module")
+def service_url(endpoints: Endpoints) -> str:
+    url = endpoints.services[SERVICE].url
+    assert RUN_APP.match(url), url  # a realistic Cloud Run URL, not a loopback port
+    return url
+
+
+@pytest.fixture(scope="module")
+def config(endpoints: Endpoints) -> str:
+    """The stack's file-sourced federated config: Google's STS URL, as create-cred-config
+    writes it, and no service_account_impersonation_url (seed 001's direct federation)."""
+    path = endpoints.credentials[FEDERATED]
+    written = json.loads(Path(path).read_text())
+    assert written["token_url"] == GOOGLE_STS
+    assert "service_account_impersonation_url" not in written
+    return path
+
+
+@pytest.fixture
+def client_env(endpoints: Endpoints, config: str, service_url: str, tmp_path: Path):
+    """What `eval "$(wiflab env)"` sets, the settings of clients/README.md, an empty home, and
+    nothing of the caller's Google or gcloud setup."""
+    inherited = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("GOOGLE_", "CLOUDSDK_", "WIF_", "WIFLAB_", "GCE_", "GRPC_"))
+        and name.lower() not in ("https_proxy", "http_proxy", "no_proxy", "grpc_proxy")
+    }
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {
+        **inherited,
+        **endpoints.require_intercept().env,
+        "HOME": str(home),
+        "GOOGLE_APPLICATION_CREDENTIALS": config,
+        "WIF_SERVICE_ACCOUNT": SA,
+        "WIF_SERVICE_URL": service_url,
+    }
+    return env
+
+
+def run(
+    command: list[str], env: dict[str, str], cwd: Path = REPO, timeout: int = 240
+) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        command, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    assert done.returncode == 0, f"stdout:\n{done.stdout}\nstderr:\n{done.stderr}"
+    return done
+
+
+def service_answer(stdout: str, service_url: str) -> dict:
+    """The JSON the client prints after its "the service's answer" line."""
+    _, marker, answer = stdout.partition(f"== the service's answer (GET {service_url}/dump) ==\n")
+    assert marker, stdout
+    return json.loads(answer)
+
+
+def assert_called_as(answer: dict, account: str, service_url: str) -> None:
+    """What the service saw: a Google-signed ID token of the account, for the service's URL."""
+    identity = answer["identity"]
+    assert identity["verified"] is True
+    assert identity["claims"]["email"] == account
+    assert identity["claims"]["aud"] == service_url
+    assert identity["claims"]["iss"] == GOOGLE_ISSUER
+
+
+# -- 1. seed 001's Python client, as the seed writes it --------------------------------------
+
+SEED_SETTINGS = re.compile(r"^(url|aud|service_account) = .*$", re.MULTILINE)
+
+
+def edited_seed(directory: Path, service_url: str) -> Path:
+    """seed001.py with the three values the seed tells its reader to edit, nothing else."""
+    values = {"url": f"{service_url}/dump", "aud": service_url, "service_account": SA}
+    source = (CLIENTS / "python" / "seed001.py").read_text()
+    edited, count = SEED_SETTINGS.subn(lambda m: f"{m[1]} = {values[m[1]]!r}", source)
+    assert count == 3, "seed001.py no longer assigns url, aud and service_account once each"
+    path = directory / "seed001.py"
+    path.write_text(edited)
+    return path
+
+
+def test_seed_001_python_client_verbatim(client_env, service_url, tmp_path):
+    script = edited_seed(tmp_path, service_url)
+    done = run([sys.executable, str(script)], client_env, cwd=tmp_path)
+    token, status, *answer = done.stdout.splitlines()
+    assert status == "200", done.stdout
+    assert token.count(".") == 2  # the seed prints the ID token whole
+    assert_called_as(json.loads("\n".join(answer)), SA, service_url)
+
+
+# -- 2. Go -----------------------------------------------------------------------------------
+
+
+def test_go_external_account_impersonate_and_validate(client_env, service_url, tmp_path_factory):
+    missing = tools("go")
+    missing += [package for package, path in GO_PACKAGES.items() if not path.is_dir()]
+    require("Go", missing)
+    env = {
+        **client_env,
+        "GOPATH": str(GOPATH),
+        "GO111MODULE": "off",
+        "GOFLAGS": "",
+        "GOPROXY": "off",  # Debian's packages only: no module proxy
+        "GOCACHE": str(tmp_path_factory.getbasetemp() / "gocache"),
+    }
+    done = run(["go", "run", str(CLIENTS / "go" / "chain.go")], env)
+    (validated,) = re.findall(r"^idtoken\.Validate: (.*)$", done.stdout, re.MULTILINE)
+    assert json.loads(validated) == {"iss": GOOGLE_ISSUER, "aud": service_url, "email": SA}
+    assert_called_as(service_answer(done.stdout, service_url), SA, service_url)
+
+
+# -- 3. Java ---------------------------------------------------------------------------------
+
+
+def test_java_compute_engine_then_impersonated_credentials(client_env, service_url, tmp_path):
+    missing = tools("javac", "keytool")
+    classpath = subprocess.run(
+        ["bash", str(CLIENTS / "java" / "classpath.sh")], capture_output=True, text=True
+    )
+    if classpath.returncode != 0:
+        missing.append("libgoogle-auth-java")
+    require("Java", missing)
+    env = {**client_env, "TRUSTSTORE_DIR": str(tmp_path)}
+    del env["GOOGLE_APPLICATION_CREDENTIALS"]  # a workload on a VM: only the metadata server
+    flags = run(["bash", str(CLIENTS / "java" / "proxy-flags.sh")], env).stdout.split()
+    command = ["java", *flags, f"-Duser.home={tmp_path}", "-cp", classpath.stdout.strip()]
+    done = run([*command, str(CLIENTS / "java" / "Chain.java")], env)
+    assert f"source: {VM_SA} (ComputeEngineCredentials)" in done.stdout.splitlines()
+    assert_called_as(service_answer(done.stdout, service_url), SA, service_url)
+
+
+# -- 4. Node on the default (gRPC) transport -------------------------------------------------
+
+
+def test_node_iam_credentials_on_grpc(client_env, service_url):
+    missing = tools("node")
+    if not (CLIENTS / "node" / "node_modules" / "@google-cloud" / "iam-credentials").is_dir():
+        missing.append("clients/node/node_modules (npm ci)")
+    require("Node", missing)
+    done = run(["node", str(CLIENTS / "node" / "default-transport.js")], client_env)
+    assert "ID token from IAM Credentials (gRPC): " in done.stdout
+    assert_called_as(service_answer(done.stdout, service_url), SA, service_url)
+
+
+# -- 5. gcloud -------------------------------------------------------------------------------
+
+
+def test_gcloud_print_access_and_identity_tokens(client_env, service_url):
+    require("gcloud", tools("gcloud", "jq", "curl"))
+    done = run(["bash", str(CLIENTS / "gcloud" / "identity-token.sh")], client_env)
+    # gcloud names the account it logged in by asking STS whose token it is (introspection).
+    principal = (
+        "principal://iam.googleapis.com/projects/123456789012/locations/global/"
+        "workloadIdentityPools/oidc-pool-run/subject/alice@domain.com"
+    )
+    assert principal in done.stdout.splitlines()
+    assert_called_as(service_answer(done.stdout, service_url), SA, service_url)
