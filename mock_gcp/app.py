@@ -19,6 +19,7 @@ from mock_gcp.iamcredentials import http as iamcredentials
 from mock_gcp.issuer import http as oauth2
 from mock_gcp.metadata import http as metadata
 from mock_gcp.metadata.server import MetadataError
+from mock_gcp.resource_manager import http as resource_manager
 from mock_gcp.settings import GoogleSettings
 from mock_gcp.sts import http as sts
 from mock_gcp.topology import load_topology
@@ -40,7 +41,7 @@ def create_app(backend: GoogleBackend) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     # A malformed chunked body or a client gone mid-body is a 400, under every server.
     app.wsgi_app = guard_input(app.wsgi_app)  # type: ignore[method-assign,assignment]
-    for module in (sts, iamcredentials, oauth2, metadata):
+    for module in (sts, iamcredentials, oauth2, metadata, resource_manager):
         app.register_blueprint(module.blueprint(backend))
 
     @app.get("/healthz")

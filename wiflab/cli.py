@@ -23,6 +23,10 @@ SUBCOMMANDS = {
         "wiflab.commands.up:up",
         "run the IdP, Google's side and the Cloud Run services locally",
     ),
+    "env": (
+        "wiflab.commands.env:env",
+        "print the shell lines that send this shell's clients through `wiflab up --intercept`",
+    ),
     "demo": ("wiflab.commands.demo:demo", "run the whole WIF chain, explained step by step"),
     "deploy": (
         "wiflab.commands.deploy:deploy",

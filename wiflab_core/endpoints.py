@@ -107,6 +107,17 @@ class SubjectToken(_Section):
     audience: str
 
 
+class Intercept(_Section):
+    """Intercept mode (``wiflab up --intercept``): the loopback proxy that serves Google's hosts,
+    the local CA it signs them with, and the variables that make a client use both (what
+    ``wiflab env`` prints)."""
+
+    proxy_url: Url
+    # The local CA's certificate (PEM), alone; env's bundles hold it and the system roots.
+    ca_file: str
+    env: dict[str, str]
+
+
 class Endpoints(_Section):
     version: Literal[1] = 1
     target: Literal["local", "gcp"]
@@ -134,6 +145,8 @@ class Endpoints(_Section):
     # Ready-made external-account configs: name -> path.
     credentials: dict[str, str]
     subject_tokens: tuple[SubjectToken, ...] | None = None
+    # Local, intercept mode only: the other sections then hold Google's own URLs.
+    intercept: Intercept | None = None
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -182,6 +195,13 @@ class Endpoints(_Section):
                 None, "metadata", f"missing: the {self.target} target has no metadata server"
             )
         return self.metadata
+
+    def require_intercept(self) -> Intercept:
+        if self.intercept is None:
+            raise EndpointsError(
+                None, "intercept", "missing: the stack was not started with --intercept"
+            )
+        return self.intercept
 
     def service_url(self, name: str) -> str:
         service = self.services.get(name)

@@ -24,6 +24,7 @@ from mock_gcp.topology import IDP_APP, Topology
 from protected_app.settings import Settings as ProtectedSettings
 from protected_app.settings import VerifyMode
 from wiflab_core.serving import bind_socket, url_of
+from wiflab_lab.intercept import routes as intercept
 
 IDP_OFFSET = 0
 GOOGLE_OFFSET = 1
@@ -92,6 +93,8 @@ class Layout:
     idp_url: str | None = None
     app_urls: Mapping[str, str] = field(default_factory=dict)
     app_secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
+    # Intercept mode: services answer at run.app URLs, Google's ID tokens carry Google's iss.
+    intercept: bool = False
 
 
 class Sockets:
@@ -125,6 +128,8 @@ class Described:
     google_url: str
     services: dict[str, str]  # name -> front-end URL
     backend: GoogleBackend | None  # the in-process Google side (threads mode)
+    # Intercept mode: name -> the service's run.app URL (the audience its front end expects).
+    public_services: dict[str, str] = field(default_factory=dict)
 
 
 def describe(layout: Layout, sockets: Sockets, host: str) -> Described:
@@ -157,7 +162,7 @@ def describe(layout: Layout, sockets: Sockets, host: str) -> Described:
             )
         )
     google_url = sockets.bind(GOOGLE_OFFSET)
-    issuer = layout.google_issuer or google_url
+    issuer = layout.google_issuer or (intercept.GOOGLE_ISSUER if layout.intercept else google_url)
     google = GoogleSettings(layout.topology_path, google_issuer=issuer, idp_issuer=idp_url)
     backend = GoogleBackend(topology, google.deviations()) if layout.in_process else None
     shared: dict[str, Any] = {"backend": backend} if backend is not None else {}
@@ -174,9 +179,12 @@ def describe(layout: Layout, sockets: Sockets, host: str) -> Described:
         )
     )
     services: dict[str, str] = {}
+    public: dict[str, str] = {}
     for i, service in enumerate(topology.services):
         front_offset = SERVICES_OFFSET + 2 * i
         front_url = sockets.bind(front_offset)
+        if layout.intercept:
+            public[service.name] = intercept.run_app_url(service.name, topology.project_number)
         upstream = idp_url if service.app == IDP_APP else layout.app_urls.get(service.name)
         # Shared by the front end and its app: a request straight to the app's port is then
         # never reported verified (protected_app.identity.CloudRunMarker).
@@ -201,7 +209,7 @@ def describe(layout: Layout, sockets: Sockets, host: str) -> Described:
         front = FrontEndSettings(
             layout.topology_path,
             service.name,
-            service_url=front_url,
+            service_url=public.get(service.name, front_url),
             upstream_url=upstream,
             google_certs_url=f"{google_url}/oauth2/v3/certs",
             google_issuer=issuer,
@@ -219,7 +227,7 @@ def describe(layout: Layout, sockets: Sockets, host: str) -> Described:
             )
         )
         services[service.name] = front_url
-    return Described(parts, idp_url, google_url, services, backend)
+    return Described(parts, idp_url, google_url, services, backend, public)
 
 
 def cloud_run_env(service: str) -> dict[str, str]:

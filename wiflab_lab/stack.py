@@ -33,6 +33,7 @@ from wiflab_core.endpoints import (
     GoogleIssuer,
     IamCredentials,
     Idp,
+    Intercept,
     Metadata,
     Project,
     ProviderEndpoint,
@@ -77,6 +78,9 @@ class StackOptions:
     # loopback, since then anyone who reaches the IdP could mint tokens.
     idp_token_secret: str | None = field(default=None, repr=False)
     elsewhere_wait_seconds: float = 120.0
+    # Intercept mode (`wiflab up --intercept`): a loopback proxy serves Google's hosts with a
+    # local CA, and endpoints.json names Google's own URLs (see wiflab_lab.intercept).
+    intercept: bool = False
 
 
 class Stack:
@@ -106,6 +110,7 @@ class Stack:
         self._stop_refresh = threading.Event()
         self._launcher: Launcher | None = None
         self._part_urls: dict[str, str] = {}
+        self._intercept: Intercept | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -117,6 +122,8 @@ class Stack:
             self._part_urls = {part.name: part.url for part in parts.parts}
             for url in self._elsewhere(parts.idp_url):
                 wait_ready(f"{url}/healthz", self.options.elsewhere_wait_seconds)
+            if self.options.intercept:
+                self._intercept = self._start_intercept(parts)
             self._endpoints = self._write_state(parts)
         except BaseException:
             self.stop()
@@ -174,6 +181,7 @@ class Stack:
             idp_url=options.idp_url,
             app_urls=options.app_urls,
             app_secrets=options.app_secrets,
+            intercept=options.intercept,
         )
         sockets = Sockets(options.host, options.port_base)
         try:
@@ -224,8 +232,58 @@ class Stack:
             service_accounts=tuple(sa.email for sa in topology.service_accounts),
             credentials=self._write_credentials(idp, google),
         )
+        if self._intercept is not None:
+            endpoints = self._intercepted(endpoints, parts)
         endpoints.write(self.endpoints_path)
         return endpoints
+
+    # -- intercept mode --------------------------------------------------------------------
+
+    def _start_intercept(self, parts: Described, grpc_target: str | None = None) -> Intercept:
+        """The local CA of the state dir, and the proxy routing Google's hosts to the parts."""
+        from wiflab_lab.intercept import environment
+        from wiflab_lab.intercept.ca import LocalCA
+        from wiflab_lab.intercept.proxy import InterceptProxy
+        from wiflab_lab.intercept.routes import Routes
+
+        directory = self.options.state_dir / "intercept"
+        ca = LocalCA.load_or_create(directory)
+        public = parts.public_services
+        routes = Routes.build(
+            parts.google_url,
+            {public[name]: front for name, front in parts.services.items()},
+            grpc_target,
+        )
+        proxy = InterceptProxy(
+            ca, routes, self.options.host if is_loopback(self.options.host) else LOOPBACK
+        )
+        proxy_url = proxy.start()
+        self._exit.callback(proxy.stop)
+        bundle = environment.write_bundle(ca.pem, directory)
+        env = environment.variables(proxy_url, ca.cert_file, bundle)
+        return Intercept(proxy_url=proxy_url, ca_file=str(ca.cert_file), env=env)
+
+    def _intercepted(self, endpoints: Endpoints, parts: Described) -> Endpoints:
+        """The endpoints clients use in intercept mode: Google's own URLs everywhere."""
+        from wiflab_lab.intercept import routes
+
+        return endpoints.model_copy(
+            update={
+                "sts": Sts(token_url=routes.STS_TOKEN_URL),
+                "iamcredentials": IamCredentials(api_endpoint=routes.IAMCREDENTIALS_URL),
+                "google_issuer": GoogleIssuer(
+                    issuer=self.options.google_issuer or routes.GOOGLE_ISSUER,
+                    certs_v1=routes.CERTS_V1,
+                    certs_v3=routes.CERTS_V3,
+                    tokeninfo=routes.TOKENINFO,
+                ),
+                "metadata": Metadata(host=routes.METADATA_HOSTS[0]),
+                "services": {
+                    name: ServiceEndpoint(url=url) for name, url in parts.public_services.items()
+                },
+                "intercept": self._intercept,
+            }
+        )
 
     def _write_credentials(self, idp: str, google: str) -> dict[str, str]:
         """File-sourced (re-minted here) and url-sourced (the IdP's profile route) configs."""
@@ -243,9 +301,14 @@ class Stack:
                 ),
             }
 
-        written = credential_set.write(
-            plans, directory, sources, token_url=f"{google}/v1/token", iamcredentials=google
+        # Intercept mode: Google's default URLs, byte for byte what gcloud's create-cred-config
+        # writes (credential_set.write's defaults).
+        google_urls: dict[str, str] = (
+            {}
+            if self.options.intercept
+            else {"token_url": f"{google}/v1/token", "iamcredentials": google}
         )
+        written = credential_set.write(plans, directory, sources, **google_urls)
         self._mint_subject_tokens(idp, plans, directory)
         if plans:
             threading.Thread(

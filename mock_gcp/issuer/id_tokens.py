@@ -111,13 +111,26 @@ class GoogleIssuer:
         )
 
     def discovery(self, base_url: str) -> dict[str, Any]:
-        """The subset of Google's OpenID discovery document that verifiers read."""
+        """The subset of Google's OpenID discovery document that verifiers read. As Google's
+        issuer (intercept mode: clients reach it at accounts.google.com), Google's own URLs."""
         base = base_url.rstrip("/")
+        google = self.issuer in GOOGLE_ISSUERS
         return {
             "issuer": self.issuer,
-            "jwks_uri": f"{base}/oauth2/v3/certs",
-            "token_endpoint": f"{base}/token",
-            "userinfo_endpoint": f"{base}/v1/userinfo",
+            **(
+                {
+                    "authorization_endpoint": "https://accounts.google.com/o/oauth2/v2/auth",
+                    "jwks_uri": "https://www.googleapis.com/oauth2/v3/certs",
+                    "token_endpoint": "https://oauth2.googleapis.com/token",
+                    "userinfo_endpoint": "https://openidconnect.googleapis.com/v1/userinfo",
+                }
+                if google
+                else {
+                    "jwks_uri": f"{base}/oauth2/v3/certs",
+                    "token_endpoint": f"{base}/token",
+                    "userinfo_endpoint": f"{base}/v1/userinfo",
+                }
+            ),
             "response_types_supported": ["code", "token", "id_token"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256"],

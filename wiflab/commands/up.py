@@ -67,6 +67,13 @@ def usage_failed(exc: UsageError) -> int:
 
 @click.command("up")
 @stack_options(port_base=DEFAULT_PORT_BASE)
+@click.option(
+    "--intercept",
+    is_flag=True,
+    help="also serve Google's own hosts (sts.googleapis.com, ...) through a loopback proxy "
+    "with a local CA, so unchanged clients reach the stand-in: "
+    'eval "$(wiflab env --endpoints STATE_DIR/endpoints.json)"',
+)
 def up(**flags: Any) -> int:
     from wiflab_lab.up import PartDied, StackFlags, UsageError
     from wiflab_lab.up import up as serve
