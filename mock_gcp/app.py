@@ -43,6 +43,8 @@ def create_app(backend: GoogleBackend) -> Flask:
     app.wsgi_app = guard_input(app.wsgi_app)  # type: ignore[method-assign,assignment]
     for module in (sts, iamcredentials, oauth2, metadata, resource_manager):
         app.register_blueprint(module.blueprint(backend))
+    # Transports beside HTTP in the same process (IAM Credentials over gRPC) serve this backend.
+    app.extensions["wiflab.backend"] = backend
 
     @app.get("/healthz")
     def healthz() -> Response:
