@@ -72,6 +72,9 @@ class Sts(_Section):
 
 class IamCredentials(_Section):
     api_endpoint: Url
+    # Local: IAM Credentials over gRPC, plaintext h2c on loopback ("127.0.0.1:PORT", as gRPC
+    # targets are written); absent when the target serves it only at Google's own host.
+    grpc_target: str | None = None
 
 
 class GoogleIssuer(_Section):

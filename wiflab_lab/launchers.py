@@ -11,6 +11,8 @@ import socket
 from contextlib import ExitStack
 from typing import Protocol
 
+from mock_gcp.iamcredentials import grpc_worker
+from mock_gcp.iamcredentials.grpc import GrpcServer
 from wiflab_core.serving import GunicornProcess, ThreadedServer, import_string
 from wiflab_lab.parts import Part
 
@@ -36,6 +38,9 @@ class ThreadsLauncher:
         app = import_string(part.factory)(part.settings, **part.shared)
         server = self._exit.enter_context(ThreadedServer(app, sock=sock))
         self._servers.append((part.name, server))
+        if part.grpc_address is not None:
+            # Its own threads beside the HTTP server's, on the part's backend.
+            self._exit.enter_context(GrpcServer(part.shared["backend"], part.grpc_address))
 
     def wait_ready(self) -> None:
         """A thread serves as soon as it starts."""
@@ -53,11 +58,16 @@ class GunicornLauncher:
 
     def launch(self, part: Part, sock: socket.socket) -> None:
         spec = f"wiflab_core.serving:app_from_env({part.factory!r}, {part.settings_type!r})"
+        env, extra_args = part.settings.to_env(), part.server.gunicorn_args()
+        if part.grpc_address is not None:
+            # The worker serves gRPC too (its post_worker_init hook), on its own backend.
+            env[grpc_worker.ADDRESS_VARIABLE] = part.grpc_address
+            extra_args += ["--config", f"python:{grpc_worker.__name__}"]
         server = GunicornProcess(
             spec,
             workers=part.server.workers,
-            env=part.settings.to_env(),
-            extra_args=part.server.gunicorn_args(),
+            env=env,
+            extra_args=extra_args,
             sock=sock,
         )
         self._exit.callback(server.stop)

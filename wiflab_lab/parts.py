@@ -3,8 +3,9 @@ factory that builds its app from them, and how gunicorn serves it.
 
 Two launchers start a part (``wiflab_lab.launchers``): in a thread, the factory gets the
 settings object; under gunicorn, the child gets ``settings.to_env()`` and builds the same
-settings back with ``from_env``. Ports: the IdP +0, Google's side +1, then per topology
-service its Cloud Run front end +10+2i and its app +11+2i.
+settings back with ``from_env``. Ports: the IdP +0, Google's side +1, its gRPC listener (IAM
+Credentials over gRPC, in the Google side's process) +2, then per topology service its Cloud
+Run front end +10+2i and its app +11+2i.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any, Protocol, Self
 
 from idp_server.settings import IdpSettings
 from mock_gcp.backend import GoogleBackend
+from mock_gcp.iamcredentials.grpc import grpc_address, reserve_port
 from mock_gcp.run.settings import FrontEndSettings
 from mock_gcp.settings import GoogleSettings
 from mock_gcp.topology import IDP_APP, Topology
@@ -28,6 +30,7 @@ from wiflab_lab.intercept import routes as intercept
 
 IDP_OFFSET = 0
 GOOGLE_OFFSET = 1
+GRPC_OFFSET = 2
 SERVICES_OFFSET = 10
 
 
@@ -71,6 +74,9 @@ class Part:
     # Threads mode only: objects the parts of this process share (Google's backend: a topology
     # applied at run time reaches every front end at once, and keys need no HTTP fetch).
     shared: Mapping[str, Any] = field(default_factory=dict)
+    # The Google side only: IAM Credentials over gRPC ("127.0.0.1:PORT") in the part's own
+    # process, on the same backend (a thread beside it; under gunicorn, in its worker).
+    grpc_address: str | None = None
 
     @property
     def settings_type(self) -> str:
@@ -105,6 +111,7 @@ class Sockets:
         self._host = host
         self._base = port_base
         self._bound: dict[int, socket.socket] = {}
+        self._reserved: list[socket.socket] = []
 
     def bind(self, offset: int) -> str:
         port = 0 if self._base == 0 else self._base + offset
@@ -114,11 +121,25 @@ class Sockets:
     def take(self, offset: int) -> socket.socket:
         return self._bound.pop(offset)
 
+    def reserve(self, offset: int) -> str:
+        """A port held for a gRPC server (``HOST:PORT``): bound with SO_REUSEPORT and not
+        listening, so the server, here or in a child, binds it too; ``reservations`` hands
+        the holding sockets over, to be closed when the stack stops."""
+        port = 0 if self._base == 0 else self._base + offset
+        sock = reserve_port(self._host, port)
+        self._reserved.append(sock)
+        return grpc_address(self._host, sock.getsockname()[1])
+
+    def reservations(self) -> list[socket.socket]:
+        taken, self._reserved = self._reserved, []
+        return taken
+
     def close(self) -> None:
         """Close the sockets no server took (start-up failed half way)."""
-        for sock in self._bound.values():
+        for sock in [*self._bound.values(), *self._reserved]:
             sock.close()
         self._bound.clear()
+        self._reserved.clear()
 
 
 @dataclass(frozen=True)
@@ -130,6 +151,7 @@ class Described:
     backend: GoogleBackend | None  # the in-process Google side (threads mode)
     # Intercept mode: name -> the service's run.app URL (the audience its front end expects).
     public_services: dict[str, str] = field(default_factory=dict)
+    grpc_target: str | None = None  # IAM Credentials over gRPC: HOST:PORT
 
 
 def describe(layout: Layout, sockets: Sockets, host: str) -> Described:
@@ -162,6 +184,7 @@ def describe(layout: Layout, sockets: Sockets, host: str) -> Described:
             )
         )
     google_url = sockets.bind(GOOGLE_OFFSET)
+    grpc_target = sockets.reserve(GRPC_OFFSET)
     issuer = layout.google_issuer or (intercept.GOOGLE_ISSUER if layout.intercept else google_url)
     google = GoogleSettings(layout.topology_path, google_issuer=issuer, idp_issuer=idp_url)
     backend = GoogleBackend(topology, google.deviations()) if layout.in_process else None
@@ -176,6 +199,7 @@ def describe(layout: Layout, sockets: Sockets, host: str) -> Described:
             # One process: the tokens STS issues live in its memory, shared by its threads.
             ServerOptions(workers=1),
             shared,
+            grpc_address=grpc_target,
         )
     )
     services: dict[str, str] = {}
@@ -227,7 +251,7 @@ def describe(layout: Layout, sockets: Sockets, host: str) -> Described:
             )
         )
         services[service.name] = front_url
-    return Described(parts, idp_url, google_url, services, backend, public)
+    return Described(parts, idp_url, google_url, services, backend, public, grpc_target)
 
 
 def cloud_run_env(service: str) -> dict[str, str]:

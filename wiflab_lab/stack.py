@@ -123,7 +123,7 @@ class Stack:
             for url in self._elsewhere(parts.idp_url):
                 wait_ready(f"{url}/healthz", self.options.elsewhere_wait_seconds)
             if self.options.intercept:
-                self._intercept = self._start_intercept(parts)
+                self._intercept = self._start_intercept(parts, parts.grpc_target)
             self._endpoints = self._write_state(parts)
         except BaseException:
             self.stop()
@@ -186,6 +186,9 @@ class Stack:
         sockets = Sockets(options.host, options.port_base)
         try:
             described = describe(layout, sockets, options.host)
+            # The gRPC port stays held until the stack stops (after its server: LIFO).
+            for reservation in sockets.reservations():
+                self._exit.callback(reservation.close)
             run = self._launcher = launcher(options.mode, self._exit)
             for part in described.parts:
                 run.launch(part, sockets.take(part.port_offset))
@@ -214,7 +217,7 @@ class Stack:
                 admin_secret_file=str(secret_file),
             ),
             sts=Sts(token_url=f"{google}/v1/token"),
-            iamcredentials=IamCredentials(api_endpoint=google),
+            iamcredentials=IamCredentials(api_endpoint=google, grpc_target=parts.grpc_target),
             google_issuer=GoogleIssuer(
                 issuer=self.options.google_issuer or google,
                 certs_v1=f"{google}/oauth2/v1/certs",

@@ -13,18 +13,20 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from mock_gcp.backend import GoogleBackend
-from mock_gcp.iamcredentials.grpc import GrpcServer
-
 ADDRESS_VARIABLE = "WIFLAB_GRPC_ADDRESS"
 BACKEND_EXTENSION = "wiflab.backend"
-_servers: list[GrpcServer] = []
+# gunicorn's master imports this module too: grpc is imported in the worker only, after the
+# fork (gRPC's core must not be started before one).
+_servers: list[Any] = []
 
 
 def post_worker_init(worker: Any) -> None:
     address = os.environ.get(ADDRESS_VARIABLE, "").strip()
     if not address:
         return
+    from mock_gcp.backend import GoogleBackend
+    from mock_gcp.iamcredentials.grpc import GrpcServer
+
     backend = worker.wsgi.extensions.get(BACKEND_EXTENSION)
     if not isinstance(backend, GoogleBackend):
         raise RuntimeError(f"{ADDRESS_VARIABLE} is set but the app has no Google backend")
