@@ -64,10 +64,17 @@ def java_topology(directory: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The local stack in intercept mode, in the suite's --stack-mode. On Google Cloud
+    (--target=gcp) the same clients need no stack: clients/README.md says how to run them."""
+    if pytestconfig.getoption("--target") != "local":
+        pytest.skip(
+            "intercept mode is the local stack's: run these clients as clients/README.md says"
+        )
     state = tmp_path_factory.mktemp("intercept")
     topology = java_topology(tmp_path_factory.mktemp("topology"))
-    options = StackOptions(topology, state, mode="threads", port_base=0, intercept=True)
+    mode = pytestconfig.getoption("--stack-mode")
+    options = StackOptions(topology, state, mode=mode, port_base=0, intercept=True)
     with Stack(options) as running:
         yield running
 
@@ -119,12 +126,12 @@ def client_env(endpoints: Endpoints, config: str, service_url: str, tmp_path: Pa
 
 
 def run(
-    command: list[str], env: dict[str, str], cwd: Path = REPO, timeout: int = 240
+    command: list[str], env: dict[str, str], cwd: Path = REPO, expect: int = 0
 ) -> subprocess.CompletedProcess[str]:
     done = subprocess.run(
-        command, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
+        command, env=env, cwd=cwd, capture_output=True, text=True, timeout=240, check=False
     )
-    assert done.returncode == 0, f"stdout:\n{done.stdout}\nstderr:\n{done.stderr}"
+    assert done.returncode == expect, f"stdout:\n{done.stdout}\nstderr:\n{done.stderr}"
     return done
 
 
@@ -172,19 +179,28 @@ def test_seed_001_python_client_verbatim(client_env, service_url, tmp_path):
 # -- 2. Go -----------------------------------------------------------------------------------
 
 
-def test_go_external_account_impersonate_and_validate(client_env, service_url, tmp_path_factory):
+@pytest.fixture(scope="module")
+def go_chain(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """clients/go/chain.go built once, from Debian's GOPATH packages only (no module proxy)."""
     missing = tools("go")
     missing += [package for package, path in GO_PACKAGES.items() if not path.is_dir()]
     require("Go", missing)
+    directory = tmp_path_factory.mktemp("go")
     env = {
-        **client_env,
+        **os.environ,
         "GOPATH": str(GOPATH),
         "GO111MODULE": "off",
         "GOFLAGS": "",
-        "GOPROXY": "off",  # Debian's packages only: no module proxy
-        "GOCACHE": str(tmp_path_factory.getbasetemp() / "gocache"),
+        "GOPROXY": "off",
+        "GOCACHE": str(directory / "cache"),
     }
-    done = run(["go", "run", str(CLIENTS / "go" / "chain.go")], env)
+    binary = directory / "chain"
+    run(["go", "build", "-o", str(binary), str(CLIENTS / "go" / "chain.go")], env)
+    return binary
+
+
+def test_go_external_account_impersonate_and_validate(go_chain, client_env, service_url):
+    done = run([str(go_chain)], client_env)
     (validated,) = re.findall(r"^idtoken\.Validate: (.*)$", done.stdout, re.MULTILINE)
     assert json.loads(validated) == {"iss": GOOGLE_ISSUER, "aud": service_url, "email": SA}
     assert_called_as(service_answer(done.stdout, service_url), SA, service_url)
@@ -193,7 +209,10 @@ def test_go_external_account_impersonate_and_validate(client_env, service_url, t
 # -- 3. Java ---------------------------------------------------------------------------------
 
 
-def test_java_compute_engine_then_impersonated_credentials(client_env, service_url, tmp_path):
+@pytest.fixture
+def java_chain(client_env, tmp_path) -> tuple[list[str], dict[str, str]]:
+    """The Java chain's command line (proxy flags, the truststore) and its environment: a
+    workload on a VM, so no GOOGLE_APPLICATION_CREDENTIALS, only the metadata server."""
     missing = tools("javac", "keytool")
     classpath = subprocess.run(
         ["bash", str(CLIENTS / "java" / "classpath.sh")], capture_output=True, text=True
@@ -202,10 +221,15 @@ def test_java_compute_engine_then_impersonated_credentials(client_env, service_u
         missing.append("libgoogle-auth-java")
     require("Java", missing)
     env = {**client_env, "TRUSTSTORE_DIR": str(tmp_path)}
-    del env["GOOGLE_APPLICATION_CREDENTIALS"]  # a workload on a VM: only the metadata server
+    del env["GOOGLE_APPLICATION_CREDENTIALS"]
     flags = run(["bash", str(CLIENTS / "java" / "proxy-flags.sh")], env).stdout.split()
     command = ["java", *flags, f"-Duser.home={tmp_path}", "-cp", classpath.stdout.strip()]
-    done = run([*command, str(CLIENTS / "java" / "Chain.java")], env)
+    return [*command, str(CLIENTS / "java" / "Chain.java")], env
+
+
+def test_java_compute_engine_then_impersonated_credentials(java_chain, service_url):
+    command, env = java_chain
+    done = run(command, env)
     assert f"source: {VM_SA} (ComputeEngineCredentials)" in done.stdout.splitlines()
     assert_called_as(service_answer(done.stdout, service_url), SA, service_url)
 
@@ -213,11 +237,15 @@ def test_java_compute_engine_then_impersonated_credentials(client_env, service_u
 # -- 4. Node on the default (gRPC) transport -------------------------------------------------
 
 
-def test_node_iam_credentials_on_grpc(client_env, service_url):
+def require_node() -> None:
     missing = tools("node")
     if not (CLIENTS / "node" / "node_modules" / "@google-cloud" / "iam-credentials").is_dir():
         missing.append("clients/node/node_modules (npm ci)")
     require("Node", missing)
+
+
+def test_node_iam_credentials_on_grpc(client_env, service_url):
+    require_node()
     done = run(["node", str(CLIENTS / "node" / "default-transport.js")], client_env)
     assert "ID token from IAM Credentials (gRPC): " in done.stdout
     assert_called_as(service_answer(done.stdout, service_url), SA, service_url)
@@ -236,3 +264,44 @@ def test_gcloud_print_access_and_identity_tokens(client_env, service_url):
     )
     assert principal in done.stdout.splitlines()
     assert_called_as(service_answer(done.stdout, service_url), SA, service_url)
+
+
+# -- refusals: one line on stderr, Google's text, exit 1 --------------------------------------
+
+# IAM Credentials' refusal when the caller may not mint the account's ID tokens.
+GET_OPEN_ID_TOKEN_DENIED = (
+    "Permission 'iam.serviceAccounts.getOpenIdToken' denied on resource (or it may not exist)."
+)
+
+
+def one_error_line(done: subprocess.CompletedProcess[str]) -> str:
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("error: "), done.stderr
+    return lines[0]
+
+
+def test_go_refusal_is_google_text_on_one_line(go_chain, client_env):
+    env = {**client_env, "WIF_SERVICE_ACCOUNT": VM_SA}  # alice may not act as it
+    line = one_error_line(run([str(go_chain)], env, expect=1))
+    assert line == f"error: IAM Credentials refused: PERMISSION_DENIED: {GET_OPEN_ID_TOKEN_DENIED}"
+
+
+def test_node_grpc_refusal_is_google_text_on_one_line(client_env):
+    require_node()
+    env = {**client_env, "WIF_SERVICE_ACCOUNT": VM_SA}
+    done = run(["node", str(CLIENTS / "node" / "default-transport.js")], env, expect=1)
+    line = one_error_line(done)
+    assert line == f"error: IAM Credentials refused: PERMISSION_DENIED: {GET_OPEN_ID_TOKEN_DENIED}"
+
+
+def test_java_refusal_is_google_text_on_one_line(java_chain):
+    command, env = java_chain
+    # The VM's account has no role on this one.
+    env = {
+        **env,
+        "WIF_SERVICE_ACCOUNT": "target-serviceaccount@demo-project.iam.gserviceaccount.com",
+    }
+    line = one_error_line(run(command, env, expect=1))
+    assert line.startswith("error: IAM Credentials refused: ")
+    assert line.endswith(f"403 trying to getIDToken: {GET_OPEN_ID_TOKEN_DENIED}")

@@ -18,6 +18,21 @@
 const {OAuth2Client} = require('google-auth-library');
 const {IAMCredentialsClient} = require('@google-cloud/iam-credentials');
 
+// gRPC's status codes by number (the gRPC spec's names), for a refusal's first word.
+const GRPC_CODES = [
+  'OK', 'CANCELLED', 'UNKNOWN', 'INVALID_ARGUMENT', 'DEADLINE_EXCEEDED', 'NOT_FOUND',
+  'ALREADY_EXISTS', 'PERMISSION_DENIED', 'RESOURCE_EXHAUSTED', 'FAILED_PRECONDITION', 'ABORTED',
+  'OUT_OF_RANGE', 'UNIMPLEMENTED', 'INTERNAL', 'UNAVAILABLE', 'DATA_LOSS', 'UNAUTHENTICATED',
+];
+
+// google-gax's error: the status code and Google's message (after retries, the last error's,
+// without the list of every earlier attempt).
+function iamRefusal(error) {
+  const code = GRPC_CODES[error.code] ?? error.code;
+  const why = String(error.details || error.message).split(' : Previous errors')[0];
+  return `IAM Credentials refused: ${code}: ${why}`;
+}
+
 function fail(message) {
   console.error(`error: ${String(message).replace(/\s+/g, ' ').trim()}`);
   process.exit(1);
@@ -45,7 +60,7 @@ async function main() {
   const name = `projects/-/serviceAccounts/${account}`;
   const [{token}] = await iam
     .generateIdToken({name, audience, includeEmail: true})
-    .catch((error) => fail(`IAM Credentials refused: ${error.code}: ${error.details ?? error.message}`))
+    .catch((error) => fail(iamRefusal(error)))
     .finally(() => iam.close());
   const claims = JSON.parse(Buffer.from(token.split('.')[1], 'base64url'));
   console.log(`ID token from IAM Credentials (gRPC): ${short(token)}`);
