@@ -5,7 +5,7 @@
 //   --ImpersonatedCredentials (IAM Credentials generateIdToken)--> the account's ID token
 //   --> the Cloud Run service's /dump
 //
-// The library is older than external accounts (workload identity federation came in 0.25), so
+// The library is older than external accounts (it refuses an external_account config), so
 // the source credential is the workload's own: Application Default Credentials find the
 // metadata server (ComputeEngineCredentials), and ImpersonatedCredentials mints the target
 // account's ID token at its fixed URL, https://iamcredentials.googleapis.com. The VM's account
