@@ -33,6 +33,8 @@ command -v javac >/dev/null || missing+=(default-jdk-headless)
 command -v keytool >/dev/null || missing+=(default-jdk-headless)
 [ -f /etc/ssl/certs/java/cacerts ] || missing+=(ca-certificates-java)
 bash clients/java/classpath.sh >/dev/null 2>&1 || missing+=(libgoogle-auth-java libgrpc-java)
+# Intercept mode: tests/intercept/test_ca.py checks the CA's name constraints with openssl too.
+command -v openssl >/dev/null || missing+=(openssl)
 if ((${#missing[@]})); then
   say "installing ${missing[*]}"
   sudo=()

@@ -18,6 +18,11 @@ Registered through the ``pytest11`` entry point, so installing wiflab is enough.
   (for ``executable``, GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES=1 is set for the test).
 - ``wif_topology``: apply another topology (pools, providers, bindings) for one test, without
   restarting; the previous one is restored when the test ends.
+- ``wif_intercept``: a stack in intercept mode (``wiflab up --intercept``), with its variables
+  (HTTPS_PROXY, the CA bundles, NO_PROXY, ...) set for the test and the subprocesses it starts,
+  and undone after it: unchanged clients (Google's default URLs) reach the stand-in. With
+  ``--wif-intercept``, ``wif_stack`` itself runs in intercept mode and the variables are set for
+  the whole session.
 
 The topology is ``--wif-topology PATH`` (or ini ``wif_topology``), else wiflab's example.
 Only stdlib and pytest are imported here at load time: the plugin loads in every pytest run of
@@ -39,6 +44,7 @@ from wiflab_lab.testing import (
     TopologyOverride,
     WifStack,
     example_topology,
+    intercept_environment,
     local_stack,
 )
 
@@ -55,6 +61,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "wiflab's example wif.yaml)",
     )
     parser.addini("wif_topology", "topology YAML for the wif_stack fixture", default="")
+    group.addoption(
+        "--wif-intercept",
+        action="store_true",
+        default=False,
+        help="run wif_stack in intercept mode and send the session's clients (and their "
+        "subprocesses) through its proxy for Google's hosts",
+    )
 
 
 def topology_path(config: pytest.Config) -> Path:
@@ -78,7 +91,36 @@ def topology_path(config: pytest.Config) -> Path:
 def wif_stack(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory):
     """The local chain in threads mode, started once per session (per xdist worker)."""
     path = topology_path(pytestconfig)
-    with local_stack(path, tmp_path_factory.mktemp("wiflab-stack")) as stack:
+    intercept = bool(pytestconfig.getoption("--wif-intercept"))
+    with local_stack(path, tmp_path_factory.mktemp("wiflab-stack"), intercept=intercept) as stack:
+        if intercept:
+            with intercept_environment(stack.endpoints):
+                yield stack
+        else:
+            yield stack
+
+
+@pytest.fixture(scope="session")
+def _wif_intercept_stack(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory):
+    """An intercept-mode stack of its own (mode: the suite's --stack-mode, if it has one)."""
+    mode = pytestconfig.getoption("--stack-mode", default="threads")
+    path = topology_path(pytestconfig)
+    state = tmp_path_factory.mktemp("wiflab-intercept")
+    with local_stack(path, state, mode, intercept=True) as stack:
+        yield stack
+
+
+@pytest.fixture
+def wif_intercept(
+    request: pytest.FixtureRequest, pytestconfig: pytest.Config
+) -> Iterator[WifStack]:
+    """A stack in intercept mode, its variables set for this test (and undone after it)."""
+    stack: WifStack | None = None
+    if pytestconfig.getoption("--wif-intercept"):
+        stack = request.getfixturevalue("wif_stack")
+    if stack is None or stack.endpoints.intercept is None:  # a suite's own wif_stack
+        stack = request.getfixturevalue("_wif_intercept_stack")
+    with intercept_environment(stack.endpoints):
         yield stack
 
 

@@ -103,6 +103,7 @@ def write(
                     iamcredentials=iamcredentials,
                 )
                 path = (directory / f"{name}.json").resolve()
-                write_private(path, json.dumps(config, indent=2) + "\n")
+                # No final newline: byte for byte what gcloud create-cred-config writes.
+                write_private(path, json.dumps(config, indent=2))
                 written[name] = str(path)
     return written

@@ -161,16 +161,39 @@ class WifStack:
 
 
 @contextmanager
-def local_stack(topology_path: Path, state_dir: Path, mode: str = "threads") -> Iterator[WifStack]:
-    """The local stand-in on ephemeral loopback ports, stopped on exit."""
+def local_stack(
+    topology_path: Path, state_dir: Path, mode: str = "threads", *, intercept: bool = False
+) -> Iterator[WifStack]:
+    """The local stand-in on ephemeral loopback ports, stopped on exit; ``intercept``: also
+    its proxy for Google's hosts (``intercept_environment`` then sends clients through it)."""
     from wiflab_lab.stack import Stack, StackOptions
 
-    stack = Stack(StackOptions(topology_path, state_dir, mode=mode, port_base=0))
+    options = StackOptions(topology_path, state_dir, mode=mode, port_base=0, intercept=intercept)
+    stack = Stack(options)
     endpoints = stack.start()
     try:
         yield WifStack(endpoints, stack.topology, backend=stack.backend)
     finally:
         stack.stop()
+
+
+@contextmanager
+def intercept_environment(endpoints: Endpoints) -> Iterator[dict[str, str]]:
+    """Intercept mode's variables (HTTPS_PROXY, the CA bundles, ...) set in ``os.environ`` for
+    this process and the subprocesses it starts, and put back as they were on exit."""
+    import os
+
+    env = endpoints.require_intercept().env
+    saved = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
+    try:
+        yield dict(env)
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 class ExternalAccounts:
