@@ -176,7 +176,7 @@ class GrpcServer:
             options=[
                 ("grpc.so_reuseport", 1),
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-                # Idle and half-open connections do not hold a worker: gRPC's own keepalive.
+                # Half-open connections (a client gone without a FIN) are found and closed.
                 ("grpc.keepalive_time_ms", 60_000),
             ],
         )

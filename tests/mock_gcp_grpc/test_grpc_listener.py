@@ -41,3 +41,14 @@ def test_an_endpoints_file_without_the_target_still_loads(tmp_path):
         document = json.loads(stack.endpoints_path.read_text())
     del document["iamcredentials"]["grpc_target"]
     assert Endpoints.from_json(document).iamcredentials.grpc_target is None
+
+
+def test_ipv6_loopback(tmp_path):
+    with Stack(StackOptions(example_topology(), tmp_path, host="::1", port_base=0)) as stack:
+        target = stack.endpoints.iamcredentials.grpc_target
+        assert target is not None and target.startswith("[::1]:")
+        with grpc.insecure_channel(target) as channel:
+            call = channel.unary_unary("/google.iam.credentials.v1.IAMCredentials/SignJwt")
+            with pytest.raises(grpc.RpcError) as caught:
+                call(b"", timeout=10)
+        assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
