@@ -29,6 +29,7 @@ from e2e.test_e2e_seed_002_metadata_clients import require
 from e2e.test_sample_clients import CLIENTS, FEDERATED, REPO, SA, SERVICE
 from wiflab_core.endpoints import Endpoints
 from wiflab_lab.stack import Stack, StackOptions
+from wiflab_lab.testing import WifStack
 
 # The metadata server's account (the Java client's source credential).
 VM_SA = "workload-runner@demo-project.iam.gserviceaccount.com"
@@ -63,14 +64,28 @@ def java_topology(directory: Path) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def stack(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """The local stack in intercept mode, in the suite's --stack-mode. On Google Cloud
-    (--target=gcp) the same clients need no stack: clients/README.md says how to run them."""
+def local_only(pytestconfig: pytest.Config) -> None:
+    """On Google Cloud (--target=gcp) the same clients need no stack or proxy."""
     if pytestconfig.getoption("--target") != "local":
         pytest.skip(
             "intercept mode is the local stack's: run these clients as clients/README.md says"
         )
+
+
+@pytest.fixture
+def endpoints(pytestconfig: pytest.Config, wif_intercept: WifStack) -> Endpoints:
+    """The plugin's intercept-mode stack (its variables are set for the test, too)."""
+    local_only(pytestconfig)
+    return wif_intercept.endpoints
+
+
+@pytest.fixture(scope="module")
+def java_stack(
+    pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    """An intercept-mode stack of the Java client's own (java_topology), in the suite's
+    --stack-mode."""
+    local_only(pytestconfig)
     state = tmp_path_factory.mktemp("intercept")
     topology = java_topology(tmp_path_factory.mktemp("topology"))
     mode = pytestconfig.getoption("--stack-mode")
@@ -79,50 +94,46 @@ def stack(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory)
         yield running
 
 
-@pytest.fixture(scope="module")
-def endpoints(stack: Stack) -> Endpoints:
-    return stack.endpoints
-
-
-@pytest.fixture(scope="module")
-def service_url(endpoints: Endpoints) -> str:
+def service_url_of(endpoints: Endpoints) -> str:
     url = endpoints.services[SERVICE].url
     assert RUN_APP.match(url), url  # a realistic Cloud Run URL, not a loopback port
     return url
 
 
-@pytest.fixture(scope="module")
-def config(endpoints: Endpoints) -> str:
-    """The stack's file-sourced federated config: Google's STS URL, as create-cred-config
-    writes it, and no service_account_impersonation_url (seed 001's direct federation)."""
-    path = endpoints.credentials[FEDERATED]
-    written = json.loads(Path(path).read_text())
+@pytest.fixture
+def service_url(endpoints: Endpoints) -> str:
+    return service_url_of(endpoints)
+
+
+def settings(endpoints: Endpoints, home: Path) -> dict[str, str]:
+    """What `eval "$(wiflab env)"` sets, the settings of clients/README.md, an empty home, and
+    nothing of the caller's Google or gcloud setup. The config is the stack's file-sourced
+    federated one: Google's STS URL, as create-cred-config writes it, and no
+    service_account_impersonation_url (seed 001's direct federation)."""
+    config = endpoints.credentials[FEDERATED]
+    written = json.loads(Path(config).read_text())
     assert written["token_url"] == GOOGLE_STS
     assert "service_account_impersonation_url" not in written
-    return path
-
-
-@pytest.fixture
-def client_env(endpoints: Endpoints, config: str, service_url: str, tmp_path: Path):
-    """What `eval "$(wiflab env)"` sets, the settings of clients/README.md, an empty home, and
-    nothing of the caller's Google or gcloud setup."""
     inherited = {
         name: value
         for name, value in os.environ.items()
         if not name.startswith(("GOOGLE_", "CLOUDSDK_", "WIF_", "WIFLAB_", "GCE_", "GRPC_"))
         and name.lower() not in ("https_proxy", "http_proxy", "no_proxy", "grpc_proxy")
     }
-    home = tmp_path / "home"
     home.mkdir()
-    env = {
+    return {
         **inherited,
         **endpoints.require_intercept().env,
         "HOME": str(home),
         "GOOGLE_APPLICATION_CREDENTIALS": config,
         "WIF_SERVICE_ACCOUNT": SA,
-        "WIF_SERVICE_URL": service_url,
+        "WIF_SERVICE_URL": service_url_of(endpoints),
     }
-    return env
+
+
+@pytest.fixture
+def client_env(endpoints: Endpoints, tmp_path: Path) -> dict[str, str]:
+    return settings(endpoints, tmp_path / "home")
 
 
 def run(
@@ -210,7 +221,7 @@ def test_go_external_account_impersonate_and_validate(go_chain, client_env, serv
 
 
 @pytest.fixture
-def java_chain(client_env, tmp_path) -> tuple[list[str], dict[str, str]]:
+def java_chain(java_stack: Stack, tmp_path: Path) -> tuple[list[str], dict[str, str]]:
     """The Java chain's command line (proxy flags, the truststore) and its environment: a
     workload on a VM, so no GOOGLE_APPLICATION_CREDENTIALS, only the metadata server."""
     missing = tools("javac", "keytool")
@@ -220,15 +231,16 @@ def java_chain(client_env, tmp_path) -> tuple[list[str], dict[str, str]]:
     if classpath.returncode != 0:
         missing.append("libgoogle-auth-java")
     require("Java", missing)
-    env = {**client_env, "TRUSTSTORE_DIR": str(tmp_path)}
+    env = {**settings(java_stack.endpoints, tmp_path / "home"), "TRUSTSTORE_DIR": str(tmp_path)}
     del env["GOOGLE_APPLICATION_CREDENTIALS"]
     flags = run(["bash", str(CLIENTS / "java" / "proxy-flags.sh")], env).stdout.split()
     command = ["java", *flags, f"-Duser.home={tmp_path}", "-cp", classpath.stdout.strip()]
     return [*command, str(CLIENTS / "java" / "Chain.java")], env
 
 
-def test_java_compute_engine_then_impersonated_credentials(java_chain, service_url):
+def test_java_compute_engine_then_impersonated_credentials(java_chain, java_stack):
     command, env = java_chain
+    service_url = service_url_of(java_stack.endpoints)
     done = run(command, env)
     assert f"source: {VM_SA} (ComputeEngineCredentials)" in done.stdout.splitlines()
     assert_called_as(service_answer(done.stdout, service_url), SA, service_url)
