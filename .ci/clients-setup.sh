@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # What the sample clients (clients/) need on a fresh machine, so their tests run rather than
 # skip: curl and jq (shell, gcloud), Node.js and the Node client's locked packages, Go with
-# Debian's cloud.google.com/go/compute/metadata and Java with Debian's google-auth-library-java
-# (the metadata clients, clients/go and clients/java), and the gcloud CLI, which must already
-# be installed (Google's own package repository is not one this setup reaches). Safe to run
-# again. Then run the suite with WIFLAB_REQUIRE_CLIENTS=1, so a client whose tool is missing
-# fails instead of skipping.
+# Debian's cloud.google.com/go/compute/metadata, x/oauth2 and google.golang.org/api and Java
+# with Debian's google-auth-library-java (clients/go and clients/java), and the gcloud CLI,
+# which must already be installed (Google's own package repository is not one this setup
+# reaches). Safe to run again. Then run the suite with WIFLAB_REQUIRE_CLIENTS=1, so a
+# client whose tool is missing fails instead of skipping.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,8 +22,16 @@ command -v npm >/dev/null || missing+=(npm)
 command -v go >/dev/null || missing+=(golang-go)
 [ -d /usr/share/gocode/src/cloud.google.com/go/compute/metadata ] ||
   missing+=(golang-google-cloud-compute-metadata-dev)
+# The Go chain (clients/go/chain.go, e2e/test_sample_clients_intercept.py): x/oauth2's
+# external accounts and google.golang.org/api's impersonate and idtoken, a GOPATH tree.
+[ -d /usr/share/gocode/src/golang.org/x/oauth2/google ] ||
+  missing+=(golang-golang-x-oauth2-google-dev)
+[ -d /usr/share/gocode/src/google.golang.org/api/impersonate ] || missing+=(golang-google-api-dev)
 # A JDK: clients/java/Metadata.java runs as a single-file source program (javac inside).
 command -v javac >/dev/null || missing+=(default-jdk-headless)
+# keytool makes the Java chain's truststore (clients/java/proxy-flags.sh); Java's own roots.
+command -v keytool >/dev/null || missing+=(default-jdk-headless)
+[ -f /etc/ssl/certs/java/cacerts ] || missing+=(ca-certificates-java)
 bash clients/java/classpath.sh >/dev/null 2>&1 || missing+=(libgoogle-auth-java libgrpc-java)
 # Intercept mode: tests/intercept/test_ca.py checks the CA's name constraints with openssl too.
 command -v openssl >/dev/null || missing+=(openssl)

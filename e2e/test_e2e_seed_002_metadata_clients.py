@@ -143,7 +143,7 @@ def test_404s_are_the_metadata_servers_page(metadata):
 def require(client: str, missing: list[str]) -> None:
     if not missing:
         return
-    reason = f"the {client} metadata client needs {', '.join(missing)}: run .ci/clients-setup.sh"
+    reason = f"the {client} client needs {', '.join(missing)}: run .ci/clients-setup.sh"
     if os.environ.get("WIFLAB_REQUIRE_CLIENTS") == "1":
         pytest.fail(reason)
     pytest.skip(reason)
@@ -202,7 +202,7 @@ def test_node_google_auth_with_no_settings_finds_the_metadata_server(
     missing = [] if shutil.which("node") else ["node"]
     if not (CLIENTS / "node" / "node_modules" / "google-auth-library").is_dir():
         missing.append("clients/node/node_modules (npm ci)")
-    require("Node", missing)
+    require("Node metadata", missing)
     url = wif_stack.service_url(SERVICE)
     report = run_client(["node", str(CLIENTS / "node" / "metadata.js"), url])
     assert report["available"] is True
@@ -217,7 +217,7 @@ def test_go_compute_metadata_client(wif_stack, run_client, account, tmp_path):
     missing = [] if shutil.which("go") else ["go (apt-get install golang-go)"]
     if not GO_METADATA.is_dir():
         missing.append("golang-google-cloud-compute-metadata-dev")
-    require("Go", missing)
+    require("Go metadata", missing)
     url = wif_stack.service_url(SERVICE)
     report = run_client(
         ["go", "run", str(CLIENTS / "go" / "metadata.go"), url],
@@ -255,7 +255,7 @@ def test_java_application_default_credentials_on_the_metadata_server(
     )
     if classpath.returncode != 0:
         missing.append("libgoogle-auth-java")
-    require("Java", missing)
+    require("Java metadata", missing)
     url = wif_stack.service_url(SERVICE)
     report = run_client(
         [

@@ -9,22 +9,8 @@
 # It logs no account in and sets no gcloud property: your gcloud configuration stays as it was.
 set -euo pipefail
 
-fail() { echo "error: $*" >&2; exit 1; }
-setting() { [ -n "${!1:-}" ] || fail "set $1 ($2); see clients/README.md"; }
-short() { echo "${1:0:20}...(${#1} chars)"; }  # enough to recognise a token, not to use it
-claims() { jq -R 'split(".")[1] | gsub("-"; "+") | gsub("_"; "/") | @base64d | fromjson' <<<"$1"; }
-# gcloud wraps Google's refusal in a paragraph of its own; the first ERROR line holds it.
-gcloud_error() { grep -m1 '^ERROR:' "$1" | sed 's/^ERROR: ([^)]*) //'; }
-
-setting GOOGLE_APPLICATION_CREDENTIALS "the external-account config"
-setting WIF_SERVICE_ACCOUNT "the service account to act as"
-setting WIF_SERVICE_URL "the protected service's URL"
-account=$WIF_SERVICE_ACCOUNT
-url=${WIF_SERVICE_URL%/}
-audience=${WIF_AUDIENCE:-$url}
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-gcloud=(gcloud --quiet --verbosity=error)
+# shellcheck source=clients/gcloud/common.sh
+source "$(dirname "$0")/common.sh"
 
 echo "== (1) the config, as gcloud writes it =="
 # From the provider's resource name and where the subject token is, both read here from
@@ -91,19 +77,4 @@ echo "ID token: $(short "$id_token")"
 claims "$id_token"
 
 echo "== (4) the service, once Cloud Run has checked the ID token (signature, aud, run.invoker) =="
-answer=$(curl -sS -w '\n%{http_code}' -H @<(echo "Authorization: Bearer $id_token") "$url/dump")
-body=${answer%$'\n'*} status=${answer##*$'\n'}
-if [ "$status" != 200 ]; then
-  # Cloud Run refuses with an HTML page; its first <h2> says why.
-  why=$(sed -n 's:.*<h2>\(.*\)</h2>.*:\1:p' <<<"$body" | head -1 | sed 's/<[^>]*>//g')
-  case $status in
-    401)
-      hint="Check that the audience (WIF_AUDIENCE, else WIF_SERVICE_URL) is the service's URL." ;;
-    403)
-      hint="Check that $account holds roles/run.invoker on the service." ;;
-    *) hint="" ;;
-  esac
-  fail "the service refused the call: $status $why $hint"
-fi
-echo "== the service's answer (GET $url/dump) =="
-jq . <<<"$body"
+call_service "$id_token"
