@@ -127,7 +127,7 @@ class Stack:
             for url in self._elsewhere(parts.idp_url):
                 wait_ready(f"{url}/healthz", self.options.elsewhere_wait_seconds)
             if self.options.intercept:
-                self._intercept = self._start_intercept(parts, parts.grpc_target)
+                self._intercept = self._start_intercept(parts)
             self._endpoints = self._write_state(parts)
         except BaseException:
             self.stop()
