@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
+from mock_gcp import topology_http
 from mock_gcp.backend import GoogleBackend
 from mock_gcp.errors import ApiError, OAuthError
 from mock_gcp.iamcredentials import http as iamcredentials
@@ -35,13 +36,15 @@ _STATUS_NAMES = {
 }
 
 
-def create_app(backend: GoogleBackend) -> Flask:
+def create_app(backend: GoogleBackend, *, admin_secret: str = "") -> Flask:
     app = Flask("mock_gcp")
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     # A malformed chunked body or a client gone mid-body is a 400, under every server.
     app.wsgi_app = guard_input(app.wsgi_app)  # type: ignore[method-assign,assignment]
     for module in (sts, iamcredentials, oauth2, metadata):
         app.register_blueprint(module.blueprint(backend))
+    # The lab's own API (not Google's): the topology in force, changed at run time.
+    app.register_blueprint(topology_http.blueprint(backend, admin_secret))
 
     @app.get("/healthz")
     def healthz() -> Response:
@@ -79,8 +82,12 @@ def create_app_from_settings(
     """The app for settings. ``backend``: one already built in this process, shared with the
     stack's in-process front ends (threads mode); else one is built from the settings."""
     if backend is None:
-        backend = GoogleBackend(load_topology(settings.topology), settings.deviations())
-    return create_app(backend)
+        backend = GoogleBackend(
+            load_topology(settings.topology),
+            settings.deviations(),
+            topology_state=settings.topology_state,
+        )
+    return create_app(backend, admin_secret=settings.admin_secret)
 
 
 def create_app_from_env(environ: Mapping[str, str] | None = None) -> Flask:

@@ -5,6 +5,8 @@
 | WIFLAB_TOPOLOGY | topology | the topology file (required) |
 | WIFLAB_GOOGLE_ISSUER | google_issuer | the ``iss`` of Google-signed ID tokens (required) |
 | WIFLAB_IDP_ISSUER | idp_issuer | the lab IdP's issuer, trusted by providers without an issuerUri |
+| WIFLAB_TOPOLOGY_STATE | topology_state | optional: the file a run-time topology is shared in |
+| WIFLAB_ADMIN_SECRET | admin_secret | optional: lets callers beyond loopback change the topology |
 
 The issuer is the stand-in's own URL by default, or https://accounts.google.com for relying
 parties that insist on it.
@@ -12,6 +14,7 @@ parties that insist on it.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +31,8 @@ class GoogleSettings:
     topology: Path
     google_issuer: str
     idp_issuer: str | None = None
+    topology_state: Path | None = None
+    admin_secret: str = dataclasses.field(default="", repr=False)
 
     def __post_init__(self) -> None:
         check_url("WIFLAB_GOOGLE_ISSUER", self.google_issuer)
@@ -40,6 +45,8 @@ class GoogleSettings:
             topology=Path(required(environ, "WIFLAB_TOPOLOGY")),
             google_issuer=required(environ, "WIFLAB_GOOGLE_ISSUER"),
             idp_issuer=environ.get("WIFLAB_IDP_ISSUER", "").strip() or None,
+            topology_state=optional_path(environ, "WIFLAB_TOPOLOGY_STATE"),
+            admin_secret=environ.get("WIFLAB_ADMIN_SECRET", "").strip(),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -48,6 +55,8 @@ class GoogleSettings:
             "WIFLAB_GOOGLE_ISSUER": self.google_issuer,
             # Empty when unset: it overrides one inherited from the parent's environment.
             "WIFLAB_IDP_ISSUER": self.idp_issuer or "",
+            "WIFLAB_TOPOLOGY_STATE": str(self.topology_state or ""),
+            "WIFLAB_ADMIN_SECRET": self.admin_secret,
         }
 
     def deviations(self) -> LocalDeviations:
@@ -59,6 +68,11 @@ def required(environ: Mapping[str, str], name: str, error: type[ValueError] = Se
     if not value:
         raise error(f"{name} is required")
     return value
+
+
+def optional_path(environ: Mapping[str, str], name: str) -> Path | None:
+    value = environ.get(name, "").strip()
+    return Path(value) if value else None
 
 
 def check_url(name: str, value: str, error: type[ValueError] = SettingsError) -> None:

@@ -17,7 +17,8 @@ Registered through the ``pytest11`` entry point, so installing wiflab is enough.
 - ``external_account_credentials(..., scopes=(CLOUD_PLATFORM,))``: the google-auth credential
   (for ``executable``, GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES=1 is set for the test).
 - ``wif_topology``: apply another topology (pools, providers, bindings) for one test, without
-  restarting; the previous one is restored when the test ends.
+  restarting (over HTTP, ``/wiflab/v1/topology``: both stack modes); the previous one is
+  restored when the test ends.
 
 The topology is ``--wif-topology PATH`` (or ini ``wif_topology``), else wiflab's example.
 Only stdlib and pytest are imported here at load time: the plugin loads in every pytest run of
@@ -40,6 +41,7 @@ from wiflab_lab.testing import (
     WifStack,
     example_topology,
     local_stack,
+    topology_url,
 )
 
 # -- pytest hooks and fixtures ------------------------------------------------------------
@@ -117,12 +119,11 @@ def external_account_credentials(
 
 @pytest.fixture
 def wif_topology(wif_stack: WifStack) -> Iterator[TopologyOverride]:
-    if wif_stack.backend is None:
+    if wif_stack.target != "local":
         pytest.skip(
-            "wif_topology applies a topology inside the stand-in: it needs the in-process "
-            f"stack (threads mode), not target={wif_stack.target} "
-            f"mode={wif_stack.endpoints.mode}"
+            "wif_topology applies a topology inside the local stand-in (PUT "
+            f"/wiflab/v1/topology), not target={wif_stack.target}"
         )
-    override = TopologyOverride(wif_stack.backend)
+    override = TopologyOverride(topology_url(wif_stack.endpoints))
     yield override
     override.restore()

@@ -21,6 +21,7 @@ from mock_gcp.backend import GoogleBackend
 from mock_gcp.run.settings import FrontEndSettings
 from mock_gcp.settings import GoogleSettings
 from mock_gcp.topology import IDP_APP, Topology
+from mock_gcp.topology_state import STATE_FILE_NAME
 from protected_app.settings import Settings as ProtectedSettings
 from protected_app.settings import VerifyMode
 from wiflab_core.serving import bind_socket, url_of
@@ -158,8 +159,19 @@ def describe(layout: Layout, sockets: Sockets, host: str) -> Described:
         )
     google_url = sockets.bind(GOOGLE_OFFSET)
     issuer = layout.google_issuer or google_url
-    google = GoogleSettings(layout.topology_path, google_issuer=issuer, idp_issuer=idp_url)
-    backend = GoogleBackend(topology, google.deviations()) if layout.in_process else None
+    topology_state = fresh_topology_state(layout.state_dir)
+    google = GoogleSettings(
+        layout.topology_path,
+        google_issuer=issuer,
+        idp_issuer=idp_url,
+        topology_state=topology_state,
+        admin_secret=layout.admin_secret,
+    )
+    backend = (
+        GoogleBackend(topology, google.deviations(), topology_state=topology_state)
+        if layout.in_process
+        else None
+    )
     shared: dict[str, Any] = {"backend": backend} if backend is not None else {}
     parts.append(
         Part(
@@ -206,6 +218,7 @@ def describe(layout: Layout, sockets: Sockets, host: str) -> Described:
             google_certs_url=f"{google_url}/oauth2/v3/certs",
             google_issuer=issuer,
             app_secret=app_secret,
+            topology_state=topology_state,
         )
         parts.append(
             Part(
@@ -220,6 +233,15 @@ def describe(layout: Layout, sockets: Sockets, host: str) -> Described:
         )
         services[service.name] = front_url
     return Described(parts, idp_url, google_url, services, backend)
+
+
+def fresh_topology_state(state_dir: Path) -> Path:
+    """Where every Google-side process and front end follows a topology applied at run time
+    (``PUT /wiflab/v1/topology``); one left by an earlier run is removed, so the stack starts
+    from its topology file."""
+    path = state_dir / "google" / STATE_FILE_NAME
+    path.unlink(missing_ok=True)
+    return path
 
 
 def cloud_run_env(service: str) -> dict[str, str]:

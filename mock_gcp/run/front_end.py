@@ -34,6 +34,7 @@ from mock_gcp.run.admission import (
 )
 from mock_gcp.run.settings import FrontEndConfigError, FrontEndSettings
 from mock_gcp.topology import Policy, Service, Topology, load_topology
+from mock_gcp.topology_state import TopologyState
 from wiflab_core.jose import KeyLookup
 from wiflab_core.jwks_cache import JwksCache
 from wiflab_core.log_safe import escaped
@@ -324,8 +325,9 @@ def create_app_from_settings(
         shared = backend  # narrowed, for the closure
         topology, google_keys = (lambda: shared.topology), shared.issuer.key_for
     else:
-        loaded = load_topology(settings.topology)
-        topology, google_keys = (lambda: loaded), jwks_key_lookup(settings.google_certs_url)
+        # The topology in force: the state file's when one was applied at run time.
+        state = TopologyState(load_topology(settings.topology), settings.topology_state)
+        topology, google_keys = state.current, jwks_key_lookup(settings.google_certs_url)
     return create_app_for_topology(
         topology,
         settings.service,
