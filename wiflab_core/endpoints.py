@@ -99,6 +99,12 @@ class ProviderEndpoint(_Section):
     audience: str
 
 
+class Explorer(_Section):
+    """Local: the flow explorer's page (on loopback)."""
+
+    url: Url
+
+
 class SubjectToken(_Section):
     """gcp: a subject-token file ``wiflab deploy tokens`` mints, and from what."""
 
@@ -134,6 +140,8 @@ class Endpoints(_Section):
     # Ready-made external-account configs: name -> path.
     credentials: dict[str, str]
     subject_tokens: tuple[SubjectToken, ...] | None = None
+    # Local: the flow explorer (wiflab_lab.explorer).
+    explorer: Explorer | None = None
 
     # -- reading ----------------------------------------------------------------------------
 

@@ -3,8 +3,8 @@ factory that builds its app from them, and how gunicorn serves it.
 
 Two launchers start a part (``wiflab_lab.launchers``): in a thread, the factory gets the
 settings object; under gunicorn, the child gets ``settings.to_env()`` and builds the same
-settings back with ``from_env``. Ports: the IdP +0, Google's side +1, then per topology
-service its Cloud Run front end +10+2i and its app +11+2i.
+settings back with ``from_env``. Ports: the IdP +0, Google's side +1, the flow explorer +2
+(loopback only), then per topology service its Cloud Run front end +10+2i and its app +11+2i.
 """
 
 from __future__ import annotations
@@ -24,10 +24,11 @@ from mock_gcp.topology import IDP_APP, Topology
 from mock_gcp.topology_state import STATE_FILE_NAME
 from protected_app.settings import Settings as ProtectedSettings
 from protected_app.settings import VerifyMode
-from wiflab_core.serving import bind_socket, url_of
+from wiflab_core.serving import LOOPBACK, bind_socket, url_of
 
 IDP_OFFSET = 0
 GOOGLE_OFFSET = 1
+EXPLORER_OFFSET = 2
 SERVICES_OFFSET = 10
 
 
@@ -104,9 +105,9 @@ class Sockets:
         self._base = port_base
         self._bound: dict[int, socket.socket] = {}
 
-    def bind(self, offset: int) -> str:
+    def bind(self, offset: int, host: str | None = None) -> str:
         port = 0 if self._base == 0 else self._base + offset
-        self._bound[offset] = sock = bind_socket(self._host, port)
+        self._bound[offset] = sock = bind_socket(host or self._host, port)
         return url_of(sock)
 
     def take(self, offset: int) -> socket.socket:
@@ -126,6 +127,7 @@ class Described:
     google_url: str
     services: dict[str, str]  # name -> front-end URL
     backend: GoogleBackend | None  # the in-process Google side (threads mode)
+    explorer_url: str | None = None
 
 
 def describe(layout: Layout, sockets: Sockets, host: str) -> Described:
@@ -232,7 +234,27 @@ def describe(layout: Layout, sockets: Sockets, host: str) -> Described:
             )
         )
         services[service.name] = front_url
-    return Described(parts, idp_url, google_url, services, backend)
+    explorer = explorer_part(layout, sockets, google_url)
+    parts.append(explorer)
+    return Described(parts, idp_url, google_url, services, backend, explorer.url)
+
+
+def explorer_part(layout: Layout, sockets: Sockets, google_url: str) -> Part:
+    """The flow explorer (``wiflab_lab.explorer``), on loopback whatever the stack's host:
+    it mints tokens and changes the topology for whoever reaches it."""
+    from wiflab_core.endpoints import FILE_NAME
+    from wiflab_lab.explorer.settings import ExplorerSettings
+
+    url = sockets.bind(EXPLORER_OFFSET, LOOPBACK)
+    settings = ExplorerSettings(google_url, layout.state_dir / FILE_NAME)
+    return Part(
+        "explorer",
+        EXPLORER_OFFSET,
+        url,
+        settings,
+        "wiflab_lab.explorer.app:create_app",
+        ServerOptions(workers=1),
+    )
 
 
 def fresh_topology_state(state_dir: Path) -> Path:

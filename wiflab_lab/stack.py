@@ -30,6 +30,7 @@ from wiflab_core import endpoints as endpoints_file
 from wiflab_core import external_account as credentials
 from wiflab_core.endpoints import (
     Endpoints,
+    Explorer,
     GoogleIssuer,
     IamCredentials,
     Idp,
@@ -223,6 +224,7 @@ class Stack:
             },
             service_accounts=tuple(sa.email for sa in topology.service_accounts),
             credentials=self._write_credentials(idp, google),
+            explorer=Explorer(url=parts.explorer_url) if parts.explorer_url else None,
         )
         endpoints.write(self.endpoints_path)
         return endpoints

@@ -7,6 +7,7 @@ nothing of flags parsing or exit statuses.
 from __future__ import annotations
 
 import signal
+import sys
 import tempfile
 import threading
 from dataclasses import dataclass
@@ -99,6 +100,10 @@ def serve_until_signalled(stack: Stack) -> None:
         raise UsageError(f"cannot start: {exc}", "wiflab up") from None
     try:
         print(f"wiflab ready: {stack.endpoints_path}", flush=True)
+        explorer = stack.endpoints.explorer
+        if explorer is not None:
+            print(f"wiflab explorer: {explorer.url}/ (the flow explorer: open it in a browser)")
+            sys.stdout.flush()
         while not stopping.wait(WATCH_SECONDS):
             dead = stack.dead_parts()
             if dead:
