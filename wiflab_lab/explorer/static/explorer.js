@@ -130,23 +130,43 @@
     return out;
   }
 
+  // A long line is cut where it can be (after "/", ".", "@", " "), never hidden.
+  function wrap(text, max) {
+    const out = [];
+    let rest = String(text);
+    let indent = (/^\s*/.exec(rest) || [""])[0];
+    while (rest.length > max) {
+      let cut = -1;
+      for (let i = max; i > max / 2; i--) {
+        if ("/.@ =".includes(rest[i - 1])) { cut = i; break; }
+      }
+      if (cut < 0) cut = max;
+      out.push(rest.slice(0, cut));
+      rest = indent + "    " + rest.slice(cut).trimStart();
+    }
+    out.push(rest);
+    return out;
+  }
+
   function box(kind, x, y, width, title, lines, id) {
     const lineHeight = 20;
-    const height = 34 + lines.length * lineHeight;
+    const titles = wrap(title, 38);
+    const shown = [];
+    for (const line of lines) for (const part of wrap(line.text, 46)) shown.push({ text: part, small: line.small });
+    const height = 14 + titles.length * 22 + shown.length * lineHeight;
     const group = svg("g", { class: kind, "data-name": title, id: id });
     group.append(svg("rect", { x: x, y: y, width: width, height: height, rx: 8, "stroke-width": 2 }));
-    group.append(svg("text", { x: x + 10, y: y + 23, class: "node-title" }, short(title, 44)));
-    lines.forEach((line, i) => {
-      const text = svg("text", { x: x + 14, y: y + 46 + i * lineHeight, class: line.small ? "small" : "" }, short(line.text, 52));
-      text.append(svg("title", {}, line.text));
-      group.append(text);
+    titles.forEach((part, i) => group.append(svg("text", { x: x + 10, y: y + 23 + i * 22, class: "node-title" }, part)));
+    const top = y + 23 + titles.length * 22;
+    shown.forEach((line, i) => {
+      group.append(svg("text", { x: x + 14, y: top + i * lineHeight, class: line.small ? "small" : "", "xml:space": "preserve" }, line.text));
     });
     return { group: group, height: height };
   }
 
   function renderDiagram(doc) {
     const started = performance.now();
-    const width = 1260, column = 380, gap = 60;
+    const column = 380, gap = 110, width = 40 + 3 * column + 2 * gap;
     const xs = [20, 20 + column + gap, 20 + 2 * (column + gap)];
     const root = svg("svg", { viewBox: "0 0 " + width + " 100", role: "img", "aria-label": "the topology in force" });
     const edges = svg("g", {});
@@ -224,7 +244,7 @@
     const mid = (from.x + to.x) / 2;
     const group = svg("g", {});
     group.append(svg("path", { class: "edge", d: "M" + from.x + "," + from.y + " C" + mid + "," + from.y + " " + mid + "," + to.y + " " + to.x + "," + to.y }));
-    group.append(svg("text", { class: "edge-label", x: mid - 30, y: (from.y + to.y) / 2 - 4 }, label));
+    group.append(svg("text", { class: "edge-label", x: from.x + 6, y: from.y - 5 }, label));
     return group;
   }
 
