@@ -94,6 +94,19 @@ class ServiceEndpoint(_Section):
     url: Url
 
 
+class JournalEndpoint(_Section):
+    """Local: Google's side's journal of decisions (``GET URL[?since=ID][&chain=ID]``,
+    ``URL/stream``, ``DELETE URL``), issue 13."""
+
+    url: Url
+
+
+class ExplorerEndpoint(_Section):
+    """Local: the browser flow explorer's page, served by Google's side."""
+
+    url: Url
+
+
 class ProviderEndpoint(_Section):
     # The provider's resource name, as STS expects it: //iam.googleapis.com/projects/...
     audience: str
@@ -134,6 +147,9 @@ class Endpoints(_Section):
     # Ready-made external-account configs: name -> path.
     credentials: dict[str, str]
     subject_tokens: tuple[SubjectToken, ...] | None = None
+    # Local (issue 13): the journal of every decision, and the flow explorer.
+    journal: JournalEndpoint | None = None
+    explorer: ExplorerEndpoint | None = None
 
     # -- reading ----------------------------------------------------------------------------
 

@@ -30,9 +30,11 @@ from wiflab_core import endpoints as endpoints_file
 from wiflab_core import external_account as credentials
 from wiflab_core.endpoints import (
     Endpoints,
+    ExplorerEndpoint,
     GoogleIssuer,
     IamCredentials,
     Idp,
+    JournalEndpoint,
     Metadata,
     Project,
     ProviderEndpoint,
@@ -77,6 +79,8 @@ class StackOptions:
     # loopback, since then anyone who reaches the IdP could mint tokens.
     idp_token_secret: str | None = field(default=None, repr=False)
     elsewhere_wait_seconds: float = 120.0
+    # The journal keeps the last N requests with their decisions (issue 13); 0 switches it off.
+    journal_size: int = 1000
 
 
 class Stack:
@@ -174,6 +178,7 @@ class Stack:
             idp_url=options.idp_url,
             app_urls=options.app_urls,
             app_secrets=options.app_secrets,
+            journal_size=options.journal_size,
         )
         sockets = Sockets(options.host, options.port_base)
         try:
@@ -223,6 +228,7 @@ class Stack:
             },
             service_accounts=tuple(sa.email for sa in topology.service_accounts),
             credentials=self._write_credentials(idp, google),
+            **journal_sections(google, self.options.journal_size),
         )
         endpoints.write(self.endpoints_path)
         return endpoints
@@ -278,3 +284,13 @@ class Stack:
     def _minting_headers(self) -> dict[str, str]:
         secret = self.options.idp_token_secret
         return {"Authorization": f"Bearer {secret}"} if secret else {}
+
+
+def journal_sections(google: str, journal_size: int) -> dict[str, Any]:
+    """endpoints.json's ``journal`` and ``explorer`` (issue 13): both served by Google's side."""
+    if journal_size == 0:
+        return {}
+    return {
+        "journal": JournalEndpoint(url=f"{google}/wiflab/v1/journal"),
+        "explorer": ExplorerEndpoint(url=f"{google}/wiflab/explorer/"),
+    }
