@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mock_gcp.issuer.id_tokens import GoogleIssuer
+from mock_gcp.journal.store import Journal, MemoryJournal
 from mock_gcp.service_account_keys import ServiceAccountKeys
 from mock_gcp.tokens import TokenStore
 from mock_gcp.topology import Topology
@@ -48,6 +49,7 @@ class GoogleBackend:
         *,
         clock: Callable[[], float] = time.time,
         issuer: GoogleIssuer | None = None,
+        journal: Journal | None = None,
         topology_state: Path | None = None,
     ):
         # topology_state: the file through which every process of the stack follows a
@@ -61,6 +63,9 @@ class GoogleBackend:
             ttl=deviations.jwks_cache_seconds, allow_http=deviations.allow_http_issuers
         )
         self.service_account_keys = ServiceAccountKeys()
+        # Every request with its decision (mock_gcp.journal); one process's memory unless
+        # the stack gives the file its parts share.
+        self.journal: Journal = journal if journal is not None else MemoryJournal(clock=clock)
 
     @property
     def topology(self) -> Topology:

@@ -94,15 +94,22 @@ class ServiceEndpoint(_Section):
     url: Url
 
 
+class JournalEndpoint(_Section):
+    """Local: Google's side's journal of decisions (``GET URL[?since=ID][&chain=ID]``,
+    ``URL/stream``, ``DELETE URL``), issue 13."""
+
+    url: Url
+
+
+class ExplorerEndpoint(_Section):
+    """Local: the browser flow explorer's page (a part of its own, on loopback)."""
+
+    url: Url
+
+
 class ProviderEndpoint(_Section):
     # The provider's resource name, as STS expects it: //iam.googleapis.com/projects/...
     audience: str
-
-
-class Explorer(_Section):
-    """Local: the flow explorer's page (on loopback)."""
-
-    url: Url
 
 
 class SubjectToken(_Section):
@@ -140,8 +147,9 @@ class Endpoints(_Section):
     # Ready-made external-account configs: name -> path.
     credentials: dict[str, str]
     subject_tokens: tuple[SubjectToken, ...] | None = None
-    # Local: the flow explorer (wiflab_lab.explorer).
-    explorer: Explorer | None = None
+    # Local (issue 13): the journal of every decision, and the flow explorer.
+    journal: JournalEndpoint | None = None
+    explorer: ExplorerEndpoint | None = None
 
     # -- reading ----------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from typing import Any, Protocol, Self
 
 from idp_server.settings import IdpSettings
 from mock_gcp.backend import GoogleBackend
+from mock_gcp.journal.settings import JournalSettings
 from mock_gcp.run.settings import FrontEndSettings
 from mock_gcp.settings import GoogleSettings
 from mock_gcp.topology import IDP_APP, Topology
@@ -94,6 +95,15 @@ class Layout:
     idp_url: str | None = None
     app_urls: Mapping[str, str] = field(default_factory=dict)
     app_secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
+    # How many journal entries the stack keeps (WIFLAB_JOURNAL_SIZE); 0 switches it off.
+    journal_size: int = 1000
+
+
+def journal_settings(layout: Layout) -> JournalSettings:
+    """One journal for the whole stack: a file in its state dir every part records into."""
+    if layout.journal_size == 0:
+        return JournalSettings(enabled=False)
+    return JournalSettings(file=layout.state_dir / "journal.jsonl", size=layout.journal_size)
 
 
 class Sockets:
@@ -162,15 +172,19 @@ def describe(layout: Layout, sockets: Sockets, host: str) -> Described:
     google_url = sockets.bind(GOOGLE_OFFSET)
     issuer = layout.google_issuer or google_url
     topology_state = fresh_topology_state(layout.state_dir)
+    journal = journal_settings(layout)
     google = GoogleSettings(
         layout.topology_path,
         google_issuer=issuer,
         idp_issuer=idp_url,
         topology_state=topology_state,
+        journal=journal,
         admin_secret=layout.admin_secret,
     )
     backend = (
-        GoogleBackend(topology, google.deviations(), topology_state=topology_state)
+        GoogleBackend(
+            topology, google.deviations(), journal=journal.open(), topology_state=topology_state
+        )
         if layout.in_process
         else None
     )
@@ -221,6 +235,7 @@ def describe(layout: Layout, sockets: Sockets, host: str) -> Described:
             google_issuer=issuer,
             app_secret=app_secret,
             topology_state=topology_state,
+            journal=journal,
         )
         parts.append(
             Part(

@@ -30,10 +30,11 @@ from wiflab_core import endpoints as endpoints_file
 from wiflab_core import external_account as credentials
 from wiflab_core.endpoints import (
     Endpoints,
-    Explorer,
+    ExplorerEndpoint,
     GoogleIssuer,
     IamCredentials,
     Idp,
+    JournalEndpoint,
     Metadata,
     Project,
     ProviderEndpoint,
@@ -78,6 +79,8 @@ class StackOptions:
     # loopback, since then anyone who reaches the IdP could mint tokens.
     idp_token_secret: str | None = field(default=None, repr=False)
     elsewhere_wait_seconds: float = 120.0
+    # The journal keeps the last N requests with their decisions (issue 13); 0 switches it off.
+    journal_size: int = 1000
 
 
 class Stack:
@@ -175,6 +178,7 @@ class Stack:
             idp_url=options.idp_url,
             app_urls=options.app_urls,
             app_secrets=options.app_secrets,
+            journal_size=options.journal_size,
         )
         sockets = Sockets(options.host, options.port_base)
         try:
@@ -224,7 +228,7 @@ class Stack:
             },
             service_accounts=tuple(sa.email for sa in topology.service_accounts),
             credentials=self._write_credentials(idp, google),
-            explorer=Explorer(url=parts.explorer_url) if parts.explorer_url else None,
+            **journal_sections(google, self.options.journal_size, parts.explorer_url),
         )
         endpoints.write(self.endpoints_path)
         return endpoints
@@ -280,3 +284,14 @@ class Stack:
     def _minting_headers(self) -> dict[str, str]:
         secret = self.options.idp_token_secret
         return {"Authorization": f"Bearer {secret}"} if secret else {}
+
+
+def journal_sections(google: str, journal_size: int, explorer: str | None) -> dict[str, Any]:
+    """endpoints.json's ``journal`` (served by Google's side) and ``explorer`` (a part of its
+    own, ``wiflab_lab.explorer``, on loopback), issue 13."""
+    sections: dict[str, Any] = {}
+    if journal_size != 0:
+        sections["journal"] = JournalEndpoint(url=f"{google}/wiflab/v1/journal")
+    if explorer is not None:
+        sections["explorer"] = ExplorerEndpoint(url=explorer)
+    return sections

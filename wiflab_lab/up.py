@@ -40,6 +40,7 @@ class StackFlags:
     port_base: int = DEFAULT_PORT_BASE
     google_issuer: str | None = None
     idp_token_secret: str | None = None
+    journal_size: int = 1000
 
 
 def stack_from_flags(flags: StackFlags) -> Stack:
@@ -55,6 +56,7 @@ def stack_from_flags(flags: StackFlags) -> Stack:
         flags.port_base,
         flags.google_issuer,
         idp_token_secret=flags.idp_token_secret or None,
+        journal_size=flags.journal_size,
     )
     try:
         return Stack(options)

@@ -8,6 +8,7 @@ import json
 from flask import Blueprint, Response, request
 
 from mock_gcp.backend import GoogleBackend
+from mock_gcp.journal import http as journal
 from mock_gcp.metadata import tree
 from mock_gcp.metadata.server import (
     PREFIX,
@@ -26,7 +27,9 @@ def blueprint(backend: GoogleBackend) -> Blueprint:
 
     @bp.before_request
     def require_flavor() -> Response | None:
-        refusal = decide_request(request.path, request.headers).refusal
+        decision = decide_request(request.path, request.headers)
+        journal.note(decision)
+        refusal = decision.refusal
         if refusal is not None:
             raise MetadataError(refusal.status, refusal.text)
         return None
@@ -74,6 +77,7 @@ def blueprint(backend: GoogleBackend) -> Blueprint:
     @bp.errorhandler(MetadataError)
     def metadata_error(error: MetadataError) -> tuple[Response, int]:
         # Google's metadata server answers errors as HTML or text, never a Google API's JSON.
+        journal.refused(error.refusal())
         if error.status == 404:
             note = None if error.text.startswith("<!DOCTYPE") else error.text
             page = not_found_page(request.path, note)

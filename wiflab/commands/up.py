@@ -67,6 +67,13 @@ def usage_failed(exc: UsageError) -> int:
 
 @click.command("up")
 @stack_options(port_base=DEFAULT_PORT_BASE)
+@click.option(
+    "--journal-size",
+    type=click.IntRange(0, 1_000_000),
+    default=1000,
+    show_default=True,
+    help="how many requests the journal keeps, with their decisions (0: no journal)",
+)
 def up(**flags: Any) -> int:
     from wiflab_lab.up import PartDied, StackFlags, UsageError
     from wiflab_lab.up import up as serve
