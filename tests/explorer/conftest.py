@@ -12,11 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from bench.explorer import CHROMEDRIVER, CHROMIUM, chromium
 from wiflab_lab.stack import Stack, StackOptions
 from wiflab_lab.testing import example_topology
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
@@ -52,22 +51,7 @@ def browser() -> Iterator[object]:
         if os.environ.get("CI") == "true":
             pytest.fail(f"the browser tests are required in CI: {missing}")
         pytest.skip(missing)
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",  # root in CI's container
-        "--disable-dev-shm-usage",
-        "--disable-gpu",
-        "--window-size=1400,1000",
-        "--force-device-scale-factor=1",
-    ):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
-    driver.set_page_load_timeout(30)
+    driver = chromium()
     try:
         yield driver
     finally:

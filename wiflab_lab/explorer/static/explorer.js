@@ -285,7 +285,10 @@
         el("div", { class: "google-error" }, "Google: " + [error.status, error.code].filter(Boolean).join(" ") + "\n" + (error.message || ""))));
       const hint = journalHint(result.journal);
       if (hint) holder.append(hint);
-      for (const text of failed.hints || []) holder.append(el("div", { class: "hint" }, "What to check: " + text));
+      if ((failed.hints || []).length) {
+        holder.append(el("div", { class: "hint" }, el("strong", {}, "What to check:"),
+          el("ul", {}, failed.hints.map((text) => el("li", {}, text)))));
+      }
     } else {
       const dump = result.dump || {};
       holder.append(el("div", { class: "outcome ok", "data-outcome": "allowed" },
@@ -365,7 +368,7 @@
 
   const chains = new Map(); // key -> {node, list, number}
 
-  function chainBlock(entry, timeline) {
+  function chainBlock(entry, fresh) {
     const key = chainKey(entry);
     let block = chains.get(key);
     if (!block) {
@@ -376,7 +379,7 @@
         list);
       block = { node: node, list: list, number: number };
       chains.set(key, block);
-      timeline.prepend(node);
+      fresh.push(node);
     }
     return block;
   }
@@ -391,14 +394,17 @@
       fresh.push(entry);
     }
     fresh.sort((a, b) => a.id - b.id);
+    const newChains = [];
     for (const entry of fresh) {
-      const block = chainBlock(entry, timeline);
+      const block = chainBlock(entry, newChains);
       const details = el("details", { class: "step " + entry.outcome, "data-entry": entry.id }, entrySummary(entry));
       details.addEventListener("toggle", () => {
         if (details.open && details.children.length === 1) details.append(...entryDetails(entry));
       }, { once: false });
       block.list.append(details);
     }
+    // Newest first, attached in one go.
+    timeline.prepend(...newChains.reverse());
     return fresh.length;
   }
 
