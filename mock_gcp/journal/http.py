@@ -37,8 +37,9 @@ from wiflab_core import json_limits
 from wiflab_core.decisions import Check, Decision, Refusal
 
 PREFIX = "/wiflab/v1/journal"
-# The stream's comment line when nothing happened for this long (keeps proxies from closing it).
-KEEPALIVE_SECONDS = 15.0
+# The stream's comment line when nothing happened for this long: it keeps proxies from closing
+# the stream, and a client gone is noticed (a write fails) within it, so stops stay prompt.
+KEEPALIVE_SECONDS = 1.0
 # `since` and `chain` are ids: digits, bounded (a longer one names nothing).
 MAX_ID_DIGITS = 18
 _UNRECORDED = ("/healthz", "/wiflab/")
