@@ -77,6 +77,7 @@ COPY idp_server/ idp_server/
 COPY protected_app/ protected_app/
 COPY mock_gcp/ mock_gcp/
 COPY wiflab_lab/__init__.py wiflab_lab/credential_set.py wiflab_lab/launchers.py wiflab_lab/parts.py wiflab_lab/stack.py wiflab_lab/up.py wiflab_lab/
+COPY wiflab_lab/explorer/__init__.py wiflab_lab/explorer/settings.py wiflab_lab/explorer/
 COPY deploy/__init__.py deploy/errors.py deploy/google_side.py deploy/
 RUN python -m compileall -q /app
 USER 10001:10001

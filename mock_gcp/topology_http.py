@@ -16,13 +16,14 @@ may use it; callers beyond loopback need ``Authorization: Bearer <admin secret>`
 from __future__ import annotations
 
 import ipaddress
+import json
 from hmac import compare_digest
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, request
 
 from mock_gcp.backend import GoogleBackend
 from mock_gcp.errors import ApiError, invalid_argument
-from mock_gcp.topology import TopologyError, parse_topology, topology_to_dict
+from mock_gcp.topology import Topology, TopologyError, parse_topology, topology_to_dict
 from wiflab_core import json_limits
 
 PATH = "/wiflab/v1/topology"
@@ -37,7 +38,7 @@ def blueprint(backend: GoogleBackend, admin_secret: str = "") -> Blueprint:
 
     @bp.get(PATH)
     def get() -> Response:
-        return jsonify(topology_to_dict(backend.topology))
+        return _document(backend.topology)
 
     @bp.put(PATH)
     def put() -> Response:
@@ -52,13 +53,19 @@ def blueprint(backend: GoogleBackend, admin_secret: str = "") -> Blueprint:
         except TopologyError as exc:
             raise invalid_argument(f"topology: {exc}", **{exc.path: exc.message}) from None
         backend.apply_topology(topology)
-        return jsonify(topology_to_dict(topology))
+        return _document(topology)
 
     @bp.delete(PATH)
     def delete() -> Response:
-        return jsonify(topology_to_dict(backend.reset_topology()))
+        return _document(backend.reset_topology())
 
     return bp
+
+
+def _document(topology: Topology) -> Response:
+    """The document in its own key order (jsonify would sort the keys: the order of
+    ``idp.profiles`` is meaningful, the first is the default profile)."""
+    return Response(json.dumps(topology_to_dict(topology)), mimetype="application/json")
 
 
 def is_loopback_address(address: str | None) -> bool:

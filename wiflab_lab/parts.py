@@ -95,6 +95,8 @@ class Layout:
     idp_url: str | None = None
     app_urls: Mapping[str, str] = field(default_factory=dict)
     app_secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
+    # The flow explorer (on loopback): off where no browser can reach loopback (a container).
+    explorer: bool = True
     # How many journal entries the stack keeps (WIFLAB_JOURNAL_SIZE); 0 switches it off.
     journal_size: int = 1000
 
@@ -249,9 +251,11 @@ def describe(layout: Layout, sockets: Sockets, host: str) -> Described:
             )
         )
         services[service.name] = front_url
-    explorer = explorer_part(layout, sockets, google_url)
-    parts.append(explorer)
-    return Described(parts, idp_url, google_url, services, backend, explorer.url)
+    explorer = explorer_part(layout, sockets, google_url) if layout.explorer else None
+    if explorer is not None:
+        parts.append(explorer)
+    explorer_url = explorer.url if explorer is not None else None
+    return Described(parts, idp_url, google_url, services, backend, explorer_url)
 
 
 def explorer_part(layout: Layout, sockets: Sockets, google_url: str) -> Part:

@@ -79,6 +79,8 @@ class StackOptions:
     # loopback, since then anyone who reaches the IdP could mint tokens.
     idp_token_secret: str | None = field(default=None, repr=False)
     elsewhere_wait_seconds: float = 120.0
+    # The flow explorer (wiflab_lab.explorer), on loopback.
+    explorer: bool = True
     # The journal keeps the last N requests with their decisions (issue 13); 0 switches it off.
     journal_size: int = 1000
 

@@ -162,6 +162,8 @@ def test_projector_mode_is_larger_and_tokens_show_only_when_revealed(page):
     screenshot(page, "#topology-view", "projector")
     click(page, "#projector")
 
+    click(page, "#run")  # a chain of its own in the timeline
+    wait_for_text(page, "#timeline", "sts POST /v1/token")
     click(page, "#reveal")
     page.execute_script("document.querySelector('#timeline details.step').open = true")
     opened = wait_for_text(page, "#timeline details[open]", "Request")

@@ -164,3 +164,14 @@ def test_without_an_admin_secret_it_is_loopback_only(topology, issuer):
     assert answer.status_code == 403
     assert "loopback callers only" in answer.get_json()["error"]["message"]
     assert client.get(PATH, environ_base={"REMOTE_ADDR": "::1"}).status_code == 200
+
+
+def test_the_document_keeps_its_order_the_first_profile_stays_the_default(workers):
+    document = workers[0].get(PATH).get_json()
+    profiles = {"zed": {"sub": "zed"}, "alice": {"sub": "alice"}}
+    document["idp"] = {"profiles": profiles}
+    # (the test client's json= would sort the keys itself)
+    sent = workers[0].put(PATH, data=json.dumps(document), content_type="application/json")
+    assert sent.status_code == 200
+    shown = json.loads(workers[1].get(PATH).get_data(as_text=True))
+    assert list(shown["idp"]["profiles"]) == ["zed", "alice"]

@@ -29,21 +29,15 @@ from flask import Flask, Response, jsonify, request, send_from_directory
 from werkzeug.exceptions import HTTPException
 
 from wiflab_core import json_limits
-from wiflab_lab.demo.endpoints import EndpointsError, load_endpoints
-from wiflab_lab.explorer.runs import (
-    EXERCISES,
-    JOURNAL_PATH,
-    GoogleSide,
-    RunError,
-    exercises_json,
-    run_chain,
-)
+from wiflab_lab.explorer.errors import RunError
 from wiflab_lab.explorer.settings import ExplorerSettings
 
 log = logging.getLogger("wiflab.explorer")
 
 STATIC = Path(__file__).resolve().parent / "static"
 MAX_BODY = 64 * 1024
+TOPOLOGY_PATH = "/wiflab/v1/topology"
+JOURNAL_PATH = "/wiflab/v1/journal"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "[::1]", "::1"})
 # A relayed stream ends after this long (or when the journal is quiet for STREAM_IDLE
 # seconds); the browser's EventSource reconnects at once with Last-Event-ID, so a person
@@ -55,7 +49,7 @@ STREAM_IDLE_SECONDS = 2.0
 def create_app(settings: ExplorerSettings) -> Flask:
     app = Flask("wiflab_explorer", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
-    google = GoogleSide(settings.google_url)
+    google = settings.google_url.rstrip("/")
 
     @app.before_request
     def guard() -> Response | None:
@@ -81,43 +75,47 @@ def create_app(settings: ExplorerSettings) -> Flask:
 
     @app.get("/api/topology")
     def topology() -> Response:
-        return _relay(google.url + "/wiflab/v1/topology", {})
+        return _relay(google + TOPOLOGY_PATH, {})
 
     @app.get("/api/journal")
     def journal() -> Response:
         query = {k: v for k, v in request.args.items() if k in ("since", "chain")}
-        return _relay(google.url + JOURNAL_PATH, query)
+        return _relay(google + JOURNAL_PATH, query)
 
     @app.get("/api/journal/stream")
     def journal_stream() -> Response:
         last = request.headers.get("Last-Event-ID") or request.args.get("lastEventId", "")
         return Response(
-            _stream(google.url + JOURNAL_PATH + "/stream", last),
+            _stream(google + JOURNAL_PATH + "/stream", last),
             mimetype="text/event-stream",
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         )
 
     @app.get("/api/exercises")
     def exercises() -> Response:
+        from wiflab_lab.explorer.runs import exercises_json
+
         return jsonify({"exercises": exercises_json()})
 
     @app.post("/api/try")
     def try_it() -> tuple[Response, int]:
         body = _body()
-        return _run(settings, google, profile=body.get("profile"), claims=body.get("claims"))
+        return _run(settings, profile=body.get("profile"), claims=body.get("claims"))
 
     @app.post("/api/break/<key>")
     def break_it(key: str) -> tuple[Response, int]:
+        from wiflab_lab.explorer.runs import EXERCISES
+
         exercise = EXERCISES.get(key)
         if exercise is None:
             known = ", ".join(EXERCISES)
             return _error(404, "exercise", f"no exercise {key!r} (exercises: {known})"), 404
         body = _body()
-        return _run(settings, google, profile=body.get("profile"), exercise=exercise)
+        return _run(settings, profile=body.get("profile"), exercise=exercise)
 
     @app.post("/api/restore")
     def restore() -> tuple[Response, int]:
-        answer = google.restore()
+        answer = requests.delete(google + TOPOLOGY_PATH, timeout=10)
         if answer.status_code != 200:
             return _error(502, "topology", answer.text[:500]), 502
         return jsonify({"restored": True, "topology": answer.json()}), 200
@@ -163,12 +161,15 @@ def _body() -> dict[str, Any]:
     return value
 
 
-def _run(settings: ExplorerSettings, google: GoogleSide, **kwargs: Any) -> tuple[Response, int]:
+def _run(settings: ExplorerSettings, **kwargs: Any) -> tuple[Response, int]:
+    from wiflab_lab.demo.endpoints import EndpointsError, load_endpoints
+    from wiflab_lab.explorer.runs import GoogleSide, run_chain
+
     try:
         endpoints = load_endpoints(settings.endpoints_file)
     except EndpointsError as exc:
         return _error(503, "endpoints", f"{settings.endpoints_file}: {exc}"), 503
-    return jsonify(run_chain(google, endpoints, **kwargs)), 200
+    return jsonify(run_chain(GoogleSide(settings.google_url), endpoints, **kwargs)), 200
 
 
 def _error(status: int, field: str, message: str) -> Response:

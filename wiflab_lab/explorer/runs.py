@@ -22,6 +22,7 @@ from mock_gcp.topology import Topology, TopologyError, parse_topology, topology_
 from wiflab_lab.demo.endpoints import Endpoints
 from wiflab_lab.demo.plan import DemoPlan, PlanError, choose
 from wiflab_lab.demo.steps import Chain, DemoResult
+from wiflab_lab.explorer.errors import RunError
 
 TOPOLOGY_PATH = "/wiflab/v1/topology"
 JOURNAL_PATH = "/wiflab/v1/journal"
@@ -29,15 +30,6 @@ TIMEOUT_SECONDS = 10
 # Google's limit on google.subject (STS refuses more), plus one.
 LONG_SUBJECT_BYTES = 128
 MAX_CLAIMS = 64
-
-
-class RunError(ValueError):
-    """A request the explorer cannot run: the field it concerns, and why (a 400)."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
 
 
 class GoogleSide:

@@ -12,7 +12,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from mock_gcp.settings import SettingsError, check_url, required
+
+class SettingsError(ValueError):
+    """A setting is missing or invalid: the message names the variable."""
+
+
+def _required(environ: Mapping[str, str], name: str) -> str:
+    value = environ.get(name, "").strip()
+    if not value:
+        raise SettingsError(f"{name} is required")
+    return value
 
 
 @dataclass(frozen=True)
@@ -21,13 +30,16 @@ class ExplorerSettings:
     endpoints_file: Path
 
     def __post_init__(self) -> None:
-        check_url("WIFLAB_EXPLORER_GOOGLE", self.google_url, SettingsError)
+        if not self.google_url.startswith(("http://", "https://")):
+            raise SettingsError(
+                f"WIFLAB_EXPLORER_GOOGLE must be an http(s) URL, not {self.google_url!r}"
+            )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> ExplorerSettings:
         return cls(
-            google_url=required(environ, "WIFLAB_EXPLORER_GOOGLE"),
-            endpoints_file=Path(required(environ, "WIFLAB_EXPLORER_ENDPOINTS")),
+            google_url=_required(environ, "WIFLAB_EXPLORER_GOOGLE"),
+            endpoints_file=Path(_required(environ, "WIFLAB_EXPLORER_ENDPOINTS")),
         )
 
     def to_env(self) -> dict[str, str]:

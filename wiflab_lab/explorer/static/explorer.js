@@ -112,6 +112,13 @@
 
   // -- the topology diagram -----------------------------------------------------------------
 
+  // Short names for the lines' labels (the boxes keep the full role).
+  const ROLE_LABELS = {
+    "roles/iam.workloadIdentityUser": "workload identity user",
+    "roles/iam.serviceAccountTokenCreator": "token creator",
+    "roles/iam.serviceAccountOpenIdTokenCreator": "ID token creator",
+  };
+
   function poolOf(member) {
     const match = /workloadIdentityPools\/([^/]+)\//.exec(member);
     return match ? match[1] : null;
@@ -149,15 +156,18 @@
   }
 
   function box(kind, x, y, width, title, lines, id) {
-    const lineHeight = 20;
-    const titles = wrap(title, 38);
+    // Projector mode: larger text (explorer.css), so fewer characters a line.
+    const big = document.body.classList.contains("projector");
+    const lineHeight = big ? 27 : 20;
+    const titleHeight = big ? 29 : 22;
+    const titles = wrap(title, big ? 26 : 36);
     const shown = [];
-    for (const line of lines) for (const part of wrap(line.text, 46)) shown.push({ text: part, small: line.small });
-    const height = 14 + titles.length * 22 + shown.length * lineHeight;
+    for (const line of lines) for (const part of wrap(line.text, big ? 32 : 44)) shown.push({ text: part, small: line.small });
+    const height = 14 + titles.length * titleHeight + shown.length * lineHeight;
     const group = svg("g", { class: kind, "data-name": title, id: id });
     group.append(svg("rect", { x: x, y: y, width: width, height: height, rx: 8, "stroke-width": 2 }));
-    titles.forEach((part, i) => group.append(svg("text", { x: x + 10, y: y + 23 + i * 22, class: "node-title" }, part)));
-    const top = y + 23 + titles.length * 22;
+    titles.forEach((part, i) => group.append(svg("text", { x: x + 10, y: y + 23 + i * titleHeight, class: "node-title" }, part)));
+    const top = y + 23 + titles.length * titleHeight;
     shown.forEach((line, i) => {
       group.append(svg("text", { x: x + 14, y: top + i * lineHeight, class: line.small ? "small" : "", "xml:space": "preserve" }, line.text));
     });
@@ -166,7 +176,7 @@
 
   function renderDiagram(doc) {
     const started = performance.now();
-    const column = 380, gap = 110, width = 40 + 3 * column + 2 * gap;
+    const column = 360, gap = 170, width = 40 + 3 * column + 2 * gap;
     const xs = [20, 20 + column + gap, 20 + 2 * (column + gap)];
     const root = svg("svg", { viewBox: "0 0 " + width + " 100", role: "img", "aria-label": "the topology in force" });
     const edges = svg("g", {});
@@ -203,13 +213,18 @@
       const b = box("sa", xs[1], y, column, account.email, lines, "sa-" + account.email);
       root.append(b.group);
       anchors.sa[account.email] = { x: xs[1], y: y + 20, right: xs[1] + column };
+      const roles = new Map(); // pool -> the roles its principals hold on this account
       for (const binding of (account.policy && account.policy.bindings) || []) {
         for (const member of binding.members) {
           const pool = poolOf(member);
           if (pool && anchors.pool[pool]) {
-            edges.append(line(anchors.pool[pool], { x: xs[1], y: y + 20 }, binding.role.replace("roles/", "")));
+            if (!roles.has(pool)) roles.set(pool, new Set());
+            roles.get(pool).add(ROLE_LABELS[binding.role] || binding.role.replace("roles/", ""));
           }
         }
+      }
+      for (const [pool, held] of roles) {
+        edges.append(line(anchors.pool[pool], { x: xs[1], y: y + 20 }, [...held].join(", ")));
       }
       y += b.height + 16;
     }
@@ -244,7 +259,7 @@
     const mid = (from.x + to.x) / 2;
     const group = svg("g", {});
     group.append(svg("path", { class: "edge", d: "M" + from.x + "," + from.y + " C" + mid + "," + from.y + " " + mid + "," + to.y + " " + to.x + "," + to.y }));
-    group.append(svg("text", { class: "edge-label", x: from.x + 6, y: from.y - 5 }, label));
+    group.append(svg("text", { class: "edge-label", x: to.x - 4, y: to.y - 5, "text-anchor": "end" }, label));
     return group;
   }
 
@@ -537,7 +552,10 @@
     const projector = document.getElementById("projector");
     projector.checked = /projector/.test(location.hash);
     document.body.classList.toggle("projector", projector.checked);
-    projector.addEventListener("change", () => document.body.classList.toggle("projector", projector.checked));
+    projector.addEventListener("change", () => {
+      document.body.classList.toggle("projector", projector.checked);
+      if (state.topology) renderDiagram(state.topology);
+    });
     document.getElementById("reveal").addEventListener("change", (event) => {
       state.reveal = event.target.checked;
       rerenderTimeline();
