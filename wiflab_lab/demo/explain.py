@@ -290,7 +290,8 @@ def shown_checks(entry: Mapping[str, Any]) -> tuple[ShownCheck, ...]:
             shown.append(ShownCheck("audience", audience.passed, text))
         request = entry.get("request")
         name = request.get("service") if isinstance(request, Mapping) else None
-        if decision.check("public") is not None or decision.check("permission") is not None:
+        public = decision.check("public")
+        if (public is not None and public.passed) or decision.check("permission") is not None:
             shown.append(invoke_check(decision, str(name), entry.get("principal")))
         failed = decision.failed
         if failed is not None and failed.name.startswith(("credential", "token.", "caller")):
@@ -299,7 +300,9 @@ def shown_checks(entry: Mapping[str, Any]) -> tuple[ShownCheck, ...]:
     failed = next((c for c in reversed(decision.checks) if not c.passed), None)
     if failed is not None:
         return (_generic(failed),)
-    return (ShownCheck(decision.action, True, f"{len(decision.checks)} checks passed"),)
+    ruled = [c for c in decision.checks if c.name != "request"]
+    text = f"{len(ruled)} checks passed" if ruled else "served"
+    return (ShownCheck(decision.action, True, text),)
 
 
 def _generic(check: Check) -> ShownCheck:
