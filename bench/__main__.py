@@ -6,7 +6,13 @@ import importlib
 import sys
 
 # Each module exposes main(), which prints its figures and ratios.
-MODULES = ("bench.cli_startup", "bench.idp_tokens", "bench.google_side", "bench.chain")
+MODULES = (
+    "bench.cli_startup",
+    "bench.idp_tokens",
+    "bench.google_side",
+    "bench.chain",
+    "bench.journal",
+)
 
 
 def main(names: list[str]) -> int:
