@@ -12,6 +12,7 @@ MODULES = (
     "bench.google_side",
     "bench.chain",
     "bench.explorer",
+    "bench.journal",
 )
 
 

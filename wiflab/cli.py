@@ -24,6 +24,10 @@ SUBCOMMANDS = {
         "run the IdP, Google's side and the Cloud Run services locally",
     ),
     "demo": ("wiflab.commands.demo:demo", "run the whole WIF chain, explained step by step"),
+    "log": (
+        "wiflab.commands.log:log",
+        "every request to Google's side with its decision, as numbered chains",
+    ),
     "deploy": (
         "wiflab.commands.deploy:deploy",
         "set up Cloud Run and WIF on Google Cloud from the topology",

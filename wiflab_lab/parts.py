@@ -102,9 +102,13 @@ class Layout:
 
 
 def journal_settings(layout: Layout) -> JournalSettings:
-    """One journal for the whole stack: a file in its state dir every part records into."""
+    """One journal for the whole stack. Processes mode: a file in its state dir every part
+    (and every worker) records into. Threads mode: every part is in this process and shares
+    Google's backend, hence its journal, in memory (no file to lock, no line to encode)."""
     if layout.journal_size == 0:
         return JournalSettings(enabled=False)
+    if layout.in_process:
+        return JournalSettings(size=layout.journal_size)
     return JournalSettings(file=layout.state_dir / "journal.jsonl", size=layout.journal_size)
 
 

@@ -208,6 +208,16 @@ def _provider(decision: Decision, failed: Check) -> Hint:
 
 
 def _credential(decision: Decision, failed: Check) -> Hint:
+    if decision.service == "run":
+        return {
+            "nearest_miss": f"{failed.name}: expected {_shown(failed.expected)}",
+            "check": [
+                "send a Google-signed ID token: Authorization: Bearer TOKEN "
+                "(or X-Serverless-Authorization)",
+                "its aud must be the service URL or one of its custom audiences",
+            ],
+            "doc": RUN_AUTH_DOC,
+        }
     return {
         "nearest_miss": f"{failed.name}: expected {_shown(failed.expected)}"
         + (f", found {_shown(failed.actual)}" if failed.actual is not None else ""),

@@ -52,6 +52,15 @@ def note(decision: Decision, fields: Mapping[str, Any] | None = None) -> None:
         g.journal_fields = fields
 
 
+def add_checks(*checks: Check) -> None:
+    """More checks the service made for the current request, after those already noted."""
+    noted: Decision | None = g.get("journal_decision")
+    if noted is not None:
+        g.journal_decision = Decision(
+            noted.service, noted.action, (*noted.checks, *checks), noted.refusal
+        )
+
+
 def refused(refusal: Refusal) -> None:
     """The current request was refused with this answer (an error handler saw it)."""
     g.journal_refusal = refusal
@@ -132,6 +141,10 @@ def record_response(journal: Journal, response: Response) -> None:
         return
     service, action = service_of(path)
     decision = _decision(service, action, response.status_code)
+    if service == "metadata" and decision.action != action:
+        # The metadata server decides "request" (its flavor check) for every path: the
+        # entry names what was asked (token, identity, a value).
+        decision = Decision(service, action, decision.checks, decision.refusal)
     headers = {name: request.headers[name] for name in TOKEN_HEADERS if name in request.headers}
     record = Record(
         service=service,
@@ -141,7 +154,7 @@ def record_response(journal: Journal, response: Response) -> None:
         decision=decision,
         fields=g.get("journal_fields") or _fields(),
         headers=headers,
-        issued=_issued(response, service, decision.action),
+        issued=_issued(response, service, action),
     )
     journal.record(record)
 

@@ -9,8 +9,8 @@ of theirs), appends its line, and once the file holds twice N entries rewrites i
 N. Readers follow the file the same way. Chosen over a database (sqlite would serialise the
 same writes, and add a dependency in every image), over a socket to one owner (one more part
 that can die), and over memory only (the front ends' entries would be lost to the others).
-Threads mode uses the same file, so both modes behave alike; the in-memory journal serves a
-GoogleBackend built without a state dir (tests, embedding).
+In threads mode every part is in one process and shares Google's backend: its in-memory
+journal is then the stack's one journal (as for a GoogleBackend built without a state dir).
 """
 
 from __future__ import annotations

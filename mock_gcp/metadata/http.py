@@ -17,6 +17,7 @@ from mock_gcp.metadata.server import (
     decide_request,
     not_found_page,
 )
+from wiflab_core.decisions import Check
 
 FLAVOR = {"Metadata-Flavor": "Google", "Server": "Metadata Server for VM"}
 
@@ -66,13 +67,15 @@ def blueprint(backend: GoogleBackend) -> Blueprint:
 
     @bp.get(f"{PREFIX}/instance/service-accounts/<alias>/token")
     def token(alias: str) -> Response:
-        return _json(server.access_token(alias, request.args.get("scopes")))
+        body = server.access_token(alias, request.args.get("scopes"))
+        _journal_account(server, alias)
+        return _json(body)
 
     @bp.get(f"{PREFIX}/instance/service-accounts/<alias>/identity")
     def identity(alias: str) -> Response:
-        return _text(
-            server.identity(alias, request.args.get("audience"), request.args.get("format"))
-        )
+        token = server.identity(alias, request.args.get("audience"), request.args.get("format"))
+        _journal_account(server, alias)
+        return _text(token)
 
     @bp.errorhandler(MetadataError)
     def metadata_error(error: MetadataError) -> tuple[Response, int]:
@@ -85,6 +88,16 @@ def blueprint(backend: GoogleBackend) -> Blueprint:
         return Response(error.text, mimetype="text/html"), error.status
 
     return bp
+
+
+def _journal_account(server: MetadataServer, alias: str) -> None:
+    """The journal's checks of a token the VM's account was given: which account, who."""
+    email = server.account(alias).email
+    caller = {"principal": f"serviceAccount:{email}", "members": [f"serviceAccount:{email}"]}
+    journal.add_checks(
+        Check("account", True, "the VM's service account (local.metadataServiceAccount)", email),
+        Check("caller", True, None, caller),
+    )
 
 
 def _text(body: str) -> Response:

@@ -142,7 +142,8 @@ class FrontEnd:
         return response(environ, start_response)
 
     def _record(self, request: Request, path: str, status: int, outcome: AdmissionOutcome) -> None:
-        if not self.journal.enabled:
+        # /healthz is the stack's readiness probe (as on Google's side, not recorded).
+        if not self.journal.enabled or path == "/healthz":
             return
         headers = {name: request.headers[name] for name in TOKEN_HEADERS if name in request.headers}
         fields = {"service": self.service_name, **request.args.to_dict()}

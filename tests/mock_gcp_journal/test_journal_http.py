@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from mock_gcp.app import create_app
 from mock_gcp.backend import GoogleBackend, LocalDeviations
-from tests.mock_gcp.conftest import AUDIENCE, GROUP_SA, POOL, SA
+from tests.mock_gcp.conftest import AUDIENCE, GROUP_SA, POOL, SA, VM_SA
 
 # Google's words (gcp-wif-behaviour.md, fidelity-evidence.md).
 CONDITION_REJECTED = "The given credential is rejected by the attribute condition."
@@ -221,3 +221,20 @@ def test_any_query_gets_entries_or_a_400_naming_the_field(offline, params, last_
         if stream.status_code == 400:
             assert "Last-Event-ID" in stream.get_json()["error"]["message"]
         stream.close()
+
+
+def test_a_token_from_the_metadata_server_starts_a_chain_its_calls_join(google, journal):
+    flavor = {"Metadata-Flavor": "Google"}
+    base = f"{google.url}/computeMetadata/v1/instance/service-accounts/default"
+    token = requests.get(f"{base}/token", headers=flavor).json()["access_token"]
+    identity = requests.get(f"{base}/identity", params={"audience": "https://rp"}, headers=flavor)
+    info = requests.get(f"{google.url}/oauth2/v3/tokeninfo", params={"access_token": token})
+    assert (identity.status_code, info.status_code) == (200, 200)
+
+    first, second, third = journal.entries()
+    assert (first["service"], first["action"], first["step"]) == ("metadata", "token", 1)
+    assert first["principal"] == f"serviceAccount:{VM_SA}"
+    assert (second["action"], second["chain"]) == ("identity", str(second["id"]))
+    assert second["tokens"]["issued.token"]["claims"]["aud"] == "https://rp"
+    assert (third["service"], third["chain"], third["step"]) == ("tokeninfo", first["chain"], 2)
+    assert token not in json.dumps([first, second, third])

@@ -40,6 +40,8 @@ class Endpoints:
     topology: Path | None = None
     # The flow explorer's page (a local stack's).
     explorer: str | None = None
+    # Local: the journal of Google's side, where each step's decision is read (issue 13).
+    journal: str | None = None
 
     @classmethod
     def from_model(cls, model: endpoints_file.Endpoints) -> Endpoints:
@@ -55,6 +57,7 @@ class Endpoints:
             mode=model.mode,
             topology=Path(model.topology),
             explorer=model.explorer.url if model.explorer is not None else None,
+            journal=model.journal.url if model.journal is not None else None,
         )
 
 
