@@ -80,6 +80,7 @@ COPY wiflab_lab/__init__.py wiflab_lab/credential_set.py wiflab_lab/launchers.py
 # The stack's intercept mode (run.app URLs in parts.py, the proxy in stack.py): stdlib and
 # cryptography only.
 COPY wiflab_lab/intercept/ wiflab_lab/intercept/
+COPY wiflab_lab/explorer/__init__.py wiflab_lab/explorer/settings.py wiflab_lab/explorer/
 COPY deploy/__init__.py deploy/errors.py deploy/google_side.py deploy/
 RUN python -m compileall -q /app
 USER 10001:10001

@@ -37,10 +37,7 @@ bash clients/java/classpath.sh >/dev/null 2>&1 || missing+=(libgoogle-auth-java 
 command -v openssl >/dev/null || missing+=(openssl)
 if ((${#missing[@]})); then
   say "installing ${missing[*]}"
-  sudo=()
-  [ "$(id -u)" = 0 ] || sudo=(sudo)
-  "${sudo[@]}" apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${missing[@]}" >&2
+  bash .ci/apt-install.sh "${missing[@]}"
 fi
 
 say "installing the Node client's packages (npm ci, from clients/node/package-lock.json)"

@@ -13,6 +13,8 @@ MODULES = (
     "bench.chain",
     "bench.grpc",
     "bench.intercept",
+    "bench.explorer",
+    "bench.journal",
 )
 
 

@@ -50,6 +50,8 @@ def google_side(
             app_urls=app_urls,
             app_secrets={name: _secret(state_dir, f"front-end-secret.{name}") for name in app_urls},
             admin_secret=_secret(state_dir, ADMIN_SECRET_FILE),
+            # A container's loopback is no browser's: no flow explorer there.
+            explorer=False,
         )
         side = Stack(options)
         missing = [

@@ -55,7 +55,7 @@ def generate_id_token_raw(wif_stack, token: str, account: str) -> requests.Respo
     )
 
 
-@pytest.mark.wif_requires(in_process=True, metadata=True)
+@pytest.mark.wif_requires(metadata=True)
 def test_a_service_account_disabled_at_run_time_can_not_be_used_anywhere(
     wif_stack, wif_topology, external_account_credentials
 ):
@@ -97,7 +97,6 @@ def test_a_service_account_disabled_at_run_time_can_not_be_used_anywhere(
     assert requests.get(f"{url}/dump", headers=service, timeout=10).status_code == 200
 
 
-@pytest.mark.wif_requires(in_process=True)
 def test_a_pool_disabled_after_the_exchange_refuses_its_tokens_a_provider_does_not(
     wif_stack, wif_topology, external_account_credentials
 ):

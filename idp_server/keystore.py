@@ -15,7 +15,6 @@ import logging
 import os
 import tempfile
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,14 +22,11 @@ from pathlib import Path
 from idp_server.errors import ConfigError
 from idp_server.keyset import KeySet
 from wiflab_core.keys import KeyLoadError, generate, load_signing_keys
-from wiflab_core.private_file import write_private
+from wiflab_core.state_file import stamp_of, stamp_or_missing, write_stamped
 
 log = logging.getLogger(__name__)
 
 STATE_FILE_NAME = "idp-keys.json"
-
-_Stamp = tuple[int, int, int]
-_MISSING: _Stamp = (0, 0, 0)
 
 
 def initial_keyset(key_source: str | None) -> KeySet:
@@ -60,7 +56,7 @@ class KeyStore:
     def __init__(self, keyset: KeySet, path: Path | None = None):
         self._keyset = keyset
         self._path = path
-        self._stamp = _stamp_of(path) if path else None
+        self._stamp = stamp_of(path) if path else None
         self._lock = threading.Lock()
 
     @classmethod
@@ -85,16 +81,12 @@ class KeyStore:
                 self._reload_if_changed(self._path)
             keyset = change(self._keyset)
             if self._path is not None:
-                _write_atomically(self._path, keyset)
-                self._stamp = _stamp_of(self._path)
+                self._stamp = _write_atomically(self._path, keyset)
             self._keyset = keyset
         return keyset
 
     def _reload_if_changed(self, path: Path) -> None:
-        try:
-            stamp = _stamp_of(path)
-        except OSError:
-            stamp = _MISSING
+        stamp = stamp_or_missing(path)
         if stamp == self._stamp:
             return
         self._stamp = stamp  # a broken file is reported once, not on every request
@@ -105,26 +97,10 @@ class KeyStore:
             log.error("key state %s unreadable, keeping the previous keys: %s", path, exc)
 
 
-def _stamp_of(path: Path) -> _Stamp:
-    st = os.stat(path)
-    return (st.st_ino, st.st_mtime_ns, st.st_size)
-
-
-def _write_atomically(path: Path, keyset: KeySet) -> None:
-    """Through an exclusively created temporary file (``write_private``); OSError on failure,
+def _write_atomically(path: Path, keyset: KeySet) -> tuple[int, int, int]:
+    """Through an exclusively created temporary file (``write_stamped``); OSError on failure,
     with the stored file untouched and no temporary file left."""
-
-    def newer_mtime(tmp: Path) -> None:
-        # A strictly newer mtime: two writes within one clock tick (and a reused inode number)
-        # must still look different to the workers' stat.
-        try:
-            previous = os.stat(path).st_mtime_ns
-        except FileNotFoundError:
-            previous = 0
-        mtime = max(time.time_ns(), previous + 1)
-        os.utime(tmp, ns=(mtime, mtime))
-
-    write_private(path, json.dumps(keyset.to_state()), before_replace=newer_mtime)
+    return write_stamped(path, json.dumps(keyset.to_state()))
 
 
 @contextmanager

@@ -13,10 +13,12 @@ from collections.abc import Mapping
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
+from mock_gcp import topology_http
 from mock_gcp.backend import GoogleBackend
 from mock_gcp.errors import ApiError, OAuthError
 from mock_gcp.iamcredentials import http as iamcredentials
 from mock_gcp.issuer import http as oauth2
+from mock_gcp.journal import http as journal
 from mock_gcp.metadata import http as metadata
 from mock_gcp.metadata.server import MetadataError
 from mock_gcp.resource_manager import http as resource_manager
@@ -36,7 +38,9 @@ _STATUS_NAMES = {
 }
 
 
-def create_app(backend: GoogleBackend) -> Flask:
+def create_app(backend: GoogleBackend, *, admin_secret: str | None = None) -> Flask:
+    """Google's side over ``backend``; ``admin_secret`` lets callers beyond loopback read
+    the journal and change the topology."""
     app = Flask("mock_gcp")
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     # A malformed chunked body or a client gone mid-body is a 400, under every server.
@@ -45,6 +49,9 @@ def create_app(backend: GoogleBackend) -> Flask:
         app.register_blueprint(module.blueprint(backend))
     # Transports beside HTTP in the same process (IAM Credentials over gRPC) serve this backend.
     app.extensions["wiflab.backend"] = backend
+    journal.install(app, backend.journal, admin_secret)
+    # The lab's own API (not Google's): the topology in force, changed at run time.
+    app.register_blueprint(topology_http.blueprint(backend, admin_secret or ""))
 
     @app.get("/healthz")
     def healthz() -> Response:
@@ -52,25 +59,31 @@ def create_app(backend: GoogleBackend) -> Flask:
 
     @app.errorhandler(OAuthError)
     def oauth_error(error: OAuthError) -> tuple[Response, int]:
+        journal.refused(error.refusal())
         return jsonify(error.body()), error.status
 
     @app.errorhandler(ApiError)
     def api_error(error: ApiError) -> tuple[Response, int]:
+        journal.refused(error.refusal())
         return jsonify(error.body()), error.code
 
     @app.errorhandler(MetadataError)
     def metadata_error(error: MetadataError) -> tuple[Response, int]:
+        journal.refused(error.refusal())
         return Response(error.text, mimetype="text/html"), error.status
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> tuple[Response, int]:
         code = error.code or 500
         status = _STATUS_NAMES.get(code, "UNKNOWN")
-        return jsonify(ApiError(code, status, error.description or error.name).body()), code
+        answer = ApiError(code, status, error.description or error.name)
+        journal.refused(answer.refusal())
+        return jsonify(answer.body()), code
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> tuple[Response, int]:
         log.exception("unexpected error")
+        journal.refused(ApiError(500, "INTERNAL", "Internal error encountered.").refusal())
         return jsonify(ApiError(500, "INTERNAL", "Internal error encountered.").body()), 500
 
     return app
@@ -82,8 +95,13 @@ def create_app_from_settings(
     """The app for settings. ``backend``: one already built in this process, shared with the
     stack's in-process front ends (threads mode); else one is built from the settings."""
     if backend is None:
-        backend = GoogleBackend(load_topology(settings.topology), settings.deviations())
-    return create_app(backend)
+        backend = GoogleBackend(
+            load_topology(settings.topology),
+            settings.deviations(),
+            journal=settings.journal.open(),
+            topology_state=settings.topology_state,
+        )
+    return create_app(backend, admin_secret=settings.admin_secret)
 
 
 def create_app_from_env(environ: Mapping[str, str] | None = None) -> Flask:

@@ -2,7 +2,8 @@
 
 One GoogleBackend serves STS, IAM Credentials, the Google issuer and the metadata server of
 one emulated project. The topology can be replaced at run time (tests apply their own
-pools and bindings without a restart): it is one immutable object swapped atomically.
+pools and bindings without a restart): it is one immutable object swapped atomically, and
+with a state file every process of the stack follows it (``mock_gcp.topology_state``).
 """
 
 from __future__ import annotations
@@ -10,11 +11,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from mock_gcp.issuer.id_tokens import GoogleIssuer
+from mock_gcp.journal.store import Journal, MemoryJournal
 from mock_gcp.service_account_keys import ServiceAccountKeys
 from mock_gcp.tokens import TokenStore
 from mock_gcp.topology import Topology
+from mock_gcp.topology_state import TopologyState
 from wiflab_core.jwks_cache import IssuerKeyCache
 
 
@@ -45,24 +49,40 @@ class GoogleBackend:
         *,
         clock: Callable[[], float] = time.time,
         issuer: GoogleIssuer | None = None,
+        journal: Journal | None = None,
+        topology_state: Path | None = None,
     ):
-        self._topology = topology
+        # topology_state: the file through which every process of the stack follows a
+        # topology applied at run time (mock_gcp.topology_state); None: this object only.
+        self._topology = TopologyState(topology, topology_state)
         self.deviations = deviations
         self.clock = clock
-        self.tokens = TokenStore(clock, lambda: self._topology)
+        self.tokens = TokenStore(clock, lambda: self.topology)
         self.issuer = issuer or GoogleIssuer(deviations.google_issuer, clock=clock)
         self.issuer_keys = IssuerKeyCache(
             ttl=deviations.jwks_cache_seconds, allow_http=deviations.allow_http_issuers
         )
         self.service_account_keys = ServiceAccountKeys()
+        # Every request with its decision (mock_gcp.journal); one process's memory unless
+        # the stack gives the file its parts share.
+        self.journal: Journal = journal if journal is not None else MemoryJournal(clock=clock)
 
     @property
     def topology(self) -> Topology:
-        return self._topology
+        return self._topology.current()
+
+    @property
+    def initial_topology(self) -> Topology:
+        """The topology this backend started with."""
+        return self._topology.initial
 
     def apply_topology(self, topology: Topology) -> None:
         """Swap in a new topology; requests in flight finish with the one they started with."""
-        self._topology = topology
+        self._topology.apply(topology)
+
+    def reset_topology(self) -> Topology:
+        """Back to the start-up topology (in every process sharing the state file)."""
+        return self._topology.reset()
 
     def now(self) -> float:
         return self.clock()

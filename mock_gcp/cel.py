@@ -451,18 +451,21 @@ class Condition:
         """True or False; ConditionError when it does not evaluate to a bool."""
         return self._value(self._program, self._activation(assertion, mapped))
 
-    def evaluate(self, assertion: Mapping[str, Any], mapped: MappedAttributes) -> ConditionResult:
-        """``allows``, with each top-level clause's value and the inputs it read."""
+    def evaluate(
+        self, assertion: Mapping[str, Any], mapped: MappedAttributes, clauses: bool = True
+    ) -> ConditionResult:
+        """``allows``, with the inputs it read and (``clauses``: when someone will read them,
+        the journal) each top-level clause's value over the same activation."""
         activation = self._activation(assertion, mapped)
         allowed = self._value(self._program, activation)
-        clauses: list[tuple[str, bool | None]] = []
-        for source, program in self._clauses:
+        values: list[tuple[str, bool | None]] = []
+        for source, program in self._clauses if clauses else ():
             try:
-                clauses.append((source, self._value(program, activation)))
+                values.append((source, self._value(program, activation)))
             except ConditionError:
-                clauses.append((source, None))
+                values.append((source, None))
         return ConditionResult(
-            allowed, self.operator, tuple(clauses), self.inputs(assertion, mapped)
+            allowed, self.operator, tuple(values), self.inputs(assertion, mapped)
         )
 
     def inputs(

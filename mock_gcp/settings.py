@@ -5,6 +5,9 @@
 | WIFLAB_TOPOLOGY | topology | the topology file (required) |
 | WIFLAB_GOOGLE_ISSUER | google_issuer | the ``iss`` of Google-signed ID tokens (required) |
 | WIFLAB_IDP_ISSUER | idp_issuer | the lab IdP's issuer, trusted by providers without an issuerUri |
+| WIFLAB_ADMIN_SECRET | admin_secret | beyond loopback: read the journal, change the topology |
+| WIFLAB_JOURNAL* | journal | the journal (``mock_gcp.journal.settings``) |
+| WIFLAB_TOPOLOGY_STATE | topology_state | optional: the file a run-time topology is shared in |
 
 The issuer is the stand-in's own URL by default, or https://accounts.google.com for relying
 parties that insist on it.
@@ -13,10 +16,11 @@ parties that insist on it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from mock_gcp.backend import LocalDeviations
+from mock_gcp.journal.settings import JournalSettings
 
 
 class SettingsError(ValueError):
@@ -28,6 +32,9 @@ class GoogleSettings:
     topology: Path
     google_issuer: str
     idp_issuer: str | None = None
+    journal: JournalSettings = field(default_factory=JournalSettings)
+    admin_secret: str | None = field(default=None, repr=False)
+    topology_state: Path | None = None
 
     def __post_init__(self) -> None:
         check_url("WIFLAB_GOOGLE_ISSUER", self.google_issuer)
@@ -40,6 +47,9 @@ class GoogleSettings:
             topology=Path(required(environ, "WIFLAB_TOPOLOGY")),
             google_issuer=required(environ, "WIFLAB_GOOGLE_ISSUER"),
             idp_issuer=environ.get("WIFLAB_IDP_ISSUER", "").strip() or None,
+            journal=JournalSettings.from_env(environ),
+            admin_secret=environ.get("WIFLAB_ADMIN_SECRET", "").strip() or None,
+            topology_state=optional_path(environ, "WIFLAB_TOPOLOGY_STATE"),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -48,6 +58,9 @@ class GoogleSettings:
             "WIFLAB_GOOGLE_ISSUER": self.google_issuer,
             # Empty when unset: it overrides one inherited from the parent's environment.
             "WIFLAB_IDP_ISSUER": self.idp_issuer or "",
+            **self.journal.to_env(),
+            "WIFLAB_ADMIN_SECRET": self.admin_secret or "",
+            "WIFLAB_TOPOLOGY_STATE": str(self.topology_state or ""),
         }
 
     def deviations(self) -> LocalDeviations:
@@ -59,6 +72,11 @@ def required(environ: Mapping[str, str], name: str, error: type[ValueError] = Se
     if not value:
         raise error(f"{name} is required")
     return value
+
+
+def optional_path(environ: Mapping[str, str], name: str) -> Path | None:
+    value = environ.get(name, "").strip()
+    return Path(value) if value else None
 
 
 def check_url(name: str, value: str, error: type[ValueError] = SettingsError) -> None:

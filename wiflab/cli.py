@@ -32,6 +32,10 @@ SUBCOMMANDS = {
         "wiflab.commands.explain:explain",
         "what Google would do with a token, and why (sends nothing)",
     ),
+    "log": (
+        "wiflab.commands.log:log",
+        "every request to Google's side with its decision, as numbered chains",
+    ),
     "deploy": (
         "wiflab.commands.deploy:deploy",
         "set up Cloud Run and WIF on Google Cloud from the topology",

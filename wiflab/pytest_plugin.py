@@ -17,7 +17,8 @@ Registered through the ``pytest11`` entry point, so installing wiflab is enough.
 - ``external_account_credentials(..., scopes=(CLOUD_PLATFORM,))``: the google-auth credential
   (for ``executable``, GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES=1 is set for the test).
 - ``wif_topology``: apply another topology (pools, providers, bindings) for one test, without
-  restarting; the previous one is restored when the test ends.
+  restarting (over HTTP, ``/wiflab/v1/topology``: both stack modes); the previous one is
+  restored when the test ends.
 - ``wif_intercept``: a stack in intercept mode (``wiflab up --intercept``), with its variables
   (HTTPS_PROXY, the CA bundles, NO_PROXY, ...) set for the test and the subprocesses it starts,
   and undone after it: unchanged clients (Google's default URLs) reach the stand-in. With
@@ -46,6 +47,7 @@ from wiflab_lab.testing import (
     example_topology,
     intercept_environment,
     local_stack,
+    topology_url,
 )
 
 # -- pytest hooks and fixtures ------------------------------------------------------------
@@ -159,12 +161,11 @@ def external_account_credentials(
 
 @pytest.fixture
 def wif_topology(wif_stack: WifStack) -> Iterator[TopologyOverride]:
-    if wif_stack.backend is None:
+    if wif_stack.target != "local":
         pytest.skip(
-            "wif_topology applies a topology inside the stand-in: it needs the in-process "
-            f"stack (threads mode), not target={wif_stack.target} "
-            f"mode={wif_stack.endpoints.mode}"
+            "wif_topology applies a topology inside the local stand-in (PUT "
+            f"/wiflab/v1/topology), not target={wif_stack.target}"
         )
-    override = TopologyOverride(wif_stack.backend)
+    override = TopologyOverride(topology_url(wif_stack.endpoints))
     yield override
     override.restore()

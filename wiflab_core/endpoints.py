@@ -97,6 +97,19 @@ class ServiceEndpoint(_Section):
     url: Url
 
 
+class JournalEndpoint(_Section):
+    """Local: Google's side's journal of decisions (``GET URL[?since=ID][&chain=ID]``,
+    ``URL/stream``, ``DELETE URL``), issue 13."""
+
+    url: Url
+
+
+class ExplorerEndpoint(_Section):
+    """Local: the browser flow explorer's page (a part of its own, on loopback)."""
+
+    url: Url
+
+
 class ProviderEndpoint(_Section):
     # The provider's resource name, as STS expects it: //iam.googleapis.com/projects/...
     audience: str
@@ -150,6 +163,9 @@ class Endpoints(_Section):
     subject_tokens: tuple[SubjectToken, ...] | None = None
     # Local, intercept mode only: the other sections then hold Google's own URLs.
     intercept: Intercept | None = None
+    # Local (issue 13): the journal of every decision, and the flow explorer.
+    journal: JournalEndpoint | None = None
+    explorer: ExplorerEndpoint | None = None
 
     # -- reading ----------------------------------------------------------------------------
 

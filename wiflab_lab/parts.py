@@ -4,8 +4,8 @@ factory that builds its app from them, and how gunicorn serves it.
 Two launchers start a part (``wiflab_lab.launchers``): in a thread, the factory gets the
 settings object; under gunicorn, the child gets ``settings.to_env()`` and builds the same
 settings back with ``from_env``. Ports: the IdP +0, Google's side +1, its gRPC listener (IAM
-Credentials over gRPC, in the Google side's process) +2, then per topology service its Cloud
-Run front end +10+2i and its app +11+2i.
+Credentials over gRPC, in the Google side's process) +2, the flow explorer +3 (loopback only),
+then per topology service its Cloud Run front end +10+2i and its app +11+2i.
 """
 
 from __future__ import annotations
@@ -20,17 +20,20 @@ from typing import Any, Protocol, Self
 from idp_server.settings import IdpSettings
 from mock_gcp.backend import GoogleBackend
 from mock_gcp.iamcredentials.grpc import grpc_address, reserve_port
+from mock_gcp.journal.settings import JournalSettings
 from mock_gcp.run.settings import FrontEndSettings
 from mock_gcp.settings import GoogleSettings
 from mock_gcp.topology import IDP_APP, Topology
+from mock_gcp.topology_state import STATE_FILE_NAME
 from protected_app.settings import Settings as ProtectedSettings
 from protected_app.settings import VerifyMode
-from wiflab_core.serving import bind_socket, url_of
+from wiflab_core.serving import LOOPBACK, bind_socket, url_of
 from wiflab_lab.intercept import routes as intercept
 
 IDP_OFFSET = 0
 GOOGLE_OFFSET = 1
 GRPC_OFFSET = 2
+EXPLORER_OFFSET = 3
 SERVICES_OFFSET = 10
 
 
@@ -102,6 +105,21 @@ class Layout:
     app_secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
     # Intercept mode: services answer at run.app URLs, Google's ID tokens carry Google's iss.
     intercept: bool = False
+    # The flow explorer (on loopback): off where no browser can reach loopback (a container).
+    explorer: bool = True
+    # How many journal entries the stack keeps (WIFLAB_JOURNAL_SIZE); 0 switches it off.
+    journal_size: int = 1000
+
+
+def journal_settings(layout: Layout) -> JournalSettings:
+    """One journal for the whole stack. Processes mode: a file in its state dir every part
+    (and every worker) records into. Threads mode: every part is in this process and shares
+    Google's backend, hence its journal, in memory (no file to lock, no line to encode)."""
+    if layout.journal_size == 0:
+        return JournalSettings(enabled=False)
+    if layout.in_process:
+        return JournalSettings(size=layout.journal_size)
+    return JournalSettings(file=layout.state_dir / "journal.jsonl", size=layout.journal_size)
 
 
 class Sockets:
@@ -114,9 +132,9 @@ class Sockets:
         self._bound: dict[int, socket.socket] = {}
         self._reserved: list[socket.socket] = []
 
-    def bind(self, offset: int) -> str:
+    def bind(self, offset: int, host: str | None = None) -> str:
         port = 0 if self._base == 0 else self._base + offset
-        self._bound[offset] = sock = bind_socket(self._host, port)
+        self._bound[offset] = sock = bind_socket(host or self._host, port)
         return url_of(sock)
 
     def take(self, offset: int) -> socket.socket:
@@ -153,6 +171,7 @@ class Described:
     grpc_target: str | None = None  # IAM Credentials over gRPC: HOST:PORT
     # Intercept mode: name -> the service's run.app URL (the audience its front end expects).
     public_services: dict[str, str] = field(default_factory=dict)
+    explorer_url: str | None = None
 
 
 def describe(layout: Layout, sockets: Sockets, host: str) -> Described:
@@ -187,8 +206,23 @@ def describe(layout: Layout, sockets: Sockets, host: str) -> Described:
     google_url = sockets.bind(GOOGLE_OFFSET)
     grpc_target = sockets.reserve(GRPC_OFFSET)
     issuer = layout.google_issuer or (intercept.GOOGLE_ISSUER if layout.intercept else google_url)
-    google = GoogleSettings(layout.topology_path, google_issuer=issuer, idp_issuer=idp_url)
-    backend = GoogleBackend(topology, google.deviations()) if layout.in_process else None
+    topology_state = fresh_topology_state(layout.state_dir)
+    journal = journal_settings(layout)
+    google = GoogleSettings(
+        layout.topology_path,
+        google_issuer=issuer,
+        idp_issuer=idp_url,
+        topology_state=topology_state,
+        journal=journal,
+        admin_secret=layout.admin_secret,
+    )
+    backend = (
+        GoogleBackend(
+            topology, google.deviations(), journal=journal.open(), topology_state=topology_state
+        )
+        if layout.in_process
+        else None
+    )
     shared: dict[str, Any] = {"backend": backend} if backend is not None else {}
     parts.append(
         Part(
@@ -239,6 +273,8 @@ def describe(layout: Layout, sockets: Sockets, host: str) -> Described:
             google_certs_url=f"{google_url}/oauth2/v3/certs",
             google_issuer=issuer,
             app_secret=app_secret,
+            topology_state=topology_state,
+            journal=journal,
         )
         parts.append(
             Part(
@@ -252,6 +288,10 @@ def describe(layout: Layout, sockets: Sockets, host: str) -> Described:
             )
         )
         services[service.name] = front_url
+    explorer = explorer_part(layout, sockets, google_url) if layout.explorer else None
+    if explorer is not None:
+        parts.append(explorer)
+    explorer_url = explorer.url if explorer is not None else None
     return Described(
         parts,
         idp_url,
@@ -260,7 +300,35 @@ def describe(layout: Layout, sockets: Sockets, host: str) -> Described:
         backend,
         grpc_target=grpc_target,
         public_services=public,
+        explorer_url=explorer_url,
     )
+
+
+def explorer_part(layout: Layout, sockets: Sockets, google_url: str) -> Part:
+    """The flow explorer (``wiflab_lab.explorer``), on loopback whatever the stack's host:
+    it mints tokens and changes the topology for whoever reaches it."""
+    from wiflab_core.endpoints import FILE_NAME
+    from wiflab_lab.explorer.settings import ExplorerSettings
+
+    url = sockets.bind(EXPLORER_OFFSET, LOOPBACK)
+    settings = ExplorerSettings(google_url, layout.state_dir / FILE_NAME)
+    return Part(
+        "explorer",
+        EXPLORER_OFFSET,
+        url,
+        settings,
+        "wiflab_lab.explorer.app:create_app",
+        ServerOptions(workers=1),
+    )
+
+
+def fresh_topology_state(state_dir: Path) -> Path:
+    """Where every Google-side process and front end follows a topology applied at run time
+    (``PUT /wiflab/v1/topology``); one left by an earlier run is removed, so the stack starts
+    from its topology file."""
+    path = state_dir / "google" / STATE_FILE_NAME
+    path.unlink(missing_ok=True)
+    return path
 
 
 def cloud_run_env(service: str) -> dict[str, str]:

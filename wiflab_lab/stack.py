@@ -30,10 +30,12 @@ from wiflab_core import endpoints as endpoints_file
 from wiflab_core import external_account as credentials
 from wiflab_core.endpoints import (
     Endpoints,
+    ExplorerEndpoint,
     GoogleIssuer,
     IamCredentials,
     Idp,
     Intercept,
+    JournalEndpoint,
     Metadata,
     Project,
     ProviderEndpoint,
@@ -84,6 +86,10 @@ class StackOptions:
     # Intercept mode (`wiflab up --intercept`): a loopback proxy serves Google's hosts with a
     # local CA, and endpoints.json names Google's own URLs (see wiflab_lab.intercept).
     intercept: bool = False
+    # The flow explorer (wiflab_lab.explorer), on loopback.
+    explorer: bool = True
+    # The journal keeps the last N requests with their decisions (issue 13); 0 switches it off.
+    journal_size: int = 1000
 
 
 class Stack:
@@ -186,6 +192,8 @@ class Stack:
             app_urls=options.app_urls,
             app_secrets=options.app_secrets,
             intercept=options.intercept,
+            explorer=options.explorer,
+            journal_size=options.journal_size,
         )
         sockets = Sockets(options.host, options.port_base)
         try:
@@ -238,6 +246,7 @@ class Stack:
             },
             service_accounts=tuple(sa.email for sa in topology.service_accounts),
             credentials=self._write_credentials(idp, google),
+            **journal_sections(google, self.options.journal_size, parts.explorer_url),
         )
         if self._intercept is not None:
             endpoints = self._intercepted(endpoints, parts)
@@ -349,3 +358,14 @@ class Stack:
     def _minting_headers(self) -> dict[str, str]:
         secret = self.options.idp_token_secret
         return {"Authorization": f"Bearer {secret}"} if secret else {}
+
+
+def journal_sections(google: str, journal_size: int, explorer: str | None) -> dict[str, Any]:
+    """endpoints.json's ``journal`` (served by Google's side) and ``explorer`` (a part of its
+    own, ``wiflab_lab.explorer``, on loopback), issue 13."""
+    sections: dict[str, Any] = {}
+    if journal_size != 0:
+        sections["journal"] = JournalEndpoint(url=f"{google}/wiflab/v1/journal")
+    if explorer is not None:
+        sections["explorer"] = ExplorerEndpoint(url=explorer)
+    return sections

@@ -59,7 +59,11 @@ class WifStack:
     @property
     def topology(self) -> Topology:
         """The topology in force: a test may have applied its own (wif_topology)."""
-        return self.backend.topology if self.backend is not None else self._topology
+        if self.backend is not None:
+            return self.backend.topology
+        if self.target == "local":  # processes mode: the Google side says
+            return fetch_topology(topology_url(self.endpoints))
+        return self._topology
 
     @property
     def target(self) -> str:
@@ -326,18 +330,45 @@ def credentials_from_info(info: Mapping[str, Any], scopes: Any = (CLOUD_PLATFORM
     return identity_pool.Credentials.from_info(info, scopes=list(scopes) or None)
 
 
-class TopologyOverride:
-    """Apply topologies for one test; ``restore()`` brings back the one it started with."""
+TOPOLOGY_PATH = "/wiflab/v1/topology"
 
-    def __init__(self, backend: GoogleBackend):
-        self._backend = backend
-        self._original = backend.topology
+
+def topology_url(endpoints: Endpoints) -> str:
+    """The local Google side's ``/wiflab/v1/topology`` (it serves IAM Credentials too)."""
+    return endpoints.iamcredentials.api_endpoint.rstrip("/") + TOPOLOGY_PATH
+
+
+def fetch_topology(url: str, http: Any = None) -> Topology:
+    """The topology in force at a local Google side's ``/wiflab/v1/topology``."""
+    import requests
+
+    from mock_gcp.topology import parse_topology
+
+    response = (http or requests).get(url, timeout=10)
+    response.raise_for_status()
+    return parse_topology(response.json())
+
+
+class TopologyOverride:
+    """Apply topologies for one test; ``restore()`` brings back the one it started with.
+
+    Over HTTP (``PUT /wiflab/v1/topology``), so in both stack modes every Google-side
+    process and every Cloud Run front end follows at once. A ``GoogleBackend`` may be given
+    instead of the URL (a backend built by a test, no server).
+    """
+
+    def __init__(self, target: GoogleBackend | str):
+        import requests
+
+        self._target = target
+        self._http = requests.Session()
+        self._original = self._current()
 
     def document(self) -> dict[str, Any]:
         """The topology in force as an editable YAML-shaped dict (REST field names)."""
         from mock_gcp.topology import topology_to_dict
 
-        return topology_to_dict(self._backend.topology)
+        return topology_to_dict(self._current())
 
     def apply(self, topology: Topology | Mapping[str, Any] | str | Path) -> Topology:
         """Swap in a topology (object, dict or YAML file), validated as at start-up."""
@@ -349,16 +380,33 @@ class TopologyOverride:
             parsed = parse_topology(dict(topology))
         else:
             parsed = load_topology(topology)
-        self._backend.apply_topology(parsed)
+        self._put(parsed)
         return parsed
 
     @contextmanager
     def applied(self, topology: Topology | Mapping[str, Any] | str | Path) -> Iterator[Topology]:
-        previous = self._backend.topology
+        previous = self._current()
         try:
             yield self.apply(topology)
         finally:
-            self._backend.apply_topology(previous)
+            self._put(previous)
 
     def restore(self) -> None:
-        self._backend.apply_topology(self._original)
+        self._put(self._original)
+
+    def _current(self) -> Topology:
+        if not isinstance(self._target, str):
+            return self._target.topology
+        return fetch_topology(self._target, self._http)
+
+    def _put(self, topology: Topology) -> None:
+        if not isinstance(self._target, str):
+            self._target.apply_topology(topology)
+            return
+        from mock_gcp.topology import topology_to_dict
+
+        response = self._http.put(self._target, json=topology_to_dict(topology), timeout=10)
+        if response.status_code != 200:
+            raise RuntimeError(
+                f"PUT {self._target}: {response.status_code} {response.text.strip()[:500]}"
+            )

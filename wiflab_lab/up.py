@@ -7,6 +7,7 @@ nothing of flags parsing or exit statuses.
 from __future__ import annotations
 
 import signal
+import sys
 import tempfile
 import threading
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ class StackFlags:
     google_issuer: str | None = None
     idp_token_secret: str | None = None
     intercept: bool = False
+    journal_size: int = 1000
 
 
 def stack_from_flags(flags: StackFlags) -> Stack:
@@ -56,6 +58,7 @@ def stack_from_flags(flags: StackFlags) -> Stack:
         flags.google_issuer,
         idp_token_secret=flags.idp_token_secret or None,
         intercept=flags.intercept,
+        journal_size=flags.journal_size,
     )
     try:
         return Stack(options)
@@ -101,6 +104,10 @@ def serve_until_signalled(stack: Stack) -> None:
         raise UsageError(f"cannot start: {exc}", "wiflab up") from None
     try:
         print(f"wiflab ready: {stack.endpoints_path}", flush=True)
+        explorer = stack.endpoints.explorer
+        if explorer is not None:
+            print(f"wiflab explorer: {explorer.url}/ (the flow explorer: open it in a browser)")
+            sys.stdout.flush()
         while not stopping.wait(WATCH_SECONDS):
             dead = stack.dead_parts()
             if dead:

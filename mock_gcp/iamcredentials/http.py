@@ -7,6 +7,7 @@ from flask import Blueprint, Response, jsonify, request
 from mock_gcp.backend import GoogleBackend
 from mock_gcp.errors import invalid_argument
 from mock_gcp.iamcredentials.methods import IamCredentials
+from mock_gcp.journal import http as journal
 from wiflab_core import json_limits
 
 
@@ -21,6 +22,7 @@ def blueprint(backend: GoogleBackend) -> Blueprint:
         outcome = service.allowed_locations(
             f"projects/{project}/serviceAccounts/{account}", request.headers.get("Authorization")
         )
+        journal.note(outcome.decision)
         if outcome.error is not None:
             raise outcome.error
         return jsonify(outcome.body)
@@ -43,6 +45,7 @@ def blueprint(backend: GoogleBackend) -> Blueprint:
             request.headers.get("Authorization"),
             body,
         )
+        journal.note(outcome.decision, body if isinstance(body, dict) else None)
         if outcome.error is not None:
             raise outcome.error
         return jsonify(outcome.body)

@@ -7,6 +7,7 @@ from flask import Blueprint, Response, jsonify, request
 from mock_gcp.backend import GoogleBackend
 from mock_gcp.errors import ApiError
 from mock_gcp.issuer import tokeninfo as tokeninfo_rules
+from mock_gcp.journal import http as journal
 
 # Google's certs are cacheable for hours; verifiers (google-auth, pyjwt) honour it.
 CERTS_CACHE_CONTROL = "public, max-age=3600, must-revalidate, no-transform"
@@ -30,19 +31,22 @@ def blueprint(backend: GoogleBackend) -> Blueprint:
     @bp.route("/oauth2/v3/tokeninfo", methods=["GET", "POST"])
     @bp.route("/tokeninfo", methods=["GET", "POST"])
     def tokeninfo() -> Response:
-        values = request.values
-        return jsonify(
-            tokeninfo_rules.tokeninfo(backend, values.get("access_token"), values.get("id_token"))
-        )
+        return _tokeninfo(3)
 
     @bp.route("/oauth2/v2/tokeninfo", methods=["GET", "POST"])
     def tokeninfo_v2() -> Response:
+        return _tokeninfo(2)
+
+    def _tokeninfo(version: int) -> Response:
         values = request.values
-        return jsonify(
-            tokeninfo_rules.tokeninfo(
-                backend, values.get("access_token"), values.get("id_token"), version=2
-            )
+        found = tokeninfo_rules.decide(
+            backend, values.get("access_token"), values.get("id_token"), version
         )
+        journal.note(found.decision)
+        if found.error is not None:
+            raise found.error
+        assert found.info is not None
+        return jsonify(found.info)
 
     @bp.get("/service_accounts/v1/metadata/x509/<email>")
     def account_certs(email: str) -> Response:

@@ -8,6 +8,7 @@ import json
 from flask import Blueprint, Response, request
 
 from mock_gcp.backend import GoogleBackend
+from mock_gcp.journal import http as journal
 from mock_gcp.metadata import tree
 from mock_gcp.metadata.server import (
     PREFIX,
@@ -16,6 +17,7 @@ from mock_gcp.metadata.server import (
     decide_request,
     not_found_page,
 )
+from wiflab_core.decisions import Check
 
 FLAVOR = {"Metadata-Flavor": "Google", "Server": "Metadata Server for VM"}
 
@@ -26,7 +28,9 @@ def blueprint(backend: GoogleBackend) -> Blueprint:
 
     @bp.before_request
     def require_flavor() -> Response | None:
-        refusal = decide_request(request.path, request.headers).refusal
+        decision = decide_request(request.path, request.headers)
+        journal.note(decision)
+        refusal = decision.refusal
         if refusal is not None:
             raise MetadataError(refusal.status, refusal.text)
         return None
@@ -63,17 +67,20 @@ def blueprint(backend: GoogleBackend) -> Blueprint:
 
     @bp.get(f"{PREFIX}/instance/service-accounts/<alias>/token")
     def token(alias: str) -> Response:
-        return _json(server.access_token(alias, request.args.get("scopes")))
+        body = server.access_token(alias, request.args.get("scopes"))
+        _journal_account(server, alias)
+        return _json(body)
 
     @bp.get(f"{PREFIX}/instance/service-accounts/<alias>/identity")
     def identity(alias: str) -> Response:
-        return _text(
-            server.identity(alias, request.args.get("audience"), request.args.get("format"))
-        )
+        token = server.identity(alias, request.args.get("audience"), request.args.get("format"))
+        _journal_account(server, alias)
+        return _text(token)
 
     @bp.errorhandler(MetadataError)
     def metadata_error(error: MetadataError) -> tuple[Response, int]:
         # Google's metadata server answers errors as HTML or text, never a Google API's JSON.
+        journal.refused(error.refusal())
         if error.status == 404:
             note = None if error.text.startswith("<!DOCTYPE") else error.text
             page = not_found_page(request.path, note)
@@ -81,6 +88,16 @@ def blueprint(backend: GoogleBackend) -> Blueprint:
         return Response(error.text, mimetype="text/html"), error.status
 
     return bp
+
+
+def _journal_account(server: MetadataServer, alias: str) -> None:
+    """The journal's checks of a token the VM's account was given: which account, who."""
+    email = server.account(alias).email
+    caller = {"principal": f"serviceAccount:{email}", "members": [f"serviceAccount:{email}"]}
+    journal.add_checks(
+        Check("account", True, "the VM's service account (local.metadataServiceAccount)", email),
+        Check("caller", True, None, caller),
+    )
 
 
 def _text(body: str) -> Response:

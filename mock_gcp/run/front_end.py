@@ -25,8 +25,11 @@ import urllib3
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
+from mock_gcp.journal.record import TOKEN_HEADERS, Record
+from mock_gcp.journal.store import Journal, NoJournal
 from mock_gcp.run.admission import (
     ERROR_CONTENT_TYPE,
+    AdmissionOutcome,
     FrontEndCheck,
     RunError,
     invoke_policies,
@@ -34,6 +37,7 @@ from mock_gcp.run.admission import (
 )
 from mock_gcp.run.settings import FrontEndConfigError, FrontEndSettings
 from mock_gcp.topology import Policy, Service, Topology, load_topology
+from mock_gcp.topology_state import TopologyState
 from wiflab_core.jose import KeyLookup
 from wiflab_core.jwks_cache import JwksCache
 from wiflab_core.log_safe import escaped
@@ -88,9 +92,15 @@ class FrontEnd:
     """The WSGI app: admit (``FrontEndCheck``), then forward to ``upstream_url``."""
 
     def __init__(
-        self, service_name: str, check: FrontEndCheck, upstream_url: str, app_secret: str = ""
+        self,
+        service_name: str,
+        check: FrontEndCheck,
+        upstream_url: str,
+        app_secret: str = "",
+        journal: Journal | None = None,
     ):
         self.service_name = service_name
+        self.journal: Journal = journal if journal is not None else NoJournal()
         self.app_secret = app_secret
         self.check = check
         self.upstream_url = upstream_url.rstrip("/")
@@ -104,9 +114,10 @@ class FrontEnd:
         request = _FrontEndRequest(environ)
         target = _request_target(environ)
         path = target.partition("?")[0]
-        try:
-            admission = self.check.admit(request.headers, path)
-        except RunError as error:
+        outcome = self.check.decide(request.headers, path)
+        if outcome.error is not None:
+            error = outcome.error
+            self._record(request, path, error.status, outcome)
             log.info(
                 "run[%s] %s %s: denied %d: %s",
                 self.service_name,
@@ -116,6 +127,8 @@ class FrontEnd:
                 escaped(error.log_reason),
             )
             return _error_response(error)(environ, start_response)
+        admission = outcome.admission
+        assert admission is not None
         log.info(
             "run[%s] %s %s: allowed %s by %s",
             self.service_name,
@@ -124,7 +137,19 @@ class FrontEnd:
             escaped(admission.caller or "anyone"),
             escaped(admission.grant),
         )
-        return self._forward(request, target, admission.header)(environ, start_response)
+        response = self._forward(request, target, admission.header)
+        self._record(request, path, response.status_code, outcome)
+        return response(environ, start_response)
+
+    def _record(self, request: Request, path: str, status: int, outcome: AdmissionOutcome) -> None:
+        # /healthz is the stack's readiness probe (as on Google's side, not recorded).
+        if not self.journal.enabled or path == "/healthz":
+            return
+        headers = {name: request.headers[name] for name in TOKEN_HEADERS if name in request.headers}
+        fields = {"service": self.service_name, **request.args.to_dict()}
+        self.journal.record(
+            Record("run", request.method, path, status, outcome.decision, fields, headers)
+        )
 
     def _forward(self, request: Request, target: str, checked_header: str | None) -> Response:
         headers = _upstream_headers(request, checked_header, self.app_secret)
@@ -249,6 +274,7 @@ def create_app(
     email_for_unique_id: Callable[[str], str | None] | None = None,
     app_secret: str = "",
     account_disabled: Callable[[str], bool] | None = None,
+    journal: Journal | None = None,
 ) -> FrontEnd:
     """The front end of ``service`` at ``service_url``, forwarding to its app at ``upstream_url``.
 
@@ -265,7 +291,7 @@ def create_app(
         email_for_unique_id=email_for_unique_id,
         account_disabled=account_disabled,
     )
-    return FrontEnd(service.name, check, upstream_url, app_secret)
+    return FrontEnd(service.name, check, upstream_url, app_secret, journal)
 
 
 def create_app_for_topology(
@@ -277,6 +303,7 @@ def create_app_for_topology(
     google_keys: KeyLookup,
     google_issuers: Collection[str],
     app_secret: str = "",
+    journal: Journal | None = None,
 ) -> FrontEnd:
     """The front end of a topology's service, following the topology as it changes.
 
@@ -309,6 +336,7 @@ def create_app_for_topology(
         email_for_unique_id=email_for,
         app_secret=app_secret,
         account_disabled=disabled,
+        journal=journal,
     )
 
 
@@ -323,9 +351,12 @@ def create_app_from_settings(
     if backend is not None:
         shared = backend  # narrowed, for the closure
         topology, google_keys = (lambda: shared.topology), shared.issuer.key_for
+        journal = shared.journal
     else:
-        loaded = load_topology(settings.topology)
-        topology, google_keys = (lambda: loaded), jwks_key_lookup(settings.google_certs_url)
+        # The topology in force: the state file's when one was applied at run time.
+        state = TopologyState(load_topology(settings.topology), settings.topology_state)
+        topology, google_keys = state.current, jwks_key_lookup(settings.google_certs_url)
+        journal = settings.journal.open()
     return create_app_for_topology(
         topology,
         settings.service,
@@ -334,6 +365,7 @@ def create_app_from_settings(
         google_keys=google_keys,
         google_issuers=(settings.google_issuer, *GOOGLE_ISSUERS),
         app_secret=settings.app_secret,
+        journal=journal,
     )
 
 

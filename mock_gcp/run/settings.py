@@ -9,8 +9,10 @@
 | WIFLAB_GOOGLE_CERTS_URL | google_certs_url | the JWKS of Google's ID-token issuer |
 | WIFLAB_GOOGLE_ISSUER | google_issuer | its ``iss`` (Google's own spellings are accepted too) |
 | WIFLAB_RUN_APP_SECRET | app_secret | optional: sent to the app in ``X-Wiflab-Front-End`` |
+| WIFLAB_JOURNAL* | journal | optional: where it records (``mock_gcp.journal.settings``) |
+| WIFLAB_TOPOLOGY_STATE | topology_state | optional: the run-time topology's state file |
 
-All but the last are required.
+All but the last two are required.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from mock_gcp.settings import SettingsError, check_url, required
+from mock_gcp.journal.settings import JournalSettings
+from mock_gcp.settings import SettingsError, check_url, optional_path, required
 
 
 class FrontEndConfigError(SettingsError):
@@ -44,6 +47,8 @@ class FrontEndSettings:
     google_certs_url: str
     google_issuer: str
     app_secret: str = dataclasses.field(default="", repr=False)
+    journal: JournalSettings = dataclasses.field(default_factory=JournalSettings)
+    topology_state: Path | None = None
 
     def __post_init__(self) -> None:
         if not self.service.strip():
@@ -64,6 +69,8 @@ class FrontEndSettings:
             google_certs_url=get("WIFLAB_GOOGLE_CERTS_URL"),
             google_issuer=get("WIFLAB_GOOGLE_ISSUER"),
             app_secret=environ.get("WIFLAB_RUN_APP_SECRET", "").strip(),
+            journal=JournalSettings.from_env(environ),
+            topology_state=optional_path(environ, "WIFLAB_TOPOLOGY_STATE"),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -72,4 +79,6 @@ class FrontEndSettings:
             "WIFLAB_RUN_SERVICE": self.service,
             **{name: getattr(self, field) for field, name in _URLS.items()},
             "WIFLAB_RUN_APP_SECRET": self.app_secret,
+            **self.journal.to_env(),
+            "WIFLAB_TOPOLOGY_STATE": str(self.topology_state or ""),
         }

@@ -202,20 +202,22 @@ class Mapped:
     error: StsError | None = None
 
 
-def map_and_check(topology: Topology, provider: Provider, claims: Mapping[str, Any]) -> Mapped:
+def map_and_check(
+    topology: Topology, provider: Provider, claims: Mapping[str, Any], explain: bool = True
+) -> Mapped:
     """The provider's attribute mapping, then its condition, over ``claims`` (no HTTP, no
-    token checks): each mapped attribute with its value, the condition (and each top-level
-    clause), and the caller Google then knows."""
+    token checks): each mapped attribute with its value, the condition (and, ``explain``ed,
+    each top-level clause), and the caller Google then knows."""
     trace = Trace()
     try:
-        caller = _map_and_check(trace, topology, provider, claims)
+        caller = _map_and_check(trace, topology, provider, claims, explain)
     except StsError as error:
         return Mapped(trace.decision(SERVICE, "exchange", error.refusal()), None, error)
     return Mapped(trace.decision(SERVICE, "exchange"), caller)
 
 
 def _map_and_check(
-    trace: Trace, topology: Topology, provider: Provider, claims: Mapping[str, Any]
+    trace: Trace, topology: Topology, provider: Provider, claims: Mapping[str, Any], explain: bool
 ) -> Caller:
     mapping = provider.attribute_mapping
     condition = provider.attribute_condition
@@ -237,7 +239,7 @@ def _map_and_check(
         trace.check("condition", True, None, None, "none set: every valid token passes")
     else:
         try:
-            result = condition.evaluate(claims, mapped)
+            result = condition.evaluate(claims, mapped, clauses=explain)
         except ConditionError as error:
             actual = {"result": None, "read": dict(condition.inputs(claims, mapped))}
             trace.check("condition", False, condition.source, actual, error.failure.value)
@@ -363,7 +365,8 @@ class SecurityTokenService:
         provider = self._provider(trace, request.audience)
         provider_name = topology.provider_name(provider.pool_id, provider.provider_id)
         claims = self._verified_claims(trace, request.subject_token, provider, provider_name)
-        mapped = map_and_check(topology, provider, claims)
+        # Each clause's value is worth evaluating only when the journal records it.
+        mapped = map_and_check(topology, provider, claims, self._backend.journal.enabled)
         trace.extend(mapped.decision.checks)
         if mapped.error is not None:
             raise mapped.error

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request
 
 from mock_gcp.backend import GoogleBackend
+from mock_gcp.journal import http as journal
 from mock_gcp.sts import exchange as sts
 from mock_gcp.sts.exchange import MAX_OPTIONS_LENGTH, SecurityTokenService, StsError
 from wiflab_core import json_limits
@@ -22,7 +23,9 @@ def blueprint(backend: GoogleBackend) -> Blueprint:
     def token() -> Response:
         request.max_content_length = MAX_TOKEN_REQUEST_BYTES
         request.max_form_memory_size = MAX_TOKEN_REQUEST_BYTES
-        outcome = service.decide(_fields())
+        fields = _fields()
+        outcome = service.decide(fields)
+        journal.note(outcome.decision, fields)
         if outcome.error is not None:
             raise outcome.error
         assert outcome.exchange is not None

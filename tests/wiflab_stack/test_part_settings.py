@@ -158,6 +158,7 @@ def test_every_part_travels_as_its_variables(tmp_path: Path, in_process: bool) -
         ("app:federated-auth-cloud-run", 11),
         ("run:federated-auth-cloud-run", 10),
         ("run:idp-on-cloud-run", 12),  # its app is the IdP itself
+        ("explorer", 2),
     ]
     for part in described.parts:
         assert type(part.settings).from_env(part.settings.to_env()) == part.settings

@@ -221,3 +221,18 @@ def test_a_guarded_idp_still_feeds_the_credentials(tmp_path):
         credentials = identity_pool.Credentials.from_file(config).with_scopes([CLOUD_PLATFORM])
         credentials.refresh(Request())
         assert credentials.token.startswith("ya29.c.")
+
+
+def test_up_prints_the_flow_explorer_and_it_serves_the_page(tmp_path):
+    process, endpoints = start_up(tmp_path)
+    try:
+        line = process.stdout.readline()
+        assert endpoints.explorer is not None
+        assert line.startswith(f"wiflab explorer: {endpoints.explorer.url}/")
+        assert endpoints.explorer.url.startswith("http://127.0.0.1:")
+        page = requests.get(f"{endpoints.explorer.url}/", timeout=10)
+        assert page.status_code == 200
+        assert "wiflab flow explorer" in page.text
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=30)

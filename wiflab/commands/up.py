@@ -74,6 +74,13 @@ def usage_failed(exc: UsageError) -> int:
     "with a local CA, so unchanged clients reach the stand-in: "
     'eval "$(wiflab env --endpoints STATE_DIR/endpoints.json)"',
 )
+@click.option(
+    "--journal-size",
+    type=click.IntRange(0, 1_000_000),
+    default=1000,
+    show_default=True,
+    help="how many requests the journal keeps, with their decisions (0: no journal)",
+)
 def up(**flags: Any) -> int:
     from wiflab_lab.up import PartDied, StackFlags, UsageError
     from wiflab_lab.up import up as serve

@@ -107,7 +107,21 @@ def _run(
     if result.ok:
         result.try_next = _try_next(topology, endpoints, plan.profile)
     _write(render_json(result, time.time()) if args.json else render_ending(result, style))
+    if not args.json:
+        _write(_explorer_line(endpoints, started_here))
     return result.ok
+
+
+def _explorer_line(endpoints: Endpoints, started_here: bool) -> str:
+    """Where to watch the chain in a browser (the flow explorer)."""
+    if started_here:
+        return (
+            "\nTo watch every request in a browser: run `wiflab up` and open the flow "
+            "explorer it prints (wiflab explorer: URL).\n"
+        )
+    if endpoints.explorer:
+        return f"\nThe flow explorer shows these requests: {endpoints.explorer}/\n"
+    return ""
 
 
 def _try_next(topology: Topology, endpoints: Endpoints, current: str) -> dict[str, str]:

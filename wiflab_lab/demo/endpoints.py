@@ -38,6 +38,10 @@ class Endpoints:
     mode: str | None = None
     # The topology the stack (or deploy/) was set up from.
     topology: Path | None = None
+    # The flow explorer's page (a local stack's).
+    explorer: str | None = None
+    # Local: the journal of Google's side, where each step's decision is read (issue 13).
+    journal: str | None = None
 
     @classmethod
     def from_model(cls, model: endpoints_file.Endpoints) -> Endpoints:
@@ -52,6 +56,8 @@ class Endpoints:
             providers={key: provider.audience for key, provider in model.providers.items()},
             mode=model.mode,
             topology=Path(model.topology),
+            explorer=model.explorer.url if model.explorer is not None else None,
+            journal=model.journal.url if model.journal is not None else None,
         )
 
 

@@ -1,9 +1,10 @@
-"""Why Google said yes or no, as the demo shows it: the services' own decisions, rendered.
+"""Why Google said yes or no, as the demo and ``wiflab log`` show it: the services' own
+decisions, rendered.
 
-Nothing here decides anything. STS's ``map_and_check``, IAM Credentials' ``decide`` and Cloud
-Run's ``decide_invoke`` are asked with the topology's inputs (that works for both targets:
-real Google sends no explanation), and their ``Decision`` values are turned into the lines a
-person reads.
+Nothing here decides anything. Locally, the decisions come from the journal (what the
+services decided for the very request, ``shown_checks``); on real Google Cloud, which sends
+no explanation, STS's ``map_and_check``, IAM Credentials' ``decide`` and Cloud Run's
+``decide_invoke`` are asked with the topology's inputs. Both are turned into the same lines.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from mock_gcp.iamcredentials.methods import decide
 from mock_gcp.run.admission import INVOKE_PERMISSION, decide_invoke, service_audiences
 from mock_gcp.sts.exchange import map_and_check
 from mock_gcp.topology import Provider, Service, ServiceAccount, Topology
-from wiflab_core.decisions import Decision
+from wiflab_core.decisions import Check, Decision, Refusal
 
 INVOKE = INVOKE_PERMISSION
 _FEDERATED_PREFIX = re.compile(
@@ -84,21 +85,40 @@ def explain_exchange(
 ) -> ExchangeVerdict:
     """STS's attribute mapping and condition over these claims, as STS decides them."""
     mapped = map_and_check(topology, provider, claims)
-    decision = mapped.decision
+    checks = exchange_checks(mapped.decision)
+    return ExchangeVerdict(checks, mapped.caller, mapped.decision)
+
+
+def exchange_checks(decision: Decision) -> tuple[ShownCheck, ...]:
+    """An STS exchange's decision as the demo shows it: the subject token's checks (when the
+    journal recorded them), the mapping, the condition, and who the caller became."""
+    token = [c for c in decision.checks if c.name.startswith("token.")]
+    shown: list[ShownCheck] = []
+    if token:
+        failed = next((c for c in token if not c.passed), None)
+        if failed is not None:
+            detail = (
+                failed.detail or f"expected {_json(failed.expected)}, found {_json(failed.actual)}"
+            )
+            shown.append(ShownCheck("subject token", False, f"{failed.name}: {detail}"))
+            return tuple(shown)
+        shown.append(ShownCheck("subject token", True, "issuer, key, signature, times and aud"))
     mapping = [c for c in decision.checks if c.name.startswith(_MAPPING)]
     if any(not c.passed for c in mapping):
         text = decision.refusal.text if decision.refusal else "the mapping failed"
-        return ExchangeVerdict((ShownCheck("attribute mapping", False, text),), None, decision)
-    checks = [_mapping_check(mapping)]
+        return (*shown, ShownCheck("attribute mapping", False, text))
+    if not mapping:
+        return tuple(shown)
+    checks = [*shown, _mapping_check(mapping)]
     condition = decision.check("condition")
     if condition is not None:
         checks.append(_condition_check(condition.passed, condition.expected, condition.actual))
         if not condition.passed:
-            return ExchangeVerdict(tuple(checks), None, decision)
+            return tuple(checks)
     caller = decision.check("caller")
-    if caller is not None and mapped.caller is not None:
+    if caller is not None and decision.allowed:
         checks.append(_identity_check(caller.actual))
-    return ExchangeVerdict(tuple(checks), mapped.caller, decision)
+    return tuple(checks)
 
 
 def _mapping_check(mapping: list[Any]) -> ShownCheck:
@@ -150,15 +170,20 @@ def _identity_check(caller: Mapping[str, Any]) -> ShownCheck:
 def explain_account_grant(
     topology: Topology, caller: Caller, account: ServiceAccount, permission: str
 ) -> ShownCheck:
-    decision = decide(topology, caller, account, permission).decision
+    return grant_check(decide(topology, caller, account, permission).decision, account.email)
+
+
+def grant_check(decision: Decision, account: str) -> ShownCheck:
+    """Whether a binding on the service account granted the permission, and which."""
     permission_check = decision.check("permission")
+    permission = str(permission_check.expected) if permission_check else "the permission"
     if permission_check is None or not permission_check.passed:
         members = decision.check("caller")
         listed = members.actual["members"] if members is not None else []
         return ShownCheck(
             "IAM binding",
             False,
-            f"no binding on serviceAccount {account.email} grants {permission} to the caller",
+            f"no binding on serviceAccount {account} grants {permission} to the caller",
             (
                 "the caller is any of:",
                 *(f"  {short_member(m)}" for m in sorted(listed) if m != "allUsers"),
@@ -170,6 +195,11 @@ def explain_account_grant(
 def explain_invoke(topology: Topology, service: Service, account_email: str) -> ShownCheck:
     caller = Caller("serviceAccount", account_email)
     decision = decide_invoke(topology, service, caller).decision
+    return invoke_check(decision, service.name, caller.principal())
+
+
+def invoke_check(decision: Decision, service: str, principal: str | None) -> ShownCheck:
+    """Whether the service is public, or a binding grants run.routes.invoke, and which."""
     public = decision.check("public")
     if public is not None and public.actual == "allowUnauthenticated":
         return ShownCheck("IAM binding", True, "the service allows unauthenticated calls")
@@ -178,7 +208,7 @@ def explain_invoke(topology: Topology, service: Service, account_email: str) -> 
         return ShownCheck(
             "IAM binding",
             False,
-            f"no binding on service {service.name} grants {INVOKE} to {caller.principal()}",
+            f"no binding on service {service} grants {INVOKE} to {principal or 'the caller'}",
         )
     return _granted(granted.actual, INVOKE)
 
@@ -212,3 +242,73 @@ def _granted(grant: Mapping[str, str], permission: str) -> ShownCheck:
 
 def _json(value: Any) -> str:
     return "(not set)" if value is None else json.dumps(value, ensure_ascii=False)
+
+
+# -- from the journal --------------------------------------------------------------------
+
+
+def decision_of(entry: Mapping[str, Any]) -> Decision:
+    """The decision a journal entry records, as the service made it."""
+    checks = tuple(
+        Check(
+            str(c.get("name")),
+            bool(c.get("passed")),
+            c.get("expected"),
+            c.get("actual"),
+            str(c.get("detail") or ""),
+        )
+        for c in entry.get("checks") or []
+        if isinstance(c, Mapping)
+    )
+    refused = entry.get("refusal")
+    refusal = None
+    if isinstance(refused, Mapping):
+        refusal = Refusal(
+            int(refused.get("status") or 0), str(refused.get("code")), str(refused.get("text"))
+        )
+    return Decision(str(entry.get("service")), str(entry.get("action")), checks, refusal)
+
+
+def shown_checks(entry: Mapping[str, Any]) -> tuple[ShownCheck, ...]:
+    """A journal entry's decision, as the demo shows the same step."""
+    decision = decision_of(entry)
+    service = entry.get("service")
+    if service == "sts" and decision.action == "exchange":
+        return exchange_checks(decision)
+    if service == "iamcredentials" and decision.check("permission") is not None:
+        account = str(entry.get("path", "")).rpartition("/serviceAccounts/")[2].partition(":")[0]
+        return (grant_check(decision, account),)
+    if service == "run":
+        shown = []
+        audience = decision.check("token.audience")
+        if audience is not None:
+            text = (
+                "the ID token's aud is the service URL or one of its customAudiences"
+                if audience.passed
+                else f"the ID token's aud {audience.actual!r} is not the service's"
+            )
+            shown.append(ShownCheck("audience", audience.passed, text))
+        request = entry.get("request")
+        name = request.get("service") if isinstance(request, Mapping) else None
+        public = decision.check("public")
+        if (public is not None and public.passed) or decision.check("permission") is not None:
+            shown.append(invoke_check(decision, str(name), entry.get("principal")))
+        failed = decision.failed
+        if failed is not None and failed.name.startswith(("credential", "token.", "caller")):
+            shown.append(_generic(failed))
+        return tuple(shown)
+    failed = next((c for c in reversed(decision.checks) if not c.passed), None)
+    if failed is not None:
+        return (_generic(failed),)
+    ruled = [c for c in decision.checks if c.name != "request"]
+    text = f"{len(ruled)} checks passed" if ruled else "served"
+    return (ShownCheck(decision.action, True, text),)
+
+
+def _generic(check: Check) -> ShownCheck:
+    text = check.detail or (
+        f"expected {_json(check.expected)}, found {_json(check.actual)}"
+        if check.expected is not None
+        else _json(check.actual)
+    )
+    return ShownCheck(check.name, check.passed, text)

@@ -1,8 +1,10 @@
-"""The demo's output: numbered steps for a terminal, or one JSON document for machines.
+"""The demo's output, and ``wiflab log``'s: numbered steps for a terminal, or JSON.
 
 The terminal text comes in pieces (preamble, each step as it completes, ending) so a slow
-step on real Google Cloud shows progress. Only rendering here; every value arrives already
-display-safe (tokens shortened).
+step on real Google Cloud shows progress. One renderer: a demo step and a journal entry are
+drawn by the same pieces (request, answer, decoded JWTs, the checks, what to check), and
+their checks come from the same decisions (``explain.shown_checks``). Only rendering here;
+every value arrives already display-safe (tokens shortened).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from wiflab_lab.demo.explain import ShownCheck, short_member
+from wiflab_lab.demo.explain import ShownCheck, short_member, shown_checks
 from wiflab_lab.demo.steps import STEP_COUNT, DemoResult, HttpCall, Step
 from wiflab_lab.demo.tokens import DecodedJwt, redact
 
@@ -102,6 +104,73 @@ def check_lines(checks: Iterable[ShownCheck], style: Style, indent: str = INDENT
         lines.append(f"{indent}{mark} {check.rule}: {check.text}")
         lines += [f"{indent}    {detail}" for detail in check.details]
     return lines
+
+
+# -- journal entries (wiflab log) ---------------------------------------------------------
+
+_TITLES = {
+    ("sts", "exchange"): "STS token exchange",
+    ("run", "invoke"): "Cloud Run call",
+    ("tokeninfo", "tokeninfo"): "tokeninfo",
+}
+_SERVICES = {
+    "sts": "STS",
+    "iamcredentials": "IAM Credentials",
+    "issuer": "Google's issuer",
+    "metadata": "the metadata server",
+    "run": "Cloud Run",
+    "tokeninfo": "tokeninfo",
+}
+
+
+def entry_title(entry: dict[str, Any]) -> str:
+    service, action = str(entry.get("service")), str(entry.get("action"))
+    return _TITLES.get((service, action)) or f"{_SERVICES.get(service, service)} {action}"
+
+
+def render_chain_heading(entry: dict[str, Any], style: Style) -> str:
+    """The line that opens a chain (or an entry that belongs to none)."""
+    chain = entry.get("chain")
+    if chain is None:
+        return joined_lines(["", style.bold(f"══ Entry {entry.get('id')} (no chain)")])
+    who = entry.get("principal")
+    suffix = f" · {short_member(str(who))}" if who else ""
+    return joined_lines(["", style.bold(f"══ Chain {chain}{suffix}")])
+
+
+def render_entry(entry: dict[str, Any], now: float, style: Style) -> str:
+    """One journal entry as a demo step: its request, the answer, each JWT, the decision."""
+    step = entry.get("step")
+    number = f"Step {step}" if step is not None else f"Entry {entry.get('id')}"
+    lines = ["", style.bold(f"── {number} · {entry_title(entry)}")]
+    when = str(entry.get("time", "")).replace("T", " ").rstrip("Z")
+    principal = entry.get("principal")
+    lines.append(f"{INDENT}{style.dim(when + ' UTC' + (f' · {principal}' if principal else ''))}")
+    lines.append("")
+    lines.append(f"{INDENT}→ {entry.get('method')} {style.url(str(entry.get('path')))}")
+    request = dict(entry.get("request") or {})
+    headers = request.pop("headers", {}) or {}
+    lines += [f"{INDENT}  {name}: {value}" for name, value in headers.items()]
+    lines += field_lines({key: _value(value) for key, value in request.items()})
+    status = f"{entry.get('status')} {entry.get('outcome')}"
+    refusal = entry.get("refusal")
+    if refusal:
+        status += f" · {refusal.get('code')}"
+    allowed = entry.get("outcome") == "allowed"
+    lines.append(f"{INDENT}← {style.good(status) if allowed else style.bad(status)}")
+    if refusal:
+        lines += field_lines({"text": str(refusal.get("text"))})
+    for name, token in (entry.get("tokens") or {}).items():
+        decoded = DecodedJwt(name, token.get("header") or {}, token.get("claims") or {})
+        lines += jwt_lines(decoded, now, style)
+    checks = shown_checks(entry)
+    lines += ["", *check_lines(checks, style)] if checks else []
+    hint = entry.get("hint")
+    if hint:
+        hints = [f"nearest miss: {hint.get('nearest_miss')}", *hint.get("check", [])]
+        hints.append(f"Google's guide: {hint.get('doc')}")
+        lines += ["", f"{INDENT}{style.bold('what to check:')}", *(_hint(h) for h in hints)]
+    return joined_lines(lines)
 
 
 def _request(step: Step, call: HttpCall, style: Style) -> list[str]:

@@ -22,18 +22,22 @@ import requests
 
 from mock_gcp.iam import Caller
 from mock_gcp.topology import Topology
+from wiflab_core.decisions import Decision
 from wiflab_core.wire import CLOUD_PLATFORM_SCOPE, token_exchange_form
 from wiflab_lab.demo.endpoints import Endpoints
 from wiflab_lab.demo.errors import GoogleError, read_error
 from wiflab_lab.demo.explain import (
     ShownCheck,
+    decision_of,
     explain_account_grant,
     explain_exchange,
     explain_invoke,
     explain_service_audience,
     explain_token_audience,
+    shown_checks,
 )
 from wiflab_lab.demo.hints import iam_hints, idp_hints, run_hints, sts_hints, unreachable_hints
+from wiflab_lab.demo.journal import JournalReader
 from wiflab_lab.demo.plan import ACCESS_TOKEN_PERMISSION, ID_TOKEN_PERMISSION, DemoPlan
 from wiflab_lab.demo.tokens import DecodedJwt, decode, redact
 
@@ -152,6 +156,8 @@ class Chain:
         self._topology_label = topology_label
         self._started_here = started_here
         self._http = requests.Session()
+        # Locally, each step shows what the service decided for its very request.
+        self._journal = JournalReader(endpoints.journal, self._http) if endpoints.journal else None
         self._subject_token = ""
         self._subject_claims: dict[str, Any] = {}
         self._caller: Caller | None = None
@@ -216,6 +222,7 @@ class Chain:
         answer = self._send(step, call, data=form)
         if answer is None:
             return
+        self._recorded(step, "sts", self._subject_token)
         token = answer.get("access_token") if answer.status_code == 200 else None
         if not isinstance(token, str):
             self._refused(step, answer, lambda e: sts_hints(e, self._plan, self._topology_label))
@@ -263,6 +270,7 @@ class Chain:
         answer = self._send(step, call, headers=headers)
         if answer is None:
             return
+        self._recorded(step, "run", self._id_token)
         if answer.status_code != 200 or not isinstance(answer.body, dict):
             self._refused(step, answer, lambda e: run_hints(e, plan, self._topology_label))
             return
@@ -287,6 +295,7 @@ class Chain:
         answer = self._send(step, call, headers=headers, json=body)
         if answer is None:
             return None
+        self._recorded(step, "iamcredentials", self._federated_token)
         if answer.status_code != 200 or not isinstance(answer.get(answer_field), str):
             self._refused(
                 step,
@@ -298,7 +307,24 @@ class Chain:
             return None
         return answer
 
+    def _recorded(self, step: Step, service: str, token: str) -> Decision | None:
+        """The step's decision as the journal recorded it (local targets): its checks
+        replace the ones derived from the topology, so the demo, ``wiflab log`` and the
+        explorer show the same values. None when there is no journal or no entry."""
+        if self._journal is None:
+            return None
+        entry = self._journal.entry_of(service, token)
+        if entry is None:
+            return None
+        step.checks[:] = shown_checks(entry)
+        hint = entry.get("hint")
+        if isinstance(hint, dict) and hint.get("nearest_miss"):
+            step.notes.append(f"nearest miss: {hint['nearest_miss']}")
+        return decision_of(entry)
+
     def _send(self, step: Step, call: HttpCall, **kwargs: Any) -> _Answer | None:
+        if self._journal is not None:
+            self._journal.mark()
         step.call = call
         try:
             response = self._http.request(

@@ -1,0 +1,111 @@
+"""The last N entries, numbered into chains: one user action read as one story.
+
+A chain starts where a credential enters Google's side (an STS exchange, a token from the
+metadata server); a request bearing a token some chain issued joins that chain as its next
+step (federated token -> service-account token or ID token -> tokeninfo, Cloud Run). Tokens
+are known by ``tokens.link_key`` (a hash), never kept. The ring forgets the oldest entries,
+and with them the tokens they issued.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from mock_gcp.journal import entry as entries
+from mock_gcp.journal.record import Record
+from mock_gcp.journal.tokens import link_key
+
+DEFAULT_SIZE = 1000
+
+
+@dataclass(frozen=True)
+class Stored:
+    """An entry and the keys of the tokens its request was given (its chain's links)."""
+
+    entry: dict[str, Any]
+    issued: tuple[str, ...]
+
+
+def starts_chain(record: Record) -> bool:
+    return record.decision.action == "exchange" or (
+        record.service == "metadata" and bool(record.issued)
+    )
+
+
+class Ring:
+    """Entries oldest first, at most ``size``; ids keep growing across trims and clears."""
+
+    def __init__(self, size: int = DEFAULT_SIZE):
+        if size < 1:
+            raise ValueError("the journal holds at least one entry")
+        self.size = size
+        self.last_id = 0
+        self._stored: deque[Stored] = deque()
+        self._links: dict[str, str] = {}  # token key -> chain
+        self._steps: dict[str, int] = {}  # chain -> its last step
+
+    def __len__(self) -> int:
+        return len(self._stored)
+
+    def add(self, record: Record, now: float) -> Stored:
+        """Number ``record`` (its id, chain and step), keep it, and return it."""
+        entry_id = self.last_id + 1
+        chain: str | None = None
+        if starts_chain(record):
+            chain = str(entry_id)
+        else:
+            keys = (link_key(token) for _, token in record.presented())
+            chain = next((self._links[k] for k in keys if k in self._links), None)
+        step = None if chain is None else self._steps.get(chain, 0) + 1
+        built = entries.build(record, entry_id=entry_id, now=now, chain=chain, step=step)
+        issued = tuple(link_key(token) for _, token in record.issued) if chain else ()
+        stored = Stored(built, issued)
+        self.keep(stored)
+        return stored
+
+    def keep(self, stored: Stored) -> None:
+        """Keep an entry numbered here or read back from another process's journal."""
+        entry = stored.entry
+        self.last_id = max(self.last_id, int(entry["id"]))
+        self._stored.append(stored)
+        chain = entry.get("chain")
+        if chain is not None:
+            self._steps[chain] = max(self._steps.get(chain, 0), int(entry.get("step") or 0))
+            for key in stored.issued:
+                self._links[key] = chain
+        while len(self._stored) > self.size:
+            self._forget(self._stored.popleft())
+
+    def _forget(self, stored: Stored) -> None:
+        chain = stored.entry.get("chain")
+        for key in stored.issued:
+            if self._links.get(key) == chain:
+                del self._links[key]
+        if len(self._steps) > 2 * self.size:
+            live = {s.entry.get("chain") for s in self._stored}
+            self._steps = {c: n for c, n in self._steps.items() if c in live}
+
+    def clear(self) -> None:
+        """Forget every entry; ids go on from the last one (followers' ``since`` stays valid)."""
+        self._stored.clear()
+        self._links.clear()
+        self._steps.clear()
+
+    def stored(self) -> Iterable[Stored]:
+        return iter(self._stored)
+
+    def select(self, since: int = 0, chain: str | None = None) -> tuple[list[dict[str, Any]], int]:
+        """Entries with id > ``since`` (of ``chain``), oldest first, and the next ``since``.
+
+        A ``since`` beyond the last id (a journal started afresh) reads from the start."""
+        if since > self.last_id:
+            since = 0
+        found = [
+            s.entry
+            for s in self._stored
+            if s.entry["id"] > since and (chain is None or s.entry.get("chain") == chain)
+        ]
+        return found, max(since, self.last_id)
