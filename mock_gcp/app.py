@@ -45,7 +45,7 @@ def create_app(backend: GoogleBackend, *, admin_secret: str | None = None) -> Fl
     app.wsgi_app = guard_input(app.wsgi_app)  # type: ignore[method-assign,assignment]
     for module in (sts, iamcredentials, oauth2, metadata):
         app.register_blueprint(module.blueprint(backend))
-    journal.install(app, backend.journal, admin_secret)
+    journal.install(app, backend.journal, admin_secret, backend.now)
 
     @app.get("/healthz")
     def healthz() -> Response:

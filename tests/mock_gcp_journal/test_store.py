@@ -110,8 +110,8 @@ def test_a_line_that_is_not_json_is_skipped(tmp_path: Path):
     path.write_text('not json\n{"entry": 3}\n')
     journal = FileJournal(path, 5)
     assert journal.record(exchange("ya29.d.x"))["id"] == 1  # type: ignore[index]
-    appended = json.loads(path.read_text().splitlines()[2])
-    assert appended["entry"]["id"] == 1
+    links, _, entry = path.read_text().splitlines()[2].partition("\t")
+    assert json.loads(links)["id"] == json.loads(entry)["id"] == 1
 
 
 @settings(max_examples=300)
@@ -121,3 +121,11 @@ def test_any_token_text_is_decoded_or_left_alone(text):
     assert shown is None or set(shown) == {"header", "claims", "preview"}
     if shown is not None:
         assert text.strip() not in json.dumps(shown) or len(text.strip()) <= 16
+
+
+def test_a_damaged_entry_is_read_as_what_its_links_say(tmp_path: Path):
+    path = tmp_path / "journal.jsonl"
+    path.write_text('{"id": 7, "chain": "7", "step": 1, "issued": []}\t{"broken\n')
+    entries, following = FileJournal(path, 5).select()
+    assert entries == [{"id": 7, "chain": "7", "step": 1, "damaged": True}]
+    assert following == 7
