@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import threading
 from pathlib import Path
 
 from hypothesis import given, settings
@@ -129,3 +130,20 @@ def test_a_damaged_entry_is_read_as_what_its_links_say(tmp_path: Path):
     entries, following = FileJournal(path, 5).select()
     assert entries == [{"id": 7, "chain": "7", "step": 1, "damaged": True}]
     assert following == 7
+
+
+def test_records_made_after_their_responses_keep_the_responses_order():
+    """The exchange's response went out first: its entry is numbered first even when the
+    next call's record is ready before it, so the call joins the exchange's chain."""
+    journal = MemoryJournal(clock=lambda: T)
+    first, second = journal.reserve(), journal.reserve()
+    later = threading.Thread(target=journal.record_in_turn, args=(second, call("ya29.d.fed")))
+    later.start()
+    journal.record_in_turn(first, exchange("ya29.d.fed"))
+    later.join(5)
+
+    entries, _ = journal.select()
+    assert [(e["service"], e["chain"], e["step"]) for e in entries] == [
+        ("sts", "1", 1),
+        ("iamcredentials", "1", 2),
+    ]
