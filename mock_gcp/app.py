@@ -49,7 +49,7 @@ def create_app(backend: GoogleBackend, *, admin_secret: str | None = None) -> Fl
         app.register_blueprint(module.blueprint(backend))
     # Transports beside HTTP in the same process (IAM Credentials over gRPC) serve this backend.
     app.extensions["wiflab.backend"] = backend
-    journal.install(app, backend.journal, admin_secret)
+    journal.install(app, backend.journal, admin_secret, backend.now)
     # The lab's own API (not Google's): the topology in force, changed at run time.
     app.register_blueprint(topology_http.blueprint(backend, admin_secret or ""))
 

@@ -9,9 +9,9 @@ and with them the tokens they issued.
 
 from __future__ import annotations
 
+import json
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from mock_gcp.journal import entry as entries
@@ -21,12 +21,42 @@ from mock_gcp.journal.tokens import link_key
 DEFAULT_SIZE = 1000
 
 
-@dataclass(frozen=True)
 class Stored:
-    """An entry and the keys of the tokens its request was given (its chain's links)."""
+    """An entry's id, chain and step, the keys of the tokens its request was given (its
+    chain's links), and the entry itself: a dict, or the JSON another process wrote, parsed
+    only when someone reads it (numbering needs the links alone)."""
 
-    entry: dict[str, Any]
-    issued: tuple[str, ...]
+    __slots__ = ("_entry", "chain", "id", "issued", "step")
+
+    def __init__(
+        self,
+        entry: dict[str, Any] | bytes,
+        issued: tuple[str, ...],
+        *,
+        entry_id: int | None = None,
+        chain: str | None = None,
+        step: int | None = None,
+    ):
+        self._entry = entry
+        self.issued = issued
+        if isinstance(entry, dict):
+            entry_id, chain, step = int(entry["id"]), entry.get("chain"), entry.get("step")
+        assert entry_id is not None
+        self.id, self.chain, self.step = entry_id, chain, step
+
+    @property
+    def entry(self) -> dict[str, Any]:
+        if isinstance(self._entry, bytes):
+            try:
+                parsed = json.loads(self._entry)
+            except ValueError:
+                parsed = None
+            if not isinstance(parsed, dict) or parsed.get("id") != self.id:
+                # A damaged line: what its links say, never a failed read.
+                parsed = {"id": self.id, "chain": self.chain, "step": self.step, "damaged": True}
+            self._entry = parsed
+        assert isinstance(self._entry, dict)
+        return self._entry
 
 
 def starts_chain(record: Record) -> bool:
@@ -50,6 +80,10 @@ class Ring:
     def __len__(self) -> int:
         return len(self._stored)
 
+    def knows(self, record: Record) -> bool:
+        """Whether a token ``record`` presents was issued by a chain kept here."""
+        return any(link_key(token) in self._links for _, token in record.presented())
+
     def add(self, record: Record, now: float) -> Stored:
         """Number ``record`` (its id, chain and step), keep it, and return it."""
         entry_id = self.last_id + 1
@@ -68,24 +102,23 @@ class Ring:
 
     def keep(self, stored: Stored) -> None:
         """Keep an entry numbered here or read back from another process's journal."""
-        entry = stored.entry
-        self.last_id = max(self.last_id, int(entry["id"]))
+        self.last_id = max(self.last_id, stored.id)
         self._stored.append(stored)
-        chain = entry.get("chain")
+        chain = stored.chain
         if chain is not None:
-            self._steps[chain] = max(self._steps.get(chain, 0), int(entry.get("step") or 0))
+            self._steps[chain] = max(self._steps.get(chain, 0), int(stored.step or 0))
             for key in stored.issued:
                 self._links[key] = chain
         while len(self._stored) > self.size:
             self._forget(self._stored.popleft())
 
     def _forget(self, stored: Stored) -> None:
-        chain = stored.entry.get("chain")
+        chain = stored.chain
         for key in stored.issued:
             if self._links.get(key) == chain:
                 del self._links[key]
         if len(self._steps) > 2 * self.size:
-            live = {s.entry.get("chain") for s in self._stored}
+            live = {s.chain for s in self._stored}
             self._steps = {c: n for c, n in self._steps.items() if c in live}
 
     def clear(self) -> None:
@@ -104,8 +137,6 @@ class Ring:
         if since > self.last_id:
             since = 0
         found = [
-            s.entry
-            for s in self._stored
-            if s.entry["id"] > since and (chain is None or s.entry.get("chain") == chain)
+            s.entry for s in self._stored if s.id > since and (chain is None or s.chain == chain)
         ]
         return found, max(since, self.last_id)

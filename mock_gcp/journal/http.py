@@ -19,7 +19,7 @@ import contextlib
 import hmac
 import ipaddress
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from flask import Blueprint, Flask, Response, g, jsonify, request
@@ -135,7 +135,9 @@ def _decision(service: Service, action: str, status: int) -> Decision:
     return noted
 
 
-def record_response(journal: Journal, response: Response) -> None:
+def record_response(journal: Journal, response: Response, now: float | None = None) -> None:
+    """The current request's record, made once its response is sent (``call_on_close``):
+    the client has its answer while the entry is built and written."""
     path = request.path
     if path.startswith(_UNRECORDED):
         return
@@ -155,19 +157,27 @@ def record_response(journal: Journal, response: Response) -> None:
         fields=g.get("journal_fields") or _fields(),
         headers=headers,
         issued=_issued(response, service, action),
+        time=now,
     )
-    journal.record(record)
+    ticket = journal.reserve()
+    response.call_on_close(lambda: journal.record_in_turn(ticket, record))
 
 
-def install(app: Flask, journal: Journal, admin_secret: str | None = None) -> None:
-    """Record every request ``app`` serves into ``journal``, and serve the journal."""
+def install(
+    app: Flask,
+    journal: Journal,
+    admin_secret: str | None = None,
+    clock: Callable[[], float] | None = None,
+) -> None:
+    """Record every request ``app`` serves into ``journal`` (at ``clock``'s time), and serve
+    the journal."""
     app.register_blueprint(blueprint(journal, admin_secret))
     if not journal.enabled:
         return
 
     @app.after_request
     def record(response: Response) -> Response:
-        record_response(journal, response)
+        record_response(journal, response, clock() if clock else None)
         return response
 
 

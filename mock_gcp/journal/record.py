@@ -41,6 +41,8 @@ class Record:
     fields: Mapping[str, Any] = field(default_factory=dict)
     headers: Mapping[str, str] = field(default_factory=dict)
     issued: tuple[tuple[str, str], ...] = ()
+    # When the request was answered (a record made later keeps its time); None: now.
+    time: float | None = None
 
     @property
     def refusal(self) -> Refusal | None:

@@ -33,22 +33,90 @@ from mock_gcp.journal.record import Record
 POLL_SECONDS = 0.05
 
 
+# How long a deferred record waits for the ones before it (a response never closed: skipped).
+TURN_SECONDS = 1.0
+
+
+class Turns:
+    """The order of records deferred until their response is sent (``Journal.reserve``):
+    each takes a ticket when its response is ready and is recorded in ticket order, so a
+    chain's next request, which its client sends only once it has this answer, is never
+    numbered before it."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._next = 0  # the next ticket to hand out
+        self._serving = 0  # tickets below this are recorded (or given up on)
+
+    def take(self) -> int:
+        with self._changed:
+            ticket = self._next
+            self._next += 1
+            return ticket
+
+    def wait_turn(self, ticket: int) -> None:
+        with self._changed:
+            if not self._changed.wait_for(lambda: self._serving >= ticket, TURN_SECONDS):
+                self._serving = ticket  # the ones before never came: not waited for again
+
+    def done(self, ticket: int) -> None:
+        with self._changed:
+            self._serving = max(self._serving, ticket + 1)
+            self._changed.notify_all()
+
+    def flush(self) -> None:
+        """Wait until every ticket handed out so far is recorded."""
+        with self._changed:
+            target = self._next
+            if not self._changed.wait_for(lambda: self._serving >= target, TURN_SECONDS):
+                # A response never closed: its record comes when it comes, not waited for.
+                self._serving = target
+
+
 class Journal:
-    """The interface: ``record`` one request, ``select`` entries, ``clear``, ``wait``."""
+    """The interface: ``record`` one request (now, or ``reserve`` then ``record_in_turn``
+    once its response is sent), ``select`` entries, ``clear``, ``wait``."""
 
     enabled = True
 
+    def __init__(self) -> None:
+        self.turns = Turns()
+
+    def reserve(self) -> int:
+        """A place in line for a record made once its response is sent (off the request's
+        path: the client has its answer while the entry is built and written)."""
+        return self.turns.take()
+
+    def record_in_turn(self, ticket: int, record: Record) -> dict[str, Any] | None:
+        self.turns.wait_turn(ticket)
+        try:
+            return self._record(record)
+        finally:
+            self.turns.done(ticket)
+
     def record(self, record: Record) -> dict[str, Any] | None:
-        raise NotImplementedError
+        self.turns.flush()  # the records deferred before this one first
+        return self._record(record)
 
     def select(self, since: int = 0, chain: str | None = None) -> tuple[list[dict[str, Any]], int]:
-        raise NotImplementedError
+        self.turns.flush()
+        return self._select(since, chain)
 
     def clear(self) -> None:
-        raise NotImplementedError
+        self.turns.flush()
+        self._clear()
 
     def wait(self, since: int, timeout: float) -> bool:
         """Block until an entry beyond ``since`` exists (True) or ``timeout`` passes."""
+        raise NotImplementedError
+
+    def _record(self, record: Record) -> dict[str, Any] | None:
+        raise NotImplementedError
+
+    def _select(self, since: int, chain: str | None) -> tuple[list[dict[str, Any]], int]:
+        raise NotImplementedError
+
+    def _clear(self) -> None:
         raise NotImplementedError
 
 
@@ -57,13 +125,13 @@ class NoJournal(Journal):
 
     enabled = False
 
-    def record(self, record: Record) -> dict[str, Any] | None:
+    def _record(self, record: Record) -> dict[str, Any] | None:
         return None
 
-    def select(self, since: int = 0, chain: str | None = None) -> tuple[list[dict[str, Any]], int]:
+    def _select(self, since: int, chain: str | None) -> tuple[list[dict[str, Any]], int]:
         return [], since
 
-    def clear(self) -> None:
+    def _clear(self) -> None:
         return None
 
     def wait(self, since: int, timeout: float) -> bool:
@@ -75,21 +143,22 @@ class MemoryJournal(Journal):
     """The last ``size`` entries in this process."""
 
     def __init__(self, size: int = DEFAULT_SIZE, clock: Callable[[], float] = time.time):
+        super().__init__()
         self._ring = Ring(size)
         self._clock = clock
         self._changed = threading.Condition()
 
-    def record(self, record: Record) -> dict[str, Any] | None:
+    def _record(self, record: Record) -> dict[str, Any] | None:
         with self._changed:
-            stored = self._ring.add(record, self._clock())
+            stored = self._ring.add(record, record.time or self._clock())
             self._changed.notify_all()
         return stored.entry
 
-    def select(self, since: int = 0, chain: str | None = None) -> tuple[list[dict[str, Any]], int]:
+    def _select(self, since: int, chain: str | None) -> tuple[list[dict[str, Any]], int]:
         with self._changed:
             return self._ring.select(since, chain)
 
-    def clear(self) -> None:
+    def _clear(self) -> None:
         with self._changed:
             self._ring.clear()
 
@@ -122,6 +191,7 @@ class FileJournal(Journal):
     def __init__(
         self, path: Path, size: int = DEFAULT_SIZE, clock: Callable[[], float] = time.time
     ):
+        super().__init__()
         self.path = Path(path)
         self.size = size
         self._clock = clock
@@ -175,8 +245,12 @@ class FileJournal(Journal):
         self._inode, self._offset, self._lines = inode, 0, 0
 
     def _apply(self, line: bytes) -> None:
+        """One line: ``{"base": LAST_ID}`` (a clear, a rewrite), or the entry's links
+        ``{"id", "chain", "step", "issued"}``, a tab, and the entry (JSON escapes every tab
+        inside it), left unparsed until read."""
+        links, tab, entry = line.partition(b"\t")
         try:
-            value = json.loads(line)
+            value = json.loads(links)
         except ValueError:
             return  # not ours: skipped, never fatal
         if not isinstance(value, dict):
@@ -185,11 +259,23 @@ class FileJournal(Journal):
         if "base" in value and isinstance(value["base"], int):
             self._ring.clear()
             self._ring.last_id = max(self._ring.last_id, value["base"])
-        elif isinstance(value.get("entry"), dict) and isinstance(value["entry"].get("id"), int):
-            self._ring.keep(Stored(value["entry"], tuple(value.get("issued") or ())))
+            return
+        entry_id, chain, step = value.get("id"), value.get("chain"), value.get("step")
+        issued = value.get("issued") or []
+        if (
+            tab
+            and isinstance(entry_id, int)
+            and (chain is None or isinstance(chain, str))
+            and (step is None or isinstance(step, int))
+            and isinstance(issued, list)
+        ):
+            keys = tuple(str(key) for key in issued)
+            self._ring.keep(Stored(entry, keys, entry_id=entry_id, chain=chain, step=step))
 
     def _line(self, stored: Stored) -> bytes:
-        return (dumps({"entry": stored.entry, "issued": list(stored.issued)}) + "\n").encode()
+        links: dict[str, Any] = {"id": stored.id, "chain": stored.chain, "step": stored.step}
+        links["issued"] = list(stored.issued)
+        return (dumps(links) + "\t" + dumps(stored.entry) + "\n").encode()
 
     def _append(self, data: bytes) -> None:
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
@@ -214,10 +300,19 @@ class FileJournal(Journal):
         self._inode, self._offset = os.stat(self.path).st_ino, len(body)
         self._lines = 1 + len(stored)
 
-    def record(self, record: Record) -> dict[str, Any] | None:
+    def _record(self, record: Record) -> dict[str, Any] | None:
+        # A Cloud Run call bearing a Google-signed token it verified: the entry that issued
+        # the token may still be on its way from Google's side (recorded once its response
+        # was sent, in another process). Wait for it a little rather than break the chain.
+        for pause in LINK_PAUSES if _awaits_link(record) else ():
+            with self._locked(exclusive=True):
+                self._follow()
+                if self._ring.knows(record):
+                    break
+            time.sleep(pause)
         with self._locked(exclusive=True):
             self._follow()
-            stored = self._ring.add(record, self._clock())
+            stored = self._ring.add(record, record.time or self._clock())
             line = self._line(stored)
             # _follow's offset is the file's end: appending there keeps this process in step.
             self._append(line)
@@ -226,12 +321,12 @@ class FileJournal(Journal):
                 self._rewrite(list(self._ring.stored()))
         return stored.entry
 
-    def select(self, since: int = 0, chain: str | None = None) -> tuple[list[dict[str, Any]], int]:
+    def _select(self, since: int, chain: str | None) -> tuple[list[dict[str, Any]], int]:
         with self._locked(exclusive=False):
             self._follow()
             return self._ring.select(since, chain)
 
-    def clear(self) -> None:
+    def _clear(self) -> None:
         with self._locked(exclusive=True):
             self._follow()
             self._ring.clear()
@@ -248,6 +343,15 @@ class FileJournal(Journal):
             if left <= 0:
                 return False
             time.sleep(min(POLL_SECONDS, left))
+
+
+# How long (in steps) a Cloud Run entry waits for the entry that issued its token: 0.1 s.
+LINK_PAUSES = (0.002, 0.004, 0.008, 0.016, 0.03, 0.04)
+
+
+def _awaits_link(record: Record) -> bool:
+    signature = record.decision.check("token.signature")
+    return record.service == "run" and signature is not None and signature.passed
 
 
 def open_journal(

@@ -24,6 +24,7 @@ import requests
 import urllib3
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
+from werkzeug.wsgi import ClosingIterator
 
 from mock_gcp.journal.record import TOKEN_HEADERS, Record
 from mock_gcp.journal.store import Journal, NoJournal
@@ -117,7 +118,6 @@ class FrontEnd:
         outcome = self.check.decide(request.headers, path)
         if outcome.error is not None:
             error = outcome.error
-            self._record(request, path, error.status, outcome)
             log.info(
                 "run[%s] %s %s: denied %d: %s",
                 self.service_name,
@@ -126,7 +126,9 @@ class FrontEnd:
                 error.status,
                 escaped(error.log_reason),
             )
-            return _error_response(error)(environ, start_response)
+            refused = _error_response(error)
+            recorded = self._record(request, path, refused.status_code, outcome)
+            return ClosingIterator(refused(environ, start_response), recorded)
         admission = outcome.admission
         assert admission is not None
         log.info(
@@ -138,18 +140,27 @@ class FrontEnd:
             escaped(admission.grant),
         )
         response = self._forward(request, target, admission.header)
-        self._record(request, path, response.status_code, outcome)
-        return response(environ, start_response)
+        recorded = self._record(request, path, response.status_code, outcome)
+        # Wrapped here: a direct-passthrough response's own close callbacks are not run.
+        return ClosingIterator(response(environ, start_response), recorded)
 
-    def _record(self, request: Request, path: str, status: int, outcome: AdmissionOutcome) -> None:
+    def _record(
+        self, request: Request, path: str, status: int, outcome: AdmissionOutcome
+    ) -> Callable[[], None]:
+        """What records this call in the journal once the response is sent (the caller does
+        not wait for it)."""
         # /healthz is the stack's readiness probe (as on Google's side, not recorded).
         if not self.journal.enabled or path == "/healthz":
-            return
+            return lambda: None
         headers = {name: request.headers[name] for name in TOKEN_HEADERS if name in request.headers}
         fields = {"service": self.service_name, **request.args.to_dict()}
-        self.journal.record(
-            Record("run", request.method, path, status, outcome.decision, fields, headers)
-        )
+        record = Record("run", request.method, path, status, outcome.decision, fields, headers)
+        ticket = self.journal.reserve()
+
+        def recorded() -> None:
+            self.journal.record_in_turn(ticket, record)
+
+        return recorded
 
     def _forward(self, request: Request, target: str, checked_header: str | None) -> Response:
         headers = _upstream_headers(request, checked_header, self.app_secret)

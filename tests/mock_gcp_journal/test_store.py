@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import threading
 from pathlib import Path
 
 from hypothesis import given, settings
@@ -110,8 +111,8 @@ def test_a_line_that_is_not_json_is_skipped(tmp_path: Path):
     path.write_text('not json\n{"entry": 3}\n')
     journal = FileJournal(path, 5)
     assert journal.record(exchange("ya29.d.x"))["id"] == 1  # type: ignore[index]
-    appended = json.loads(path.read_text().splitlines()[2])
-    assert appended["entry"]["id"] == 1
+    links, _, entry = path.read_text().splitlines()[2].partition("\t")
+    assert json.loads(links)["id"] == json.loads(entry)["id"] == 1
 
 
 @settings(max_examples=300)
@@ -121,3 +122,28 @@ def test_any_token_text_is_decoded_or_left_alone(text):
     assert shown is None or set(shown) == {"header", "claims", "preview"}
     if shown is not None:
         assert text.strip() not in json.dumps(shown) or len(text.strip()) <= 16
+
+
+def test_a_damaged_entry_is_read_as_what_its_links_say(tmp_path: Path):
+    path = tmp_path / "journal.jsonl"
+    path.write_text('{"id": 7, "chain": "7", "step": 1, "issued": []}\t{"broken\n')
+    entries, following = FileJournal(path, 5).select()
+    assert entries == [{"id": 7, "chain": "7", "step": 1, "damaged": True}]
+    assert following == 7
+
+
+def test_records_made_after_their_responses_keep_the_responses_order():
+    """The exchange's response went out first: its entry is numbered first even when the
+    next call's record is ready before it, so the call joins the exchange's chain."""
+    journal = MemoryJournal(clock=lambda: T)
+    first, second = journal.reserve(), journal.reserve()
+    later = threading.Thread(target=journal.record_in_turn, args=(second, call("ya29.d.fed")))
+    later.start()
+    journal.record_in_turn(first, exchange("ya29.d.fed"))
+    later.join(5)
+
+    entries, _ = journal.select()
+    assert [(e["service"], e["chain"], e["step"]) for e in entries] == [
+        ("sts", "1", 1),
+        ("iamcredentials", "1", 2),
+    ]
