@@ -1,4 +1,4 @@
-"""The state Google's side shares across its services: the topology, issued tokens, keys.
+"""The state Google's side shares across its services: the topology, the token sealer, keys.
 
 One GoogleBackend serves STS, IAM Credentials, the Google issuer and the metadata server of
 one emulated project. The topology can be replaced at run time (tests apply their own
@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from mock_gcp.issuer.id_tokens import GoogleIssuer
+from mock_gcp.key_source import KeySource
 from mock_gcp.service_account_keys import ServiceAccountKeys
 from mock_gcp.tokens import TokenStore
 from mock_gcp.topology import Topology
@@ -45,16 +46,22 @@ class GoogleBackend:
         *,
         clock: Callable[[], float] = time.time,
         issuer: GoogleIssuer | None = None,
+        keys: KeySource | None = None,
     ):
+        """``keys``: the key source this instance shares with others (``KeySource.open``);
+        else the issuer's, or keys of this process's own."""
         self._topology = topology
         self.deviations = deviations
         self.clock = clock
-        self.tokens = TokenStore(clock, lambda: self._topology)
-        self.issuer = issuer or GoogleIssuer(deviations.google_issuer, clock=clock)
+        if keys is None:
+            keys = issuer.source if issuer is not None else KeySource()
+        self.keys = keys
+        self.tokens = TokenStore(clock, lambda: self._topology, keys)
+        self.issuer = issuer or GoogleIssuer(deviations.google_issuer, clock=clock, source=keys)
         self.issuer_keys = IssuerKeyCache(
             ttl=deviations.jwks_cache_seconds, allow_http=deviations.allow_http_issuers
         )
-        self.service_account_keys = ServiceAccountKeys()
+        self.service_account_keys = ServiceAccountKeys(keys)
 
     @property
     def topology(self) -> Topology:

@@ -5,6 +5,7 @@
 | WIFLAB_TOPOLOGY | topology | the topology file (required) |
 | WIFLAB_GOOGLE_ISSUER | google_issuer | the ``iss`` of Google-signed ID tokens (required) |
 | WIFLAB_IDP_ISSUER | idp_issuer | the lab IdP's issuer, trusted by providers without an issuerUri |
+| WIFLAB_GOOGLE_KEYS | key_file | the key source all workers and instances share (made if missing) |
 
 The issuer is the stand-in's own URL by default, or https://accounts.google.com for relying
 parties that insist on it.
@@ -28,6 +29,8 @@ class GoogleSettings:
     topology: Path
     google_issuer: str
     idp_issuer: str | None = None
+    # The shared key source (mock_gcp.key_source); None: keys of this process only.
+    key_file: Path | None = None
 
     def __post_init__(self) -> None:
         check_url("WIFLAB_GOOGLE_ISSUER", self.google_issuer)
@@ -40,6 +43,7 @@ class GoogleSettings:
             topology=Path(required(environ, "WIFLAB_TOPOLOGY")),
             google_issuer=required(environ, "WIFLAB_GOOGLE_ISSUER"),
             idp_issuer=environ.get("WIFLAB_IDP_ISSUER", "").strip() or None,
+            key_file=_optional_path(environ, "WIFLAB_GOOGLE_KEYS"),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -48,6 +52,7 @@ class GoogleSettings:
             "WIFLAB_GOOGLE_ISSUER": self.google_issuer,
             # Empty when unset: it overrides one inherited from the parent's environment.
             "WIFLAB_IDP_ISSUER": self.idp_issuer or "",
+            "WIFLAB_GOOGLE_KEYS": str(self.key_file or ""),
         }
 
     def deviations(self) -> LocalDeviations:
@@ -64,3 +69,8 @@ def required(environ: Mapping[str, str], name: str, error: type[ValueError] = Se
 def check_url(name: str, value: str, error: type[ValueError] = SettingsError) -> None:
     if not value.startswith(("http://", "https://")) or value != value.strip():
         raise error(f"{name} must be an http(s) URL, not {value!r}")
+
+
+def _optional_path(environ: Mapping[str, str], name: str) -> Path | None:
+    value = environ.get(name, "").strip()
+    return Path(value) if value else None

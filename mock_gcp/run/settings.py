@@ -9,8 +9,9 @@
 | WIFLAB_GOOGLE_CERTS_URL | google_certs_url | the JWKS of Google's ID-token issuer |
 | WIFLAB_GOOGLE_ISSUER | google_issuer | its ``iss`` (Google's own spellings are accepted too) |
 | WIFLAB_RUN_APP_SECRET | app_secret | optional: sent to the app in ``X-Wiflab-Front-End`` |
+| WIFLAB_GOOGLE_KEYS | google_keys | optional: Google's key source, read instead of the certs URL |
 
-All but the last are required.
+All but the last two are required.
 """
 
 from __future__ import annotations
@@ -44,6 +45,9 @@ class FrontEndSettings:
     google_certs_url: str
     google_issuer: str
     app_secret: str = dataclasses.field(default="", repr=False)
+    # Google's key source (mock_gcp.key_source) when the front end shares it: new issuer keys
+    # are then known at once, with no JWKS fetch.
+    google_keys: Path | None = None
 
     def __post_init__(self) -> None:
         if not self.service.strip():
@@ -64,6 +68,9 @@ class FrontEndSettings:
             google_certs_url=get("WIFLAB_GOOGLE_CERTS_URL"),
             google_issuer=get("WIFLAB_GOOGLE_ISSUER"),
             app_secret=environ.get("WIFLAB_RUN_APP_SECRET", "").strip(),
+            google_keys=Path(keys)
+            if (keys := environ.get("WIFLAB_GOOGLE_KEYS", "").strip())
+            else None,
         )
 
     def to_env(self) -> dict[str, str]:
@@ -72,4 +79,5 @@ class FrontEndSettings:
             "WIFLAB_RUN_SERVICE": self.service,
             **{name: getattr(self, field) for field, name in _URLS.items()},
             "WIFLAB_RUN_APP_SECRET": self.app_secret,
+            "WIFLAB_GOOGLE_KEYS": str(self.google_keys or ""),
         }
