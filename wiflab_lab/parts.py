@@ -9,6 +9,7 @@ service its Cloud Run front end +10+2i and its app +11+2i.
 
 from __future__ import annotations
 
+import os
 import secrets
 import socket
 from collections.abc import Mapping
@@ -18,6 +19,7 @@ from typing import Any, Protocol, Self
 
 from idp_server.settings import IdpSettings
 from mock_gcp.backend import GoogleBackend
+from mock_gcp.key_source import KEY_FILE_NAME, KeySource
 from mock_gcp.run.settings import FrontEndSettings
 from mock_gcp.settings import GoogleSettings
 from mock_gcp.topology import IDP_APP, Topology
@@ -93,6 +95,8 @@ class Layout:
     idp_url: str | None = None
     app_urls: Mapping[str, str] = field(default_factory=dict)
     app_secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
+    # Gunicorn workers of Google's side (processes mode); None = the number of cores.
+    google_workers: int | None = None
 
 
 class Sockets:
@@ -128,6 +132,11 @@ class Described:
     backend: GoogleBackend | None  # the in-process Google side (threads mode)
 
 
+def google_workers(requested: int | None) -> int:
+    """Google's side's gunicorn workers: as requested, else one per core."""
+    return requested if requested is not None else max(1, os.cpu_count() or 1)
+
+
 def describe(layout: Layout, sockets: Sockets, host: str) -> Described:
     """Every part the stack runs, on the sockets it binds here."""
     from idp_server.keystore import create_state_file, initial_keyset
@@ -159,8 +168,16 @@ def describe(layout: Layout, sockets: Sockets, host: str) -> Described:
         )
     google_url = sockets.bind(GOOGLE_OFFSET)
     issuer = layout.google_issuer or google_url
-    google = GoogleSettings(layout.topology_path, google_issuer=issuer, idp_issuer=idp_url)
-    backend = GoogleBackend(topology, google.deviations()) if layout.in_process else None
+    # One key source for every worker of Google's side and every front end: made here, then
+    # read by each of them (a new issuer key is known to the front ends at once).
+    google_keys = layout.state_dir / "google" / KEY_FILE_NAME
+    key_source = KeySource.open(google_keys)
+    google = GoogleSettings(
+        layout.topology_path, google_issuer=issuer, idp_issuer=idp_url, key_file=google_keys
+    )
+    backend = (
+        GoogleBackend(topology, google.deviations(), keys=key_source) if layout.in_process else None
+    )
     shared: dict[str, Any] = {"backend": backend} if backend is not None else {}
     parts.append(
         Part(
@@ -169,8 +186,9 @@ def describe(layout: Layout, sockets: Sockets, host: str) -> Described:
             google_url,
             google,
             "mock_gcp.app:create_app_from_settings",
-            # One process: the tokens STS issues live in its memory, shared by its threads.
-            ServerOptions(workers=1),
+            # Tokens are sealed and keys shared (mock_gcp.key_source): any worker serves any
+            # request.
+            ServerOptions(workers=google_workers(layout.google_workers)),
             shared,
         )
     )
@@ -207,6 +225,7 @@ def describe(layout: Layout, sockets: Sockets, host: str) -> Described:
             google_certs_url=f"{google_url}/oauth2/v3/certs",
             google_issuer=issuer,
             app_secret=app_secret,
+            google_keys=google_keys,
         )
         parts.append(
             Part(

@@ -77,6 +77,10 @@ class StackOptions:
     # loopback, since then anyone who reaches the IdP could mint tokens.
     idp_token_secret: str | None = field(default=None, repr=False)
     elsewhere_wait_seconds: float = 120.0
+    # Processes mode: gunicorn workers of Google's side; None = the number of cores. They
+    # share one key source (state_dir/google/google-keys.json) and the tokens are sealed, so
+    # any worker answers any request.
+    google_workers: int | None = None
 
 
 class Stack:
@@ -174,6 +178,7 @@ class Stack:
             idp_url=options.idp_url,
             app_urls=options.app_urls,
             app_secrets=options.app_secrets,
+            google_workers=options.google_workers,
         )
         sockets = Sockets(options.host, options.port_base)
         try:

@@ -39,6 +39,7 @@ class StackFlags:
     port_base: int = DEFAULT_PORT_BASE
     google_issuer: str | None = None
     idp_token_secret: str | None = None
+    google_workers: int | None = None  # None: the number of cores (processes mode)
 
 
 def stack_from_flags(flags: StackFlags) -> Stack:
@@ -54,6 +55,7 @@ def stack_from_flags(flags: StackFlags) -> Stack:
         flags.port_base,
         flags.google_issuer,
         idp_token_secret=flags.idp_token_secret or None,
+        google_workers=flags.google_workers,
     )
     try:
         return Stack(options)

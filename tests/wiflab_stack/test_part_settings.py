@@ -3,6 +3,8 @@ mode): ``from_env(to_env(s)) == s`` for every app, and a bad value names its var
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -31,18 +33,28 @@ paths = st.builds(lambda name: Path("/state") / name, word)
 
 
 @quick
-@given(paths, url, st.none() | url)
-def test_google_settings_round_trip(topology: Path, issuer: str, idp: str | None) -> None:
-    built = GoogleSettings(topology, google_issuer=issuer, idp_issuer=idp)
+@given(paths, url, st.none() | url, st.none() | paths)
+def test_google_settings_round_trip(
+    topology: Path, issuer: str, idp: str | None, key_file: Path | None
+) -> None:
+    built = GoogleSettings(topology, google_issuer=issuer, idp_issuer=idp, key_file=key_file)
     assert GoogleSettings.from_env(built.to_env()) == built
 
 
 @quick
-@given(paths, word, url, url, url, url)
+@given(paths, word, url, url, url, url, st.none() | paths)
 def test_front_end_settings_round_trip(
-    topology: Path, service: str, service_url: str, upstream: str, certs: str, issuer: str
+    topology: Path,
+    service: str,
+    service_url: str,
+    upstream: str,
+    certs: str,
+    issuer: str,
+    keys: Path | None,
 ) -> None:
-    built = FrontEndSettings(topology, service, service_url, upstream, certs, issuer)
+    built = FrontEndSettings(
+        topology, service, service_url, upstream, certs, issuer, google_keys=keys
+    )
     assert FrontEndSettings.from_env(built.to_env()) == built
 
 
@@ -162,3 +174,29 @@ def test_every_part_travels_as_its_variables(tmp_path: Path, in_process: bool) -
     for part in described.parts:
         assert type(part.settings).from_env(part.settings.to_env()) == part.settings
         assert bool(part.shared) is (in_process and part.name.startswith(("google", "run:")))
+
+
+@pytest.mark.parametrize(("requested", "expected"), [(None, os.cpu_count() or 1), (3, 3)])
+def test_google_s_side_runs_one_worker_per_core_unless_told(
+    tmp_path: Path, requested: int | None, expected: int
+) -> None:
+    """Its workers, and every front end, read one key file in the state dir (owner only)."""
+    layout = Layout(
+        topology=load_topology(TOPOLOGY),
+        topology_path=TOPOLOGY,
+        state_dir=tmp_path,
+        in_process=False,
+        admin_secret="admin",
+        google_workers=requested,
+    )
+    sockets = Sockets("127.0.0.1", 0)
+    try:
+        described = describe(layout, sockets, "127.0.0.1")
+    finally:
+        sockets.close()
+    google = next(part for part in described.parts if part.name == "google")
+    assert google.server.workers == expected
+    key_file = google.settings.to_env()["WIFLAB_GOOGLE_KEYS"]
+    assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
+    fronts = [p for p in described.parts if p.name.startswith("run:")]
+    assert {p.settings.to_env()["WIFLAB_GOOGLE_KEYS"] for p in fronts} == {key_file}
