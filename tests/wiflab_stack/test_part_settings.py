@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -18,7 +19,7 @@ from mock_gcp.settings import GoogleSettings, SettingsError
 from mock_gcp.topology import load_topology
 from protected_app.settings import CLOUD_RUN_VARIABLES, Settings, VerifyMode
 from protected_app.settings import SettingsError as AppError
-from wiflab_lab.parts import Layout, Sockets, describe
+from wiflab_lab.parts import Described, Layout, Sockets, describe
 
 REPO = Path(__file__).resolve().parents[2]
 TOPOLOGY = REPO / "wif.yaml"
@@ -146,22 +147,31 @@ def test_a_bad_value_names_its_variable(parse, env, named) -> None:
         assert caught.type is FrontEndConfigError
 
 
+def _described(state_dir: Path, in_process: bool, **layout: Any) -> Described:
+    """The stack's parts, described on ephemeral ports (closed again)."""
+    sockets = Sockets("127.0.0.1", 0)
+    try:
+        return describe(
+            Layout(
+                topology=load_topology(TOPOLOGY),
+                topology_path=TOPOLOGY,
+                state_dir=state_dir,
+                in_process=in_process,
+                admin_secret="admin",
+                **layout,
+            ),
+            sockets,
+            "127.0.0.1",
+        )
+    finally:
+        sockets.close()
+
+
 @pytest.mark.parametrize("in_process", [True, False])
 def test_every_part_travels_as_its_variables(tmp_path: Path, in_process: bool) -> None:
     """The stack's own description: each part's settings survive the trip to a gunicorn child,
     on the ports the port base gives (IdP +0, Google +1, front ends +10+2i, apps +11+2i)."""
-    layout = Layout(
-        topology=load_topology(TOPOLOGY),
-        topology_path=TOPOLOGY,
-        state_dir=tmp_path,
-        in_process=in_process,
-        admin_secret="admin",
-    )
-    sockets = Sockets("127.0.0.1", 0)
-    try:
-        described = describe(layout, sockets, "127.0.0.1")
-    finally:
-        sockets.close()
+    described = _described(tmp_path, in_process)
     assert (described.backend is not None) is in_process
     names = [(part.name, part.port_offset) for part in described.parts]
     assert names == [
@@ -181,19 +191,7 @@ def test_google_s_side_runs_one_worker_per_core_unless_told(
     tmp_path: Path, requested: int | None, expected: int
 ) -> None:
     """Its workers, and every front end, read one key file in the state dir (owner only)."""
-    layout = Layout(
-        topology=load_topology(TOPOLOGY),
-        topology_path=TOPOLOGY,
-        state_dir=tmp_path,
-        in_process=False,
-        admin_secret="admin",
-        google_workers=requested,
-    )
-    sockets = Sockets("127.0.0.1", 0)
-    try:
-        described = describe(layout, sockets, "127.0.0.1")
-    finally:
-        sockets.close()
+    described = _described(tmp_path, False, google_workers=requested)
     google = next(part for part in described.parts if part.name == "google")
     assert google.server.workers == expected
     key_file = google.settings.to_env()["WIFLAB_GOOGLE_KEYS"]
