@@ -12,6 +12,7 @@ import pytest
 
 from mock_gcp.settings import GoogleSettings
 from tests.mock_gcp.conftest import FakeIssuer, topology_yaml
+from tests.mock_gcp.conftest import issuer as issuer  # the same fake OIDC issuer fixture
 from tests.scale_out.balancer import RoundRobin
 from wiflab_core import keys
 from wiflab_core.serving import GunicornProcess, ThreadedServer
@@ -26,13 +27,6 @@ class Cluster:
     balancer: RoundRobin
     instances: list[GunicornProcess]
     key_file: Path
-
-
-@pytest.fixture(scope="module")
-def issuer() -> Iterator[FakeIssuer]:
-    fake = FakeIssuer()
-    with fake.server:
-        yield fake
 
 
 @pytest.fixture(scope="module")
