@@ -6,7 +6,14 @@ import importlib
 import sys
 
 # Each module exposes main(), which prints its figures and ratios.
-MODULES = ("bench.cli_startup", "bench.idp_tokens", "bench.google_side", "bench.chain")
+MODULES = (
+    "bench.cli_startup",
+    "bench.idp_tokens",
+    "bench.google_side",
+    "bench.chain",
+    "bench.scale",
+    "bench.cel",
+)
 
 
 def main(names: list[str]) -> int:
