@@ -23,6 +23,7 @@ import hashlib
 import json
 import logging
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -341,3 +342,23 @@ def _exclusive(path: Path | None) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+
+
+def main(argv: list[str]) -> int:
+    """``python -m mock_gcp.key_source rotate PATH``: new issuer and sealing keys in front of
+    the previous ones, seen by every worker and instance at their next request."""
+    if len(argv) != 2 or argv[0] != "rotate":
+        print("usage: python -m mock_gcp.key_source rotate PATH", file=sys.stderr)
+        return 2
+    try:
+        material = KeySource.open(Path(argv[1]), create=False).rotate()
+    except (KeySourceError, OSError) as exc:
+        print(f"mock_gcp.key_source: {exc}", file=sys.stderr)
+        return 1
+    published = ", ".join(c.key.kid for c in material.issuer)
+    print(f"rotated: issuer keys now {published} (the first signs)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -89,9 +89,10 @@ def serve_until_signalled(stack: Stack) -> None:
     """Start the stack, print the ready line, and stop cleanly on SIGINT or SIGTERM.
 
     A part that stops by itself stops the whole stack: ``PartDied`` names it. Not restarted,
-    because a restarted part is a different one: Google's side would have forgotten every
-    token it issued, the IdP's clients would see a gap they cannot explain, and a part that
-    crashes again would loop unseen. A lab should show the failure, not hide it."""
+    because a restarted part is a different one: the IdP's clients would see a gap they cannot
+    explain, and a part that crashes again would loop unseen. A lab should show the failure,
+    not hide it. (Google's side itself loses nothing: its tokens are sealed, its keys in the
+    state dir.)"""
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopping.set())

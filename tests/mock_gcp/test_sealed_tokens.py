@@ -23,6 +23,7 @@ from mock_gcp.app import create_app
 from mock_gcp.backend import GoogleBackend, LocalDeviations
 from mock_gcp.iam import Caller
 from mock_gcp.key_source import KeySource, KeySourceError
+from mock_gcp.key_source import main as key_source_main
 from mock_gcp.tokens import TokenStore
 from tests.mock_gcp.conftest import (
     CLOUD_PLATFORM,
@@ -277,3 +278,15 @@ def test_a_broken_key_file_names_itself(tmp_path: Path, text: str, says: str) ->
         KeySource.open(path)
     assert str(path) in str(raised.value) and says in str(raised.value)
     assert "Traceback" not in str(raised.value)
+
+
+def test_rotate_from_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    path = tmp_path / "google-keys.json"
+    reader = KeySource.open(path)
+    old = reader.current().active_issuer.kid
+    assert key_source_main(["rotate", str(path)]) == 0
+    new = reader.current().active_issuer.kid
+    assert new != old
+    assert f"issuer keys now {new}, {old}" in capsys.readouterr().out
+    assert key_source_main(["rotate", str(tmp_path / "absent.json")]) == 1
+    assert "absent.json" in capsys.readouterr().err
