@@ -1,14 +1,12 @@
-"""CEL: cel-python (what mock_gcp.cel runs) against cel-expr-python (Google's CEL C++ runtime).
+"""CEL: cel-python against cel-expr-python (Google's CEL runtime, the C++ cel-cpp).
 
 For every provider of the example topology (wif.yaml): its attributeMapping expressions and
-its attributeCondition, evaluated over a token its lab profile would mint. Three figures per
-provider, in the same run: the stand-in's own path (``AttributeMapping.apply`` then
-``Condition.evaluate``, with its explanations), the bare cel-python programs, and the same
-expressions compiled once by cel-expr-python; the answers of both runtimes are compared. One
-STS exchange's rate under gunicorn (bench.google_side) puts the figures in proportion.
+its attributeCondition, over a token its lab profile would mint, in the same run:
 
-cel-expr-python is optional: ``pip install cel-expr-python``; without it only cel-python is
-timed.
+- the stand-in's whole path (``AttributeMapping.apply`` then ``Condition.evaluate``, with its
+  per-clause explanations), evaluating with cel-python (before) and with cel-expr-python
+  (what mock_gcp.cel does since issue 17; cel-python still parses and checks);
+- the bare evaluations of both runtimes, and whether their answers are the same.
 """
 
 from __future__ import annotations
@@ -18,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mock_gcp.cel import _claims, _evaluate
+from mock_gcp import cel as rules
 from mock_gcp.topology import load_topology
 
 TOPOLOGY = Path(__file__).resolve().parents[1] / "wif.yaml"
@@ -44,92 +42,68 @@ def rate(work: Callable[[], object], seconds: float = SECONDS) -> float:
     return count / (time.perf_counter() - start)
 
 
-def _google_cel() -> Any:
-    try:
-        from cel_expr_python import cel
-    except ImportError:
-        return None
-    return cel
+def cel_python_only(program: Any) -> Any:
+    return rules._Program(program.runner)
 
 
 def main() -> None:
+    if rules._GOOGLE_ENV is None:
+        print("cel-expr-python is not installed: nothing to compare (pip install cel-expr-python)")
+        return
     topology = load_topology(TOPOLOGY)
-    cel = _google_cel()
-    if cel is None:
-        print("cel-expr-python not installed: only cel-python is timed")
     for pool in topology.pools:
         for provider in pool.providers:
-            print(measure(f"{pool.id}/{provider.provider_id}", provider, cel), flush=True)
+            print(measure(f"{pool.id}/{provider.provider_id}", provider), flush=True)
 
 
-def measure(name: str, provider: Any, cel: Any) -> str:
+def measure(name: str, provider: Any) -> str:
     mapping, condition = provider.attribute_mapping, provider.attribute_condition
+    before_mapping = rules.AttributeMapping(
+        mapping.source, {k: cel_python_only(p) for k, p in mapping._programs.items()}
+    )
+    before_condition = condition and rules.Condition(
+        condition.source,
+        cel_python_only(condition._program),
+        condition.operator,
+        tuple((source, cel_python_only(p)) for source, p in condition._clauses),
+    )
+
+    def path(mapping: Any, condition: Any) -> Callable[[], object]:
+        def run() -> object:
+            attributes = mapping.apply(ASSERTION)
+            return condition.evaluate(ASSERTION, attributes) if condition else attributes
+
+        return run
+
+    before, after = path(before_mapping, before_condition), path(mapping, condition)
+    same_path = before() == after()
     mapped = mapping.apply(ASSERTION)
-    sources = dict(mapping.source)
-    programs = list(mapping._programs.values())  # the bench times them bare
-    cel_assertion = {"assertion": _claims(ASSERTION, ValueError())}
-    condition_activation: dict[str, Any] = {}
+    programs = list(mapping._programs.values())
+    activations = [rules._Activation(assertion=rules._to_cel(ASSERTION))] * len(programs)
     if condition is not None:
-        condition_activation = condition._activation(ASSERTION, mapped)
-        sources["(condition)"] = condition.source
+        programs.append(condition._program)
+        activations.append(condition._activation(ASSERTION, mapped))
+    pairs = list(zip(programs, activations, strict=True))
 
-    def ours() -> None:
-        attributes = mapping.apply(ASSERTION)
-        if condition is not None:
-            condition.evaluate(ASSERTION, attributes)
+    def bare_python() -> None:
+        for program, activation in pairs:
+            program.runner.evaluate(dict(activation))
 
-    def bare() -> None:
-        for program in programs:
-            _evaluate(program, cel_assertion)
-        if condition is not None:
-            _evaluate(condition._program, condition_activation)
+    def bare_google() -> None:
+        for program, activation in pairs:
+            rules._google_evaluate(program.compiled, activation)
 
-    line = f"{name:34} stand-in {rate(ours):8,.0f}/s  bare cel-python {rate(bare):8,.0f}/s"
-    if cel is None:
-        return line
-    env = cel.NewEnv(
-        variables={
-            name: cel.Type.Map(cel.Type.STRING, cel.Type.DYN)
-            for name in ("assertion", "attribute", "google")
-        }
+    same_bare = all(
+        program.runner.evaluate(dict(a)) == rules._google_evaluate(program.compiled, a)
+        for program, a in pairs
     )
-    data = {
-        "assertion": ASSERTION,
-        "attribute": {
-            k: v if isinstance(v, str) else list(v) for k, v in mapped.attributes.items()
-        },
-        "google": {"subject": mapped.subject, "groups": list(mapped.groups)},
-    }
-    compiled = {key: env.compile(expr) for key, expr in sources.items()}
-    same = all(
-        _answer(compiled[key], data) == _ours_answer(key, mapping, condition, mapped)
-        for key in compiled
+    b, a = rate(before), rate(after)
+    bp, bg = rate(bare_python), rate(bare_google)
+    return (
+        f"{name:30} stand-in path: cel-python {b:7,.0f}/s  cel-expr-python {a:7,.0f}/s"
+        f" ({a / b:4.1f}x)  bare: {bp:7,.0f}/s vs {bg:7,.0f}/s ({bg / bp:4.1f}x)"
+        f"  same answers: {same_path and same_bare}"
     )
-
-    def theirs() -> None:
-        activation = env.Activation(data)
-        for expression in compiled.values():
-            expression.eval(activation)
-
-    return f"{line}  cel-expr-python {rate(theirs):8,.0f}/s  same answers: {same}"
-
-
-def _answer(expression: Any, data: dict[str, Any]) -> Any:
-    try:
-        return expression.eval(data=data).plain_value()
-    except Exception as exc:  # an error is an answer too
-        return f"error: {type(exc).__name__}"
-
-
-def _ours_answer(key: str, mapping: Any, condition: Any, mapped: Any) -> Any:
-    if key == "(condition)":
-        return condition.allows(ASSERTION, mapped)
-    if key == "google.subject":
-        return mapped.subject
-    if key == "google.groups":
-        return list(mapped.groups)
-    value = mapped.attributes.get(key.removeprefix("attribute."))
-    return value if value is None or isinstance(value, str) else list(value)
 
 
 if __name__ == "__main__":
