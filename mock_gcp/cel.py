@@ -329,7 +329,10 @@ class _Failed(Exception):
 
 def _evaluate(program: _Program, activation: Mapping[str, Any]) -> Any:
     if program.compiled is not None:
-        return _google_evaluate(program.compiled, activation)
+        try:
+            return _google_evaluate(program.compiled, activation)
+        except TypeError:
+            pass  # a value JSON has no form for (a timestamp, bytes): cel-python's answer
     try:
         result = program.runner.evaluate(dict(activation))
     # cel-python reports most failures as CELEvalError but lets some Python errors (regex
@@ -362,7 +365,7 @@ def _google_evaluate(compiled: Any, activation: Mapping[str, Any]) -> Any:
         raise _Failed(str(exc)) from None
     if value.type() == _GOOGLE_ERROR:
         raise _Failed(str(value.plain_value()))
-    return _to_cel(value.plain_value())
+    return _to_cel(value.plain_value())  # TypeError: not a JSON value
 
 
 def _plain(value: Any) -> Any:
