@@ -15,6 +15,8 @@ MODULES = (
     "bench.intercept",
     "bench.explorer",
     "bench.journal",
+    "bench.scale",
+    "bench.cel",
 )
 
 

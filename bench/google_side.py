@@ -1,7 +1,7 @@
 """Google's side under gunicorn: STS exchanges/s and generateIdToken/s beside the IdP's tokens/s.
 
 One run starts the stack in processes mode (the IdP under gunicorn with 2 workers; Google's
-side in one gunicorn process, whose threads share the federated tokens), then drives, with
+side under one gunicorn worker per core, its tokens sealed), then drives, with
 wrk over loopback and one after the other: ``POST /token`` at the IdP, ``POST /v1/token`` at
 STS (one RS256 verification per exchange, the JWKS cached), and ``:generateIdToken`` (one
 RS256 signature). Raw pyjwt RS256 signing and verification on one core, timed in the same

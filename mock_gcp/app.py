@@ -19,6 +19,7 @@ from mock_gcp.errors import ApiError, OAuthError
 from mock_gcp.iamcredentials import http as iamcredentials
 from mock_gcp.issuer import http as oauth2
 from mock_gcp.journal import http as journal
+from mock_gcp.key_source import KeySource
 from mock_gcp.metadata import http as metadata
 from mock_gcp.metadata.server import MetadataError
 from mock_gcp.resource_manager import http as resource_manager
@@ -95,11 +96,13 @@ def create_app_from_settings(
     """The app for settings. ``backend``: one already built in this process, shared with the
     stack's in-process front ends (threads mode); else one is built from the settings."""
     if backend is None:
+        keys = KeySource.open(settings.key_file) if settings.key_file else None
         backend = GoogleBackend(
             load_topology(settings.topology),
             settings.deviations(),
             journal=settings.journal.open(),
             topology_state=settings.topology_state,
+            keys=keys,
         )
     return create_app(backend, admin_secret=settings.admin_secret)
 

@@ -1,4 +1,4 @@
-"""The state Google's side shares across its services: the topology, issued tokens, keys.
+"""The state Google's side shares across its services: the topology, the token sealer, keys.
 
 One GoogleBackend serves STS, IAM Credentials, the Google issuer and the metadata server of
 one emulated project. The topology can be replaced at run time (tests apply their own
@@ -15,6 +15,7 @@ from pathlib import Path
 
 from mock_gcp.issuer.id_tokens import GoogleIssuer
 from mock_gcp.journal.store import Journal, MemoryJournal
+from mock_gcp.key_source import KeySource
 from mock_gcp.service_account_keys import ServiceAccountKeys
 from mock_gcp.tokens import TokenStore
 from mock_gcp.topology import Topology
@@ -51,18 +52,24 @@ class GoogleBackend:
         issuer: GoogleIssuer | None = None,
         journal: Journal | None = None,
         topology_state: Path | None = None,
+        keys: KeySource | None = None,
     ):
-        # topology_state: the file through which every process of the stack follows a
-        # topology applied at run time (mock_gcp.topology_state); None: this object only.
+        """``keys``: the key source this instance shares with others (``KeySource.open``);
+        else the issuer's, or keys of this process's own. ``topology_state``: the file through
+        which every process of the stack follows a topology applied at run time
+        (mock_gcp.topology_state); None: this object only."""
         self._topology = TopologyState(topology, topology_state)
         self.deviations = deviations
         self.clock = clock
-        self.tokens = TokenStore(clock, lambda: self.topology)
-        self.issuer = issuer or GoogleIssuer(deviations.google_issuer, clock=clock)
+        if keys is None:
+            keys = issuer.source if issuer is not None else KeySource()
+        self.keys = keys
+        self.tokens = TokenStore(clock, lambda: self.topology, keys)
+        self.issuer = issuer or GoogleIssuer(deviations.google_issuer, clock=clock, source=keys)
         self.issuer_keys = IssuerKeyCache(
             ttl=deviations.jwks_cache_seconds, allow_http=deviations.allow_http_issuers
         )
-        self.service_account_keys = ServiceAccountKeys()
+        self.service_account_keys = ServiceAccountKeys(keys)
         # Every request with its decision (mock_gcp.journal); one process's memory unless
         # the stack gives the file its parts share.
         self.journal: Journal = journal if journal is not None else MemoryJournal(clock=clock)

@@ -8,6 +8,7 @@
 | WIFLAB_ADMIN_SECRET | admin_secret | beyond loopback: read the journal, change the topology |
 | WIFLAB_JOURNAL* | journal | the journal (``mock_gcp.journal.settings``) |
 | WIFLAB_TOPOLOGY_STATE | topology_state | optional: the file a run-time topology is shared in |
+| WIFLAB_GOOGLE_KEYS | key_file | the key source all workers and instances share (made if missing) |
 
 The issuer is the stand-in's own URL by default, or https://accounts.google.com for relying
 parties that insist on it.
@@ -35,6 +36,8 @@ class GoogleSettings:
     journal: JournalSettings = field(default_factory=JournalSettings)
     admin_secret: str | None = field(default=None, repr=False)
     topology_state: Path | None = None
+    # The shared key source (mock_gcp.key_source); None: keys of this process only.
+    key_file: Path | None = None
 
     def __post_init__(self) -> None:
         check_url("WIFLAB_GOOGLE_ISSUER", self.google_issuer)
@@ -50,6 +53,7 @@ class GoogleSettings:
             journal=JournalSettings.from_env(environ),
             admin_secret=environ.get("WIFLAB_ADMIN_SECRET", "").strip() or None,
             topology_state=optional_path(environ, "WIFLAB_TOPOLOGY_STATE"),
+            key_file=optional_path(environ, "WIFLAB_GOOGLE_KEYS"),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -61,6 +65,7 @@ class GoogleSettings:
             **self.journal.to_env(),
             "WIFLAB_ADMIN_SECRET": self.admin_secret or "",
             "WIFLAB_TOPOLOGY_STATE": str(self.topology_state or ""),
+            "WIFLAB_GOOGLE_KEYS": str(self.key_file or ""),
         }
 
     def deviations(self) -> LocalDeviations:

@@ -1,8 +1,16 @@
 """Opaque tokens the stand-in issues (STS federated tokens, service-account access tokens).
 
-Real Google tokens are opaque to clients; the stand-in remembers what each one stands for
-(caller, scopes, expiry) in memory. Thread-safe; expired entries are dropped as new ones
-are issued, so memory stays bounded by the number of live tokens.
+Real Google tokens are opaque to clients and good on any of Google's machines. The stand-in's
+are too: each token carries what it stands for (the caller, its kind, scopes, the provider
+that accepted the subject token, when it was issued and when it expires), sealed with
+AES-256-GCM (``cryptography``'s AESGCM) under a key every instance shares
+(``mock_gcp.key_source``). Nothing is kept per token, so memory does not grow with the number
+issued, and a token one worker or instance issued is good on every other.
+
+The shape: ``ya29.`` and a kind letter (``ya29.d.`` federated, ``ya29.c.`` access), then
+base64url without padding of ``version (1) | key id (4) | nonce (12) | ciphertext + tag``. The
+prefix and header are authenticated too, so a token relabelled as another kind, sealed with
+another key, truncated or tampered with does not open: it is then exactly an unknown token.
 
 A token also dies with what it stands for, read from the current topology at use time: a
 federated token when its pool is disabled or deleted ("You cannot use a disabled pool to
@@ -13,21 +21,41 @@ account's token when the account is disabled or deleted (iam.v1.json ``ServiceAc
 
 from __future__ import annotations
 
-import secrets
-import threading
+import base64
+import binascii
+import json
+import os
 import time
+import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, replace
+from types import MappingProxyType
+from typing import Any, Literal
+
+from cryptography.exceptions import InvalidTag
 
 from mock_gcp.iam import Caller
+from mock_gcp.key_source import SEALING_ID_BYTES, KeyMaterial, KeySource
 from mock_gcp.topology import Topology
 
 TokenKind = Literal["federated", "access"]
 
 # Google's prefixes: STS federated tokens and service-account access tokens both start with
 # "ya29."; the second letter group differs by kind in practice. Clients must not parse them.
-_PREFIX = {"federated": "ya29.d.", "access": "ya29.c."}
+_PREFIX: dict[TokenKind, str] = {"federated": "ya29.d.", "access": "ya29.c."}
+_KIND_OF: dict[str, TokenKind] = {prefix: kind for kind, prefix in _PREFIX.items()}
+_PREFIX_LENGTH = len("ya29.d.")
+# Google's STS answers with an access_token of at most 12288 bytes (sts.v1.json).
+MAX_TOKEN_LENGTH = 12288
+_VERSION_JSON = 1
+_VERSION_DEFLATE = 2
+_NONCE_BYTES = 12
+_HEADER_BYTES = 1 + SEALING_ID_BYTES
+_TAG_BYTES = 16
+# Payloads over this are deflated first (large mapped attributes); small ones stay as they are.
+_DEFLATE_ABOVE = 512
+# The plaintext is ours (authenticated): still, never inflate more than a token could carry.
+_MAX_PLAINTEXT = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -62,17 +90,94 @@ def revocation(topology: Topology, issued: IssuedToken) -> str | None:
     return None
 
 
+def seal(material: KeyMaterial, issued: IssuedToken) -> str:
+    """The token text for ``issued`` (its ``token`` field is ignored)."""
+    prefix = _PREFIX[issued.kind]
+    caller = issued.caller
+    payload = {
+        "c": [caller.kind, caller.name, caller.pool_name, list(caller.groups)],
+        "a": {k: v if isinstance(v, str) else list(v) for k, v in caller.attributes.items()},
+        "s": list(issued.scopes),
+        "i": issued.issued_at,
+        "e": issued.expires_at,
+        "p": issued.provider,
+    }
+    # surrogatepass: a mapping can build a lone surrogate; it must come back as it went in.
+    plain = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode(
+        "utf-8", "surrogatepass"
+    )
+    version = _VERSION_JSON
+    if len(plain) > _DEFLATE_ABOVE:
+        plain, version = zlib.compress(plain, 6), _VERSION_DEFLATE
+    key = material.sealing[0]
+    header = bytes([version]) + key.id
+    nonce = os.urandom(_NONCE_BYTES)
+    sealed = key.aead.encrypt(nonce, plain, prefix.encode("ascii") + header)
+    return prefix + _b64(header + nonce + sealed)
+
+
+def unseal(material: KeyMaterial, token: str) -> IssuedToken | None:
+    """What ``token`` stands for, or None when it is none of ours (any key in ``material``)."""
+    kind = _KIND_OF.get(token[:_PREFIX_LENGTH])
+    if kind is None or len(token) > MAX_TOKEN_LENGTH:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(_padded(token[_PREFIX_LENGTH:]))
+    except (binascii.Error, ValueError):
+        return None
+    if len(raw) < _HEADER_BYTES + _NONCE_BYTES + _TAG_BYTES:
+        return None
+    header, nonce = raw[:_HEADER_BYTES], raw[_HEADER_BYTES : _HEADER_BYTES + _NONCE_BYTES]
+    key = material.sealing_by_id.get(header[1:])
+    if key is None or header[0] not in (_VERSION_JSON, _VERSION_DEFLATE):
+        return None
+    aad = token[:_PREFIX_LENGTH].encode("ascii") + header
+    try:
+        plain = key.aead.decrypt(nonce, raw[_HEADER_BYTES + _NONCE_BYTES :], aad)
+        if header[0] == _VERSION_DEFLATE:
+            inflater = zlib.decompressobj()
+            plain = inflater.decompress(plain, _MAX_PLAINTEXT)
+        return _issued(token, kind, json.loads(plain.decode("utf-8", "surrogatepass")))
+    except (InvalidTag, zlib.error, ValueError, TypeError, KeyError, IndexError):
+        return None
+
+
+def _issued(token: str, kind: TokenKind, payload: dict[str, Any]) -> IssuedToken:
+    caller_kind, name, pool_name, groups = payload["c"]
+    attributes = {k: v if isinstance(v, str) else tuple(v) for k, v in payload["a"].items()}
+    return IssuedToken(
+        token=token,
+        kind=kind,
+        caller=Caller(caller_kind, name, pool_name, tuple(groups), MappingProxyType(attributes)),
+        scopes=tuple(payload["s"]),
+        issued_at=float(payload["i"]),
+        expires_at=float(payload["e"]),
+        provider=payload["p"],
+    )
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
+
+
+def _padded(text: str) -> bytes:
+    if not text.isascii() or "=" in text:
+        raise ValueError("not base64url without padding")
+    return (text + "=" * (-len(text) % 4)).encode("ascii")
+
+
 class TokenStore:
+    """Issues and opens sealed tokens; it keeps nothing per token."""
+
     def __init__(
         self,
         clock: Callable[[], float] = time.time,
         topology: Callable[[], Topology] | None = None,
+        keys: KeySource | None = None,
     ):
         self._clock = clock
         self._topology = topology
-        self._tokens: dict[str, IssuedToken] = {}
-        self._lock = threading.Lock()
-        self._next_purge = 0.0
+        self._keys = keys or KeySource()
 
     def issue(
         self,
@@ -83,8 +188,8 @@ class TokenStore:
         provider: str | None = None,
     ) -> IssuedToken:
         now = self._clock()
-        token = IssuedToken(
-            token=_PREFIX[kind] + secrets.token_urlsafe(96),
+        unsealed = IssuedToken(
+            token="",
             kind=kind,
             caller=caller,
             scopes=scopes,
@@ -92,15 +197,11 @@ class TokenStore:
             expires_at=now + lifetime,
             provider=provider,
         )
-        with self._lock:
-            self._tokens[token.token] = token
-            if now >= self._next_purge:
-                self._purge(now)
-        return token
+        return replace(unsealed, token=seal(self._keys.current(), unsealed))
 
     def find(self, token: str) -> IssuedToken | None:
         """The unexpired token, or None when unknown or expired (revoked or not)."""
-        found = self._tokens.get(token)
+        found = unseal(self._keys.current(), token)
         if found is None or found.expires_at <= self._clock():
             return None
         return found
@@ -115,11 +216,3 @@ class TokenStore:
         if found is None or self.revoked(found) is not None:
             return None
         return found
-
-    def __len__(self) -> int:
-        return len(self._tokens)
-
-    def _purge(self, now: float) -> None:
-        for key in [k for k, t in self._tokens.items() if t.expires_at <= now]:
-            del self._tokens[key]
-        self._next_purge = now + 60

@@ -10,6 +10,7 @@ then per topology service its Cloud Run front end +10+2i and its app +11+2i.
 
 from __future__ import annotations
 
+import os
 import secrets
 import socket
 from collections.abc import Mapping
@@ -21,6 +22,7 @@ from idp_server.settings import IdpSettings
 from mock_gcp.backend import GoogleBackend
 from mock_gcp.iamcredentials.grpc import grpc_address, reserve_port
 from mock_gcp.journal.settings import JournalSettings
+from mock_gcp.key_source import KEY_FILE_NAME, KeySource
 from mock_gcp.run.settings import FrontEndSettings
 from mock_gcp.settings import GoogleSettings
 from mock_gcp.topology import IDP_APP, Topology
@@ -109,6 +111,8 @@ class Layout:
     explorer: bool = True
     # How many journal entries the stack keeps (WIFLAB_JOURNAL_SIZE); 0 switches it off.
     journal_size: int = 1000
+    # Gunicorn workers of Google's side (processes mode); None = the number of cores.
+    google_workers: int | None = None
 
 
 def journal_settings(layout: Layout) -> JournalSettings:
@@ -174,6 +178,11 @@ class Described:
     explorer_url: str | None = None
 
 
+def google_workers(requested: int | None) -> int:
+    """Google's side's gunicorn workers: as requested, else one per core."""
+    return requested if requested is not None else max(1, os.cpu_count() or 1)
+
+
 def describe(layout: Layout, sockets: Sockets, host: str) -> Described:
     """Every part the stack runs, on the sockets it binds here."""
     from idp_server.keystore import create_state_file, initial_keyset
@@ -208,6 +217,10 @@ def describe(layout: Layout, sockets: Sockets, host: str) -> Described:
     issuer = layout.google_issuer or (intercept.GOOGLE_ISSUER if layout.intercept else google_url)
     topology_state = fresh_topology_state(layout.state_dir)
     journal = journal_settings(layout)
+    # One key source for every worker of Google's side and every front end: made here, then
+    # read by each of them (a new issuer key is known to the front ends at once).
+    google_keys = layout.state_dir / "google" / KEY_FILE_NAME
+    key_source = KeySource.open(google_keys)
     google = GoogleSettings(
         layout.topology_path,
         google_issuer=issuer,
@@ -215,10 +228,15 @@ def describe(layout: Layout, sockets: Sockets, host: str) -> Described:
         topology_state=topology_state,
         journal=journal,
         admin_secret=layout.admin_secret,
+        key_file=google_keys,
     )
     backend = (
         GoogleBackend(
-            topology, google.deviations(), journal=journal.open(), topology_state=topology_state
+            topology,
+            google.deviations(),
+            journal=journal.open(),
+            topology_state=topology_state,
+            keys=key_source,
         )
         if layout.in_process
         else None
@@ -231,8 +249,9 @@ def describe(layout: Layout, sockets: Sockets, host: str) -> Described:
             google_url,
             google,
             "mock_gcp.app:create_app_from_settings",
-            # One process: the tokens STS issues live in its memory, shared by its threads.
-            ServerOptions(workers=1),
+            # Tokens are sealed and keys shared (mock_gcp.key_source): any worker serves any
+            # request.
+            ServerOptions(workers=google_workers(layout.google_workers)),
             shared,
             grpc_address=grpc_target,
         )
@@ -275,6 +294,7 @@ def describe(layout: Layout, sockets: Sockets, host: str) -> Described:
             app_secret=app_secret,
             topology_state=topology_state,
             journal=journal,
+            google_keys=google_keys,
         )
         parts.append(
             Part(

@@ -90,6 +90,10 @@ class StackOptions:
     explorer: bool = True
     # The journal keeps the last N requests with their decisions (issue 13); 0 switches it off.
     journal_size: int = 1000
+    # Processes mode: gunicorn workers of Google's side; None = the number of cores. They
+    # share one key source (state_dir/google/google-keys.json) and the tokens are sealed, so
+    # any worker answers any request.
+    google_workers: int | None = None
 
 
 class Stack:
@@ -194,6 +198,7 @@ class Stack:
             intercept=options.intercept,
             explorer=options.explorer,
             journal_size=options.journal_size,
+            google_workers=options.google_workers,
         )
         sockets = Sockets(options.host, options.port_base)
         try:

@@ -42,6 +42,7 @@ class StackFlags:
     idp_token_secret: str | None = None
     intercept: bool = False
     journal_size: int = 1000
+    google_workers: int | None = None  # None: the number of cores (processes mode)
 
 
 def stack_from_flags(flags: StackFlags) -> Stack:
@@ -59,6 +60,7 @@ def stack_from_flags(flags: StackFlags) -> Stack:
         idp_token_secret=flags.idp_token_secret or None,
         intercept=flags.intercept,
         journal_size=flags.journal_size,
+        google_workers=flags.google_workers,
     )
     try:
         return Stack(options)
@@ -92,9 +94,10 @@ def serve_until_signalled(stack: Stack) -> None:
     """Start the stack, print the ready line, and stop cleanly on SIGINT or SIGTERM.
 
     A part that stops by itself stops the whole stack: ``PartDied`` names it. Not restarted,
-    because a restarted part is a different one: Google's side would have forgotten every
-    token it issued, the IdP's clients would see a gap they cannot explain, and a part that
-    crashes again would loop unseen. A lab should show the failure, not hide it."""
+    because a restarted part is a different one: the IdP's clients would see a gap they cannot
+    explain, and a part that crashes again would loop unseen. A lab should show the failure,
+    not hide it. (Google's side itself loses nothing: its tokens are sealed, its keys in the
+    state dir.)"""
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopping.set())

@@ -2,26 +2,27 @@
 
 Real tokens carry ``iss: https://accounts.google.com``; locally the issuer is the
 stand-in's own URL unless told otherwise (a relying party fetching certs from the issuer
-would otherwise go to Google). Keys are generated at start-up and rotate on request; the
-previous key stays published, as Google keeps two or three keys in its certs at a time.
+would otherwise go to Google). Its keys come from the key source (``mock_gcp.key_source``), so
+every worker and instance signs with the same one; they rotate on request, and the previous
+key stays published, as Google keeps two or three keys in its certs at a time.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import jwt
 
+from mock_gcp.key_source import KEPT_KEYS, KeyMaterial, KeySource
 from mock_gcp.topology import ServiceAccount
 from wiflab_core import jose, keys
 from wiflab_core.wire import GOOGLE_ISSUERS
 
 ID_TOKEN_LIFETIME = 3600
 # Google publishes the current and the previous signing keys.
-PUBLISHED_KEYS = 2
+PUBLISHED_KEYS = KEPT_KEYS
 
 
 class GoogleIssuer:
@@ -30,48 +31,35 @@ class GoogleIssuer:
         issuer: str,
         signing_keys: list[keys.SigningKey] | None = None,
         clock: Callable[[], float] = time.time,
+        *,
+        source: KeySource | None = None,
     ):
+        """Signs with the key source's active issuer key (``source``; else keys of its own,
+        ``signing_keys`` or a fresh one), and publishes the current and previous ones."""
         self.issuer = issuer.rstrip("/")
         self._clock = clock
-        self._lock = threading.Lock()
-        self._published: list[keys.SigningKey] = []
-        self._certificates: dict[str, str] = {}
-        self._verification = keys.VerificationKeys({"keys": []})
-        for key in reversed(signing_keys or [keys.generate("RS256")]):
-            self._publish(key)
+        self._source = source or KeySource(KeyMaterial.fresh(signing_keys))
+
+    @property
+    def source(self) -> KeySource:
+        return self._source
 
     @property
     def active(self) -> keys.SigningKey:
-        return self._published[0]
+        return self._source.current().active_issuer
 
     def rotate(self) -> keys.SigningKey:
         """A new active key; the previous one stays published, older ones are retired."""
-        key = keys.generate("RS256")
-        self._publish(key)
-        return key
-
-    def _publish(self, key: keys.SigningKey) -> None:
-        with self._lock:
-            published = [key, *self._published][:PUBLISHED_KEYS]
-            certificates = {
-                k.kid: self._certificates.get(k.kid) or k.certificate_pem("wiflab-google-issuer")
-                for k in published
-            }
-            verification = keys.VerificationKeys(keys.render_jwks(k.public_jwk for k in published))
-            self._published, self._certificates, self._verification = (
-                published,
-                certificates,
-                verification,
-            )
+        return self._source.rotate(sealing=False).active_issuer
 
     def jwks(self) -> dict[str, Any]:
-        return keys.render_jwks(k.public_jwk for k in self._published)
+        return self._source.current().issuer_jwks
 
     def pem_map(self) -> dict[str, str]:
-        return dict(self._certificates)
+        return dict(self._source.current().issuer_pem_map)
 
     def key_for(self, kid: str) -> jwt.PyJWK | None:
-        return self._verification.get(kid)
+        return self._source.current().issuer_key(kid)
 
     def id_token(
         self,

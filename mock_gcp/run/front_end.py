@@ -17,6 +17,7 @@ import html
 import logging
 import os
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -28,6 +29,7 @@ from werkzeug.wsgi import ClosingIterator
 
 from mock_gcp.journal.record import TOKEN_HEADERS, Record
 from mock_gcp.journal.store import Journal, NoJournal
+from mock_gcp.key_source import KeySource
 from mock_gcp.run.admission import (
     ERROR_CONTENT_TYPE,
     AdmissionOutcome,
@@ -366,7 +368,12 @@ def create_app_from_settings(
     else:
         # The topology in force: the state file's when one was applied at run time.
         state = TopologyState(load_topology(settings.topology), settings.topology_state)
-        topology, google_keys = state.current, jwks_key_lookup(settings.google_certs_url)
+        topology = state.current
+        google_keys = (
+            key_source_lookup(settings.google_keys)
+            if settings.google_keys
+            else jwks_key_lookup(settings.google_certs_url)
+        )
         journal = settings.journal.open()
     return create_app_for_topology(
         topology,
@@ -392,6 +399,14 @@ def jwks_key_lookup(certs_url: str) -> KeyLookup:
     """kid -> key from a JWKS URL, through the one JWKS cache: fetched once; an unknown kid
     may refetch once. Raises ``KeysUnavailable`` when the certs cannot be fetched."""
     return JwksCache(ttl=JWKS_LIFESPAN_SECONDS).lookup(certs_url)
+
+
+def key_source_lookup(path: Path) -> KeyLookup:
+    """kid -> key straight from Google's key source (``mock_gcp.key_source``), as Google's own
+    front ends know Google's keys: a key rotated in is known at once, with no JWKS cooldown
+    (one stat of the key file per request)."""
+    source = KeySource.open(path, create=False)
+    return lambda kid: source.current().issuer_key(kid)
 
 
 def _request_target(environ: WSGIEnvironment) -> str:

@@ -11,8 +11,9 @@
 | WIFLAB_RUN_APP_SECRET | app_secret | optional: sent to the app in ``X-Wiflab-Front-End`` |
 | WIFLAB_JOURNAL* | journal | optional: where it records (``mock_gcp.journal.settings``) |
 | WIFLAB_TOPOLOGY_STATE | topology_state | optional: the run-time topology's state file |
+| WIFLAB_GOOGLE_KEYS | google_keys | optional: Google's key source, read instead of the certs URL |
 
-All but the last two are required.
+The first six are required.
 """
 
 from __future__ import annotations
@@ -49,6 +50,9 @@ class FrontEndSettings:
     app_secret: str = dataclasses.field(default="", repr=False)
     journal: JournalSettings = dataclasses.field(default_factory=JournalSettings)
     topology_state: Path | None = None
+    # Google's key source (mock_gcp.key_source) when the front end shares it: new issuer keys
+    # are then known at once, with no JWKS fetch.
+    google_keys: Path | None = None
 
     def __post_init__(self) -> None:
         if not self.service.strip():
@@ -71,6 +75,7 @@ class FrontEndSettings:
             app_secret=environ.get("WIFLAB_RUN_APP_SECRET", "").strip(),
             journal=JournalSettings.from_env(environ),
             topology_state=optional_path(environ, "WIFLAB_TOPOLOGY_STATE"),
+            google_keys=optional_path(environ, "WIFLAB_GOOGLE_KEYS"),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -81,4 +86,5 @@ class FrontEndSettings:
             "WIFLAB_RUN_APP_SECRET": self.app_secret,
             **self.journal.to_env(),
             "WIFLAB_TOPOLOGY_STATE": str(self.topology_state or ""),
+            "WIFLAB_GOOGLE_KEYS": str(self.google_keys or ""),
         }

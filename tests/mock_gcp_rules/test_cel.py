@@ -260,3 +260,20 @@ def test_evaluation_leaves_the_claims_alone(seed_mapping):
     seed_mapping.apply(token)
     Condition.compile("attribute.isadmin == 'true'").allows(token, seed_mapping.apply(token))
     assert repr(token) == before
+
+
+@pytest.mark.parametrize(
+    "expression",
+    ["timestamp('2020-01-01T00:00:00Z')", "duration('1s')", "b'bytes'", "type(1)"],
+)
+def test_values_json_has_no_form_for_are_no_bool_and_no_attribute(expression):
+    """Whichever CEL runtime evaluates them: a refusal in Google's words, never an error."""
+    with pytest.raises(ConditionError) as caught:
+        Condition.compile(expression).allows({"sub": "alice"}, MappedAttributes("alice"))
+    assert sts_says(caught.value)[1:] == ("unauthorized_client", CONDITION_REJECTED)
+    mapping = AttributeMapping.compile(
+        {"google.subject": "assertion.sub", "attribute.x": expression}
+    )
+    with pytest.raises(MappingError) as refused:
+        mapping.apply({"sub": "alice"})
+    assert refused.value.key == "attribute.x"

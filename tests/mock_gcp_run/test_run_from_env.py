@@ -9,6 +9,7 @@ import pytest
 import requests
 from flask import Flask, jsonify
 
+from mock_gcp.key_source import KeySource, KeySourceError
 from mock_gcp.run.front_end import FrontEndConfigError, create_app_from_env
 from mock_gcp.topology import TopologyError
 from tests.mock_gcp_run.helpers import CALLER, CALLER_UNIQUE_ID, GOOGLE_ISSUER, id_token_claims
@@ -137,3 +138,36 @@ def test_front_end_runs_under_gunicorn(topology_file: Path, google_certs: str) -
             assert dump_seen["query"] == {"via": ["gunicorn"]}
             assert dump_seen["body"] == "hello"
             assert dump_seen["headers"]["X-Forwarded-For"] == "127.0.0.1"
+
+
+def test_a_front_end_sharing_google_s_key_source_accepts_a_new_issuer_key_at_once(
+    topology_file: Path, tmp_path: Path, dump_url: str, running_servers: list[ThreadedServer]
+) -> None:
+    keys_path = tmp_path / "google-keys.json"
+    google_side = KeySource.open(keys_path)  # what Google's side signs with
+    holder: dict[str, Any] = {}
+    server = ThreadedServer(lambda environ, start: holder["app"](environ, start))
+    # The certs URL is unreachable: keys come from the key source, never over HTTP.
+    env = front_end_env(topology_file, "dump", server.url, dump_url, "http://127.0.0.1:9/c")
+    holder["app"] = create_app_from_env({**env, "WIFLAB_GOOGLE_KEYS": str(keys_path)})
+    running_servers.append(server.start())
+
+    def status(key: SigningKey) -> int:
+        token = key.sign(id_token_claims(server.url))
+        headers = {"Authorization": f"Bearer {token}"}
+        return requests.get(server.url + "/dump", headers=headers).status_code
+
+    before = google_side.current().active_issuer
+    assert status(before) == 200
+    rotated = google_side.rotate().active_issuer
+    # At once: no cooldown on the new kid; the previous key is still good.
+    assert (status(rotated), status(before)) == (200, 200)
+    google_side.rotate()
+    assert status(before) == 401  # retired two rotations later
+
+
+def test_a_missing_key_source_is_named(topology_file: Path, tmp_path: Path) -> None:
+    env = front_end_env(topology_file, "dump", "http://a", "http://b", "http://c/certs")
+    absent = tmp_path / "absent-keys.json"
+    with pytest.raises(KeySourceError, match=r"absent-keys\.json"):
+        create_app_from_env({**env, "WIFLAB_GOOGLE_KEYS": str(absent)})

@@ -3,7 +3,10 @@ mode): ``from_env(to_env(s)) == s`` for every app, and a bad value names its var
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -16,7 +19,7 @@ from mock_gcp.settings import GoogleSettings, SettingsError
 from mock_gcp.topology import load_topology
 from protected_app.settings import CLOUD_RUN_VARIABLES, Settings, VerifyMode
 from protected_app.settings import SettingsError as AppError
-from wiflab_lab.parts import Layout, Sockets, describe
+from wiflab_lab.parts import Described, Layout, Sockets, describe
 
 REPO = Path(__file__).resolve().parents[2]
 TOPOLOGY = REPO / "wif.yaml"
@@ -31,18 +34,28 @@ paths = st.builds(lambda name: Path("/state") / name, word)
 
 
 @quick
-@given(paths, url, st.none() | url)
-def test_google_settings_round_trip(topology: Path, issuer: str, idp: str | None) -> None:
-    built = GoogleSettings(topology, google_issuer=issuer, idp_issuer=idp)
+@given(paths, url, st.none() | url, st.none() | paths)
+def test_google_settings_round_trip(
+    topology: Path, issuer: str, idp: str | None, key_file: Path | None
+) -> None:
+    built = GoogleSettings(topology, google_issuer=issuer, idp_issuer=idp, key_file=key_file)
     assert GoogleSettings.from_env(built.to_env()) == built
 
 
 @quick
-@given(paths, word, url, url, url, url)
+@given(paths, word, url, url, url, url, st.none() | paths)
 def test_front_end_settings_round_trip(
-    topology: Path, service: str, service_url: str, upstream: str, certs: str, issuer: str
+    topology: Path,
+    service: str,
+    service_url: str,
+    upstream: str,
+    certs: str,
+    issuer: str,
+    keys: Path | None,
 ) -> None:
-    built = FrontEndSettings(topology, service, service_url, upstream, certs, issuer)
+    built = FrontEndSettings(
+        topology, service, service_url, upstream, certs, issuer, google_keys=keys
+    )
     assert FrontEndSettings.from_env(built.to_env()) == built
 
 
@@ -134,22 +147,31 @@ def test_a_bad_value_names_its_variable(parse, env, named) -> None:
         assert caught.type is FrontEndConfigError
 
 
+def _described(state_dir: Path, in_process: bool, **layout: Any) -> Described:
+    """The stack's parts, described on ephemeral ports (closed again)."""
+    sockets = Sockets("127.0.0.1", 0)
+    try:
+        return describe(
+            Layout(
+                topology=load_topology(TOPOLOGY),
+                topology_path=TOPOLOGY,
+                state_dir=state_dir,
+                in_process=in_process,
+                admin_secret="admin",
+                **layout,
+            ),
+            sockets,
+            "127.0.0.1",
+        )
+    finally:
+        sockets.close()
+
+
 @pytest.mark.parametrize("in_process", [True, False])
 def test_every_part_travels_as_its_variables(tmp_path: Path, in_process: bool) -> None:
     """The stack's own description: each part's settings survive the trip to a gunicorn child,
     on the ports the port base gives (IdP +0, Google +1, front ends +10+2i, apps +11+2i)."""
-    layout = Layout(
-        topology=load_topology(TOPOLOGY),
-        topology_path=TOPOLOGY,
-        state_dir=tmp_path,
-        in_process=in_process,
-        admin_secret="admin",
-    )
-    sockets = Sockets("127.0.0.1", 0)
-    try:
-        described = describe(layout, sockets, "127.0.0.1")
-    finally:
-        sockets.close()
+    described = _described(tmp_path, in_process)
     assert (described.backend is not None) is in_process
     names = [(part.name, part.port_offset) for part in described.parts]
     assert names == [
@@ -163,3 +185,17 @@ def test_every_part_travels_as_its_variables(tmp_path: Path, in_process: bool) -
     for part in described.parts:
         assert type(part.settings).from_env(part.settings.to_env()) == part.settings
         assert bool(part.shared) is (in_process and part.name.startswith(("google", "run:")))
+
+
+@pytest.mark.parametrize(("requested", "expected"), [(None, os.cpu_count() or 1), (3, 3)])
+def test_google_s_side_runs_one_worker_per_core_unless_told(
+    tmp_path: Path, requested: int | None, expected: int
+) -> None:
+    """Its workers, and every front end, read one key file in the state dir (owner only)."""
+    described = _described(tmp_path, False, google_workers=requested)
+    google = next(part for part in described.parts if part.name == "google")
+    assert google.server.workers == expected
+    key_file = google.settings.to_env()["WIFLAB_GOOGLE_KEYS"]
+    assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
+    fronts = [p for p in described.parts if p.name.startswith("run:")]
+    assert {p.settings.to_env()["WIFLAB_GOOGLE_KEYS"] for p in fronts} == {key_file}

@@ -30,7 +30,7 @@ PATH = click.Path(path_type=Path)
 
 def stack_options(port_base: int) -> Callable[[F], F]:
     """The flags of the stack to start: --topology, --state-dir, --mode, --host, --port-base,
-    --google-issuer."""
+    --google-issuer, --google-workers."""
     return options(
         click.option(
             "--topology", type=PATH, help=f"the topology file (default: {DEFAULT_TOPOLOGY})"
@@ -52,6 +52,11 @@ def stack_options(port_base: int) -> Callable[[F], F]:
             "--google-issuer",
             help="iss of Google-signed ID tokens (default: the stand-in's own URL; "
             "https://accounts.google.com for relying parties that insist on it)",
+        ),
+        click.option(
+            "--google-workers",
+            type=click.IntRange(min=1),
+            help="processes mode: gunicorn workers of Google's side (default: the cores)",
         ),
     )
 
