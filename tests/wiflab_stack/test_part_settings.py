@@ -170,7 +170,8 @@ def _described(state_dir: Path, in_process: bool, **layout: Any) -> Described:
 @pytest.mark.parametrize("in_process", [True, False])
 def test_every_part_travels_as_its_variables(tmp_path: Path, in_process: bool) -> None:
     """The stack's own description: each part's settings survive the trip to a gunicorn child,
-    on the ports the port base gives (IdP +0, Google +1, front ends +10+2i, apps +11+2i)."""
+    on the ports the port base gives (IdP +0, Google +1, explorer +3, front ends +10+2i, apps
+    +11+2i)."""
     described = _described(tmp_path, in_process)
     assert (described.backend is not None) is in_process
     names = [(part.name, part.port_offset) for part in described.parts]
@@ -180,7 +181,7 @@ def test_every_part_travels_as_its_variables(tmp_path: Path, in_process: bool) -
         ("app:federated-auth-cloud-run", 11),
         ("run:federated-auth-cloud-run", 10),
         ("run:idp-on-cloud-run", 12),  # its app is the IdP itself
-        ("explorer", 2),
+        ("explorer", 3),
     ]
     for part in described.parts:
         assert type(part.settings).from_env(part.settings.to_env()) == part.settings
