@@ -136,7 +136,12 @@ class Ring:
         A ``since`` beyond the last id (a journal started afresh) reads from the start."""
         if since > self.last_id:
             since = 0
-        found = [
-            s.entry for s in self._stored if s.id > since and (chain is None or s.chain == chain)
-        ]
-        return found, max(since, self.last_id)
+        # Ids grow along the ring: the entries beyond ``since`` are its tail, read from the
+        # end (a follower near the end reads a few, not all N, on each new entry).
+        newer: list[Stored] = []
+        for stored in reversed(self._stored):
+            if stored.id <= since:
+                break
+            if chain is None or stored.chain == chain:
+                newer.append(stored)
+        return [s.entry for s in reversed(newer)], max(since, self.last_id)
