@@ -10,19 +10,18 @@ in both stack modes):
 
 Every process of the stack follows at once (``mock_gcp.topology_state``). Callers on loopback
 may use it; callers beyond loopback need ``Authorization: Bearer <admin secret>``
-(``WIFLAB_ADMIN_SECRET``), and without one set it is loopback only.
+(``WIFLAB_ADMIN_SECRET``), and without one set it is loopback only (``mock_gcp.admin_guard``).
 """
 
 from __future__ import annotations
 
-import ipaddress
 import json
-from hmac import compare_digest
 
 from flask import Blueprint, Response, request
 
+from mock_gcp.admin_guard import require_admin
 from mock_gcp.backend import GoogleBackend
-from mock_gcp.errors import ApiError, invalid_argument
+from mock_gcp.errors import invalid_argument
 from mock_gcp.topology import Topology, TopologyError, parse_topology, topology_to_dict
 from wiflab_core import json_limits
 
@@ -66,37 +65,3 @@ def _document(topology: Topology) -> Response:
     """The document in its own key order (jsonify would sort the keys: the order of
     ``idp.profiles`` is meaningful, the first is the default profile)."""
     return Response(json.dumps(topology_to_dict(topology)), mimetype="application/json")
-
-
-def is_loopback_address(address: str | None) -> bool:
-    if not address:
-        return False
-    try:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-    except ValueError:
-        return False
-    mapped = getattr(ip, "ipv4_mapped", None)
-    return (mapped or ip).is_loopback
-
-
-def require_admin(remote: str | None, authorization: str | None, secret: str) -> None:
-    """Loopback callers pass; others must send ``Bearer <secret>`` (none set: refused)."""
-    if is_loopback_address(remote):
-        return
-    if not secret:
-        raise ApiError(
-            403,
-            "PERMISSION_DENIED",
-            "The lab's /wiflab/v1 API answers loopback callers only "
-            "(set WIFLAB_ADMIN_SECRET to allow others with Authorization: Bearer <secret>).",
-        )
-    scheme, _, presented = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not compare_digest(
-        presented.strip().encode("utf-8"), secret.encode("utf-8")
-    ):
-        raise ApiError(
-            401,
-            "UNAUTHENTICATED",
-            "Authorization: send 'Bearer <WIFLAB_ADMIN_SECRET>' to use the lab's /wiflab/v1 API "
-            "beyond loopback.",
-        )

@@ -26,7 +26,7 @@ class Stored:
     chain's links), and the entry itself: a dict, or the JSON another process wrote, parsed
     only when someone reads it (numbering needs the links alone)."""
 
-    __slots__ = ("_entry", "chain", "id", "issued", "step")
+    __slots__ = ("_entry", "chain", "id", "issued", "step", "text")
 
     def __init__(
         self,
@@ -38,6 +38,9 @@ class Stored:
         step: int | None = None,
     ):
         self._entry = entry
+        # The entry's JSON as the journal file holds it (written or read there), once known:
+        # a rewrite of the file copies it instead of encoding the entry again.
+        self.text: bytes | None = entry if isinstance(entry, bytes) else None
         self.issued = issued
         if isinstance(entry, dict):
             entry_id, chain, step = int(entry["id"]), entry.get("chain"), entry.get("step")
@@ -134,9 +137,20 @@ class Ring:
         """Entries with id > ``since`` (of ``chain``), oldest first, and the next ``since``.
 
         A ``since`` beyond the last id (a journal started afresh) reads from the start."""
+        found, following = self.select_stored(since, chain)
+        return [s.entry for s in found], following
+
+    def select_stored(self, since: int = 0, chain: str | None = None) -> tuple[list[Stored], int]:
+        """``select``'s entries as kept: another process's still unparsed (parsed when read,
+        which a caller holding a lock may do after releasing it)."""
         if since > self.last_id:
             since = 0
-        found = [
-            s.entry for s in self._stored if s.id > since and (chain is None or s.chain == chain)
-        ]
-        return found, max(since, self.last_id)
+        # Ids grow along the ring: the entries beyond ``since`` are its tail, read from the
+        # end (a follower near the end reads a few, not all N, on each new entry).
+        newer: list[Stored] = []
+        for stored in reversed(self._stored):
+            if stored.id <= since:
+                break
+            if chain is None or stored.chain == chain:
+                newer.append(stored)
+        return newer[::-1], max(since, self.last_id)

@@ -10,20 +10,19 @@ THE JOURNAL CONTRACT (issue 13):
   from ``?since`` or the ``Last-Event-ID`` header
 - ``DELETE /wiflab/v1/journal``: clears it.
 Loopback callers only, unless they present the stack's admin secret (``Authorization:
-Bearer SECRET``); the journal holds no credential, but it tells who did what.
+Bearer SECRET``): ``mock_gcp.admin_guard``, the topology API's guard too.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hmac
-import ipaddress
 import json
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from flask import Blueprint, Flask, Response, g, jsonify, request
 
+from mock_gcp.admin_guard import require_admin
 from mock_gcp.errors import ApiError
 from mock_gcp.journal.record import (
     TOKEN_HEADERS,
@@ -181,13 +180,6 @@ def install(
         return response
 
 
-def _loopback(address: str | None) -> bool:
-    try:
-        return address is not None and ipaddress.ip_address(address).is_loopback
-    except ValueError:
-        return False
-
-
 def _id(name: str) -> int:
     value = request.args.get(name, "")
     if value == "":
@@ -215,21 +207,7 @@ def blueprint(journal: Journal, admin_secret: str | None = None) -> Blueprint:
 
     @bp.before_request
     def guard() -> None:
-        if _loopback(request.remote_addr):
-            return
-        scheme, _, given = (request.headers.get("Authorization") or "").partition(" ")
-        if (
-            admin_secret
-            and scheme.lower() == "bearer"
-            and hmac.compare_digest(given.strip().encode(), admin_secret.encode())
-        ):
-            return
-        raise ApiError(
-            403,
-            "PERMISSION_DENIED",
-            "The journal answers loopback callers, or callers with the stack's admin secret "
-            "(Authorization: Bearer SECRET).",
-        )
+        require_admin(request.remote_addr, request.headers.get("Authorization"), admin_secret)
 
     @bp.get(PREFIX)
     def entries() -> Response:

@@ -275,7 +275,9 @@ class FileJournal(Journal):
     def _line(self, stored: Stored) -> bytes:
         links: dict[str, Any] = {"id": stored.id, "chain": stored.chain, "step": stored.step}
         links["issued"] = list(stored.issued)
-        return (dumps(links) + "\t" + dumps(stored.entry) + "\n").encode()
+        if stored.text is None:
+            stored.text = dumps(stored.entry).encode()
+        return (dumps(links) + "\t").encode() + stored.text + b"\n"
 
     def _append(self, data: bytes) -> None:
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
@@ -324,7 +326,9 @@ class FileJournal(Journal):
     def _select(self, since: int, chain: str | None) -> tuple[list[dict[str, Any]], int]:
         with self._locked(exclusive=False):
             self._follow()
-            return self._ring.select(since, chain)
+            found, following = self._ring.select_stored(since, chain)
+        # Parsed once the lock is released: a follower far behind never holds up the writers.
+        return [s.entry for s in found], following
 
     def _clear(self) -> None:
         with self._locked(exclusive=True):

@@ -168,13 +168,35 @@ def test_beyond_loopback_the_journal_needs_the_admin_secret(topology, issuer):
     client = create_app(backend, admin_secret="the-admin-secret").test_client()
     remote = {"REMOTE_ADDR": "192.0.2.7"}
 
-    assert client.get("/wiflab/v1/journal", environ_base=remote).status_code == 403
-    assert client.delete("/wiflab/v1/journal", environ_base=remote).status_code == 403
+    # The topology API's answer too (one guard): no secret or a wrong one is a 401.
+    assert client.get("/wiflab/v1/journal", environ_base=remote).status_code == 401
+    assert client.delete("/wiflab/v1/journal", environ_base=remote).status_code == 401
     wrong = {"Authorization": "Bearer nope"}
-    assert client.get("/wiflab/v1/journal", environ_base=remote, headers=wrong).status_code == 403
+    assert client.get("/wiflab/v1/journal", environ_base=remote, headers=wrong).status_code == 401
+    stream = client.get("/wiflab/v1/journal/stream", environ_base=remote, headers=wrong)
+    assert stream.status_code == 401
     right = {"Authorization": "Bearer the-admin-secret"}
     assert client.get("/wiflab/v1/journal", environ_base=remote, headers=right).status_code == 200
     assert client.get("/wiflab/v1/journal").status_code == 200  # loopback
+
+
+def test_without_an_admin_secret_the_journal_is_loopback_only(topology, issuer):
+    backend = GoogleBackend(
+        topology, LocalDeviations(google_issuer="http://g", lab_idp_issuer=issuer.url)
+    )
+    client = create_app(backend).test_client()
+    bearer = {"Authorization": "Bearer anything"}
+
+    refused = client.get("/wiflab/v1/journal", environ_base={"REMOTE_ADDR": "::ffff:192.0.2.7"})
+    assert refused.status_code == 403
+    assert "loopback callers only" in refused.get_json()["error"]["message"]
+    beyond = client.get(
+        "/wiflab/v1/journal", environ_base={"REMOTE_ADDR": "10.0.0.1"}, headers=bearer
+    )
+    assert beyond.status_code == 403
+    for loopback in ("::1", "::ffff:127.0.0.1", "127.0.0.2"):
+        answer = client.get("/wiflab/v1/journal", environ_base={"REMOTE_ADDR": loopback})
+        assert answer.status_code == 200, loopback
 
 
 def test_the_journal_switched_off_records_nothing(topology, issuer):

@@ -42,6 +42,31 @@ def test_the_ring_keeps_the_last_n_and_ids_keep_growing(size, count):
     assert journal.select(since=count - 1)[0] == entries[-1:]
 
 
+@given(
+    size=st.integers(1, 12),
+    steps=st.lists(st.sampled_from(["exchange", "call", "clear"]), max_size=40),
+    since=st.integers(0, 50),
+)
+def test_since_and_chain_select_exactly_the_entries_beyond_since(size, steps, since):
+    """What a follower reads (the stream, ``wiflab log -f``): every kept entry with a greater
+    id, of the chain asked, oldest first; never one twice, never one skipped."""
+    ring = Ring(size)
+    kept: list[dict] = []
+    for i, step in enumerate(steps):
+        if step == "clear":
+            ring.clear()
+            kept = []
+            continue
+        record = exchange(f"ya29.d.t{i}") if step == "exchange" else call(f"ya29.d.t{i - 1}")
+        kept = [*kept, ring.add(record, T).entry][-size:]
+    start = 0 if since > ring.last_id else since
+    for chain in (None, *{e["chain"] for e in kept if e["chain"]}):
+        found, following = ring.select(since, chain)
+        expected = [e for e in kept if e["id"] > start and chain in (None, e["chain"])]
+        assert [e["id"] for e in found] == [e["id"] for e in expected]
+        assert following == max(start, ring.last_id)
+
+
 def test_entries_carry_the_clocks_time_in_rfc3339_utc():
     journal = MemoryJournal(clock=lambda: T + 0.25)
     entry = journal.record(exchange("ya29.d.abc"))
