@@ -45,7 +45,9 @@ def proxied_chain(stack: Stack) -> Chain:
     env = stack.endpoints.require_intercept().env
     chain = Chain(stack.endpoints)
     chain.session.trust_env = False
-    chain.session.proxies = {"https": env["HTTPS_PROXY"], "http": env["HTTP_PROXY"]}
+    # HTTPS only: the lab IdP is on loopback, which NO_PROXY keeps direct for a client that
+    # reads the environment (requests ignores NO_PROXY for proxies it is given explicitly).
+    chain.session.proxies = {"https": env["HTTPS_PROXY"]}
     chain.session.verify = env["REQUESTS_CA_BUNDLE"]
     return chain
 
