@@ -5,8 +5,11 @@ the ACK of its head; the proxy sends that ACK at once instead of the kernel's de
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import sys
+import threading
+from collections.abc import Iterator
 
 import pytest
 import requests
@@ -14,6 +17,7 @@ import requests
 from wiflab_lab.intercept import proxy as proxy_module
 from wiflab_lab.intercept.ca import LocalCA
 from wiflab_lab.intercept.proxy import InterceptProxy, ack_now
+from wiflab_lab.intercept.routes import Routes
 
 
 def test_urllib3_keeps_nagle_on_for_connections_to_a_proxy() -> None:
@@ -79,3 +83,99 @@ def test_ack_now_is_harmless_without_a_tcp_socket() -> None:
             return None
 
     ack_now(NoSocket())  # type: ignore[arg-type]
+
+
+# -- kept-alive connections to the parts --------------------------------------------------
+
+
+class _PeerServer:
+    """An HTTP/1.1 part on loopback that answers each request with the port of the connection
+    it came on; with ``drop_second``, it closes a connection at its second request unanswered
+    (a kept connection the part dropped while the proxy held it idle)."""
+
+    def __init__(self, drop_second: bool = False) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.drop_second = drop_second
+        self.connections = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, peer = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._serve, args=(conn, peer[1]), daemon=True).start()
+
+    def _serve(self, conn: socket.socket, peer_port: int) -> None:
+        with conn, conn.makefile("rb") as stream:
+            served = 0
+            while True:
+                head = b""
+                while not head.endswith(b"\r\n\r\n"):
+                    line = stream.readline()
+                    if not line:
+                        return
+                    head += line
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":", 1)[1])
+                body = stream.read(length)
+                if self.drop_second and served == 1:
+                    return
+                payload = json.dumps({"peer": peer_port, "body": body.decode()}).encode()
+                conn.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: %d\r\n\r\n%s" % (len(payload), payload)
+                )
+                served += 1
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.fixture
+def peer_proxy(local_ca: LocalCA, request: pytest.FixtureRequest) -> Iterator[InterceptProxy]:
+    part = _PeerServer(drop_second=getattr(request, "param", False))
+    routes = Routes.build(f"http://127.0.0.1:{part.port}", {})
+    with InterceptProxy(local_ca, routes) as running:
+        running.part = part  # type: ignore[attr-defined]
+        yield running
+    part.close()
+
+
+def _posts(proxy: InterceptProxy, local_ca: LocalCA, n: int) -> list[dict[str, object]]:
+    s = requests.Session()
+    s.trust_env = False
+    s.proxies = {"https": proxy.url}
+    return [
+        s.post(
+            "https://sts.googleapis.com/v1/token",
+            data=f"n={i}",
+            verify=str(local_ca.cert_file),
+            timeout=10,
+        ).json()
+        for i in range(n)
+    ]
+
+
+def test_requests_reach_the_part_on_one_kept_alive_connection(
+    peer_proxy: InterceptProxy, local_ca: LocalCA
+) -> None:
+    answers = _posts(peer_proxy, local_ca, 4)
+    assert [a["body"] for a in answers] == ["n=0", "n=1", "n=2", "n=3"]
+    assert len({a["peer"] for a in answers}) == 1
+    assert peer_proxy.part.connections == 1  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("peer_proxy", [True], indirect=True)
+def test_a_kept_connection_the_part_dropped_is_retried_on_a_new_one(
+    peer_proxy: InterceptProxy, local_ca: LocalCA
+) -> None:
+    answers = _posts(peer_proxy, local_ca, 3)
+    # Every request answered, its body whole, though the part dropped each kept connection.
+    assert [a["body"] for a in answers] == ["n=0", "n=1", "n=2"]
+    assert len({a["peer"] for a in answers}) == 3
