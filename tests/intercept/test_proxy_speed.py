@@ -7,12 +7,15 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import ssl
 import sys
 import threading
 from collections.abc import Iterator
 
 import pytest
 import requests
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from wiflab_lab.intercept import proxy as proxy_module
 from wiflab_lab.intercept.ca import LocalCA
@@ -126,10 +129,12 @@ class _PeerServer:
                 body = stream.read(length)
                 if self.drop_second and served == 1:
                     return
-                payload = json.dumps({"peer": peer_port, "body": body.decode()}).encode()
+                text = body.decode(errors="replace")
+                payload = json.dumps({"peer": peer_port, "body": text}).encode()
                 conn.sendall(
                     b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                    b"Content-Length: %d\r\n\r\n%s" % (len(payload), payload)
+                    b"Content-Length: %d\r\n\r\n" % len(payload)
+                    + (b"" if head.startswith(b"HEAD ") else payload)
                 )
                 served += 1
 
@@ -179,3 +184,53 @@ def test_a_kept_connection_the_part_dropped_is_retried_on_a_new_one(
     # Every request answered, its body whole, though the part dropped each kept connection.
     assert [a["body"] for a in answers] == ["n=0", "n=1", "n=2"]
     assert len({a["peer"] for a in answers}) == 3
+
+
+def _terminated(proxy: InterceptProxy, local_ca: LocalCA) -> ssl.SSLSocket:
+    port = int(proxy.url.rsplit(":", 1)[1])
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock.sendall(b"CONNECT sts.googleapis.com:443 HTTP/1.1\r\n\r\n")
+    assert sock.recv(1024).startswith(b"HTTP/1.1 200")
+    context = ssl.create_default_context(cafile=str(local_ca.cert_file))
+    return context.wrap_socket(sock, server_hostname="sts.googleapis.com")
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    method=st.sampled_from(["GET", "POST", "PUT", "HEAD"]),
+    version=st.sampled_from(["HTTP/1.1", "HTTP/1.0"]),
+    claimed=st.integers(0, 64),
+    body=st.binary(max_size=64),
+)
+def test_any_body_short_or_long_is_answered_or_closed_never_an_error(
+    peer_proxy: InterceptProxy,
+    local_ca: LocalCA,
+    caplog: pytest.LogCaptureFixture,
+    method: str,
+    version: str,
+    claimed: int,
+    body: bytes,
+) -> None:
+    caplog.clear()
+    with _terminated(peer_proxy, local_ca) as tls:
+        tls.sendall(
+            f"{method} /v1/token {version}\r\nHost: sts.googleapis.com\r\n"
+            f"Content-Length: {claimed}\r\nConnection: close\r\n\r\n".encode()
+            + body
+        )
+        if len(body) < claimed:
+            tls.shutdown(socket.SHUT_WR)
+        chunks = []
+        try:
+            while chunk := tls.recv(65536):
+                chunks.append(chunk)
+        except (ConnectionError, ssl.SSLError):
+            pass
+    answer = b"".join(chunks)
+    if len(body) >= claimed:
+        assert answer.startswith(b"HTTP/1.1 200"), answer[:80]
+    else:  # the proxy closes (what arrives after our shutdown is TLS records, not an answer)
+        assert b"HTTP/1.1 200" not in answer
+    assert "unexpected error" not in caplog.text

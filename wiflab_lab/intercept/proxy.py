@@ -506,7 +506,10 @@ class InterceptProxy:
             forwarded = [(n, v) for n, v in head.headers if n.lower() != "expect"]
             pooled = head.version == "HTTP/1.1" and not chunked and (length or 0) <= POOLED_BODY
             if pooled:
-                body = await reader.readexactly(length) if length else b""
+                try:
+                    body = await reader.readexactly(length) if length else b""
+                except asyncio.IncompleteReadError:
+                    return  # the client went before its body was whole
                 request = _head_bytes(first, forwarded, "keep-alive") + body
                 (up_reader, up_writer), (status_line, status, headers) = await self._exchange(
                     target, request
