@@ -133,7 +133,8 @@ class _PeerServer:
                 payload = json.dumps({"peer": peer_port, "body": text}).encode()
                 conn.sendall(
                     b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                    b"Content-Length: %d\r\n\r\n" % len(payload)
+                    b"Content-Length: %d\r\n\r\n"
+                    % len(payload)
                     + (b"" if head.startswith(b"HEAD ") else payload)
                 )
                 served += 1
