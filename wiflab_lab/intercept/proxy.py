@@ -22,6 +22,7 @@ import contextlib
 import ipaddress
 import logging
 import re
+import socket
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -183,15 +184,42 @@ async def _splice(
         upstream[1].close()
 
 
+# -- ACKs at once: clients behind a proxy keep Nagle's algorithm ---------------------------
+#
+# urllib3 (requests, google-auth) turns TCP_NODELAY off for connections to a proxy, so a
+# POST's body, written after its head, waits until the head is ACKed; and the proxy, with
+# nothing to answer yet, delays that ACK (Linux: 40 ms). Every POST through the proxy paid
+# those 40 ms (issue 14's 2.7x). TCP_QUICKACK sends the pending ACK now, so the proxy sets it
+# whenever it has read a head or finished a handshake and waits for more from the client.
+_QUICKACK = getattr(socket, "TCP_QUICKACK", None)  # Linux only; elsewhere a no-op
+
+
+def ack_now(writer: asyncio.StreamWriter) -> None:
+    """Send the ACK the kernel is holding back for the client's last bytes, if any."""
+    if _QUICKACK is None:
+        return
+    sock = writer.get_extra_info("socket")
+    if sock is None:
+        return
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
+
+
 # -- HTTP/1.1 over a terminated connection: keep-alive towards the client ---------------------
 #
 # The parts may close after each answer (threads mode's servers speak HTTP/1.0), which would
 # make a client pay a new CONNECT and TLS handshake (and its CA-bundle load) per request. So
-# over a terminated HTTP/1.1 connection the proxy relays one request at a time, each on a
-# fresh loopback connection to the part, and keeps the client's connection open whenever the
-# answer's length is known (Content-Length or chunked).
+# over a terminated HTTP/1.1 connection the proxy relays one request at a time and keeps the
+# client's connection open whenever the answer's length is known (Content-Length or chunked).
+# Towards the parts it keeps connections alive too, in a small pool per part: a new loopback
+# connection per request cost the proxy a third of its time under the chain.
 
 IDLE_SECONDS = 60.0
+# Idle kept-alive connections to each part (a client's request takes one, gives it back).
+POOL_SIZE = 8
+# Bodies up to this size are read whole and sent with their head in one write on a kept
+# connection (so a request is retried on a new one when the part had closed the kept one).
+POOLED_BODY = 1 << 20
 NO_BODY_STATUSES = frozenset({204, 304})
 
 
@@ -305,6 +333,9 @@ class InterceptProxy:
         self.url = ""
         # TLS connections terminated so far (a client that keeps its connection makes one).
         self.terminated = 0
+        # Requests sent on a kept-alive connection to a part (the rest each opened one).
+        self.reused = 0
+        self._idle: dict[Upstream, list[tuple[asyncio.StreamReader, asyncio.StreamWriter]]] = {}
 
     def start(self) -> str:
         self._thread = threading.Thread(target=self._run, name="wiflab-intercept", daemon=True)
@@ -361,6 +392,10 @@ class InterceptProxy:
         assert self._loop is not None
         if self._server is not None:
             self._server.close()
+        for idle in self._idle.values():
+            for _, up_writer in idle:
+                up_writer.close()
+        self._idle.clear()
         self._loop.stop()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -425,6 +460,7 @@ class InterceptProxy:
         await writer.drain()
         await writer.start_tls(leaf.context, ssl_handshake_timeout=HANDSHAKE_TIMEOUT)
         self.terminated += 1
+        ack_now(writer)
         ssl_object = writer.get_extra_info("ssl_object")
         selected = ssl_object.selected_alpn_protocol() if ssl_object is not None else None
         target = self.routes.upstream(host, selected)
@@ -446,8 +482,9 @@ class InterceptProxy:
     async def _relay(
         self, target: Upstream, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
-        """HTTP/1.1 requests from the client, one at a time, each to a fresh connection to
-        the part; the client's connection stays open while every answer has a known length."""
+        """HTTP/1.1 requests from the client, one at a time, each to a kept-alive connection
+        to the part (see ``_exchange``); the client's connection stays open while every
+        answer has a known length."""
         while True:
             try:
                 raw = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), IDLE_SECONDS)
@@ -455,23 +492,40 @@ class InterceptProxy:
                 raise BadRequest(f"request head over {MAX_HEAD} bytes", 431) from None
             except (asyncio.IncompleteReadError, TimeoutError):
                 return
+            ack_now(writer)
             head = parse_head(raw)
             length, chunked = _framing(head.headers, "request")
             close = _wants_close(head.version, head.headers)
-            up_reader, up_writer = await self._open(target.host, target.port)
-            try:
-                first = f"{head.method} {head.target} {head.version}"
-                # Expect: 100-continue is answered here (the body is read before the part
-                # sees the request), so the part never sends an interim answer for it.
-                expects = [(n, v) for n, v in head.headers if n.lower() == "expect"]
-                if any(v.lower() == "100-continue" for _, v in expects):
-                    writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-                    await writer.drain()
-                forwarded = [(n, v) for n, v in head.headers if n.lower() != "expect"]
+            first = f"{head.method} {head.target} {head.version}"
+            # Expect: 100-continue is answered here (the body is read before the part
+            # sees the request), so the part never sends an interim answer for it.
+            expects = [(n, v) for n, v in head.headers if n.lower() == "expect"]
+            if any(v.lower() == "100-continue" for _, v in expects):
+                writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+                await writer.drain()
+            forwarded = [(n, v) for n, v in head.headers if n.lower() != "expect"]
+            pooled = head.version == "HTTP/1.1" and not chunked and (length or 0) <= POOLED_BODY
+            if pooled:
+                try:
+                    body = await reader.readexactly(length) if length else b""
+                except asyncio.IncompleteReadError:
+                    return  # the client went before its body was whole
+                request = _head_bytes(first, forwarded, "keep-alive") + body
+                (up_reader, up_writer), (status_line, status, headers) = await self._exchange(
+                    target, request
+                )
+            else:  # a body streamed as it comes: a connection of its own
+                up_reader, up_writer = await self._open(target.host, target.port)
                 up_writer.write(_head_bytes(first, forwarded, "close"))
-                await _copy_body(reader, up_writer, length, chunked)
-                await up_writer.drain()
-                status_line, status, headers = await _final_answer(up_reader)
+                try:
+                    await _copy_body(reader, up_writer, length, chunked)
+                    await up_writer.drain()
+                    status_line, status, headers = await _final_answer(up_reader)
+                except BaseException:
+                    up_writer.close()
+                    raise
+            reusable = False
+            try:
                 bodiless = head.method == "HEAD" or status in NO_BODY_STATUSES
                 out_length, out_chunked = _framing(headers, "answer")
                 known = bodiless or out_chunked or out_length is not None
@@ -486,10 +540,62 @@ class InterceptProxy:
                         writer.write(data)
                         await writer.drain()
                 await writer.drain()
+                version = status_line.split(" ", 1)[0]
+                reusable = pooled and known and not _wants_close(version, headers)
             finally:
-                up_writer.close()
+                if reusable:
+                    self._checkin(target, (up_reader, up_writer))
+                else:
+                    up_writer.close()
             if not keep:
                 return
+
+    async def _exchange(
+        self, target: Upstream, request: bytes
+    ) -> tuple[
+        tuple[asyncio.StreamReader, asyncio.StreamWriter], tuple[str, int, list[tuple[str, str]]]
+    ]:
+        """Send a whole request (head and body in one write) on an idle connection to the
+        part, or a new one, and read its answer's head. A kept connection the part closed
+        meanwhile (gunicorn drops idle ones after 2 s) is retried once on a new one, as
+        urllib3 does: the part had answered nothing on it."""
+        while True:
+            connection, reused = await self._checkout(target)
+            up_reader, up_writer = connection
+            try:
+                up_writer.write(request)
+                await up_writer.drain()
+                return connection, await _final_answer(up_reader)
+            except (BadRequest, ConnectionError, OSError):
+                up_writer.close()
+                if not reused:
+                    raise
+            except BaseException:
+                up_writer.close()
+                raise
+
+    async def _checkout(
+        self, target: Upstream
+    ) -> tuple[tuple[asyncio.StreamReader, asyncio.StreamWriter], bool]:
+        """(an idle connection to ``target``, True), or (a new one, False)."""
+        idle = self._idle.get(target, [])
+        while idle:
+            up_reader, up_writer = idle.pop()
+            if up_reader.at_eof() or up_writer.is_closing():
+                up_writer.close()
+                continue
+            self.reused += 1
+            return (up_reader, up_writer), True
+        return await self._open(target.host, target.port), False
+
+    def _checkin(
+        self, target: Upstream, connection: tuple[asyncio.StreamReader, asyncio.StreamWriter]
+    ) -> None:
+        idle = self._idle.setdefault(target, [])
+        if len(idle) < POOL_SIZE and self._server is not None and self._server.is_serving():
+            idle.append(connection)
+        else:
+            connection[1].close()
 
     async def _forward(
         self, head: Head, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
