@@ -9,7 +9,6 @@ environment: the same factory a thread is given the settings object.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import signal
 import socket
@@ -168,9 +167,8 @@ class GunicornProcess:
         self.url = url_of(self._sock)
         self._ready_path = ready_path
         fd = self._sock.fileno()
-        cmd = [
-            sys.executable,
-            "-m",
+        # `python -m gunicorn ...`, started through wiflab_core.die_with_parent (see launch).
+        module_args = [
             "gunicorn",
             "--bind",
             f"fd://{fd}",
@@ -185,7 +183,7 @@ class GunicornProcess:
             *(extra_args or []),
             app_spec,
         ]
-        self._cmd = cmd
+        self._module_args = module_args
         self.env = {**os.environ, **(env or {})}
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -198,13 +196,13 @@ class GunicornProcess:
         This process then closes its copy of the listening socket: once the child is gone
         the port refuses connections instead of queueing them for nobody.
         """
+        guard = [sys.executable, "-m", "wiflab_core.die_with_parent", str(os.getpid())]
         self.process = subprocess.Popen(
-            self._cmd,
+            [*guard, *self._module_args],
             env=self.env,
             pass_fds=[self._sock.fileno()],
             stdin=subprocess.DEVNULL,
             process_group=0,
-            preexec_fn=_die_with_parent(os.getpid()),
         )
         self._sock.close()
         return self
@@ -242,24 +240,6 @@ class GunicornProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def _die_with_parent(parent: int) -> Callable[[], None]:
-    """A preexec_fn: SIGTERM to the child when its parent dies (Linux; elsewhere nothing)."""
-
-    def preexec() -> None:
-        try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-        except (OSError, AttributeError):
-            return
-        if os.getppid() != parent:  # the parent died before prctl took effect
-            os.kill(os.getpid(), signal.SIGTERM)
-
-    return preexec
-
-
-_PR_SET_PDEATHSIG = 1
 
 
 def import_string(name: str) -> Any:
