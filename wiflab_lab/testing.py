@@ -166,13 +166,26 @@ class WifStack:
 
 @contextmanager
 def local_stack(
-    topology_path: Path, state_dir: Path, mode: str = "threads", *, intercept: bool = False
+    topology_path: Path,
+    state_dir: Path,
+    mode: str = "threads",
+    *,
+    intercept: bool = False,
+    google_workers: int | None = None,
 ) -> Iterator[WifStack]:
     """The local stand-in on ephemeral loopback ports, stopped on exit; ``intercept``: also
-    its proxy for Google's hosts (``intercept_environment`` then sends clients through it)."""
+    its proxy for Google's hosts (``intercept_environment`` then sends clients through it);
+    ``google_workers``: Google's side's gunicorn workers in processes mode (None: the cores)."""
     from wiflab_lab.stack import Stack, StackOptions
 
-    options = StackOptions(topology_path, state_dir, mode=mode, port_base=0, intercept=intercept)
+    options = StackOptions(
+        topology_path,
+        state_dir,
+        mode=mode,
+        port_base=0,
+        intercept=intercept,
+        google_workers=google_workers,
+    )
     stack = Stack(options)
     endpoints = stack.start()
     try:
