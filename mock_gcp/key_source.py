@@ -25,7 +25,6 @@ import logging
 import os
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -38,7 +37,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from wiflab_core import keys
-from wiflab_core.private_file import write_private
+from wiflab_core.state_file import Stamp, stamp_of, stamp_or_missing, write_stamped
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +48,6 @@ FORMAT = "wiflab-google-keys/1"
 KEPT_KEYS = 2
 SEALING_KEY_BYTES = 32  # AES-256-GCM
 SEALING_ID_BYTES = 4
-
-_Stamp = tuple[int, int, int]
-_MISSING: _Stamp = (0, 0, 0)
 
 
 class KeySourceError(ValueError):
@@ -224,7 +220,7 @@ class KeySource:
     def __init__(self, material: KeyMaterial | None = None, path: Path | None = None):
         self._material = material or KeyMaterial.fresh()
         self._path = path
-        self._stamp = _stamp_of(path) if path else None
+        self._stamp = stamp_of(path) if path else None
         self._lock = threading.Lock()
         # Keys made here that the file could not take (a read-only mounted secret).
         self._local_accounts: dict[str, Certified] = {}
@@ -260,8 +256,7 @@ class KeySource:
                 self._reload_if_changed(self._path)
             material = change(self._material)
             if self._path is not None:
-                _write(self._path, material)
-                self._stamp = _stamp_of(self._path)
+                self._stamp = _write(self._path, material)
             self._material = material
         return material
 
@@ -295,10 +290,7 @@ class KeySource:
                 return self._local_accounts[email]
 
     def _reload_if_changed(self, path: Path) -> None:
-        try:
-            stamp = _stamp_of(path)
-        except OSError:
-            stamp = _MISSING
+        stamp = stamp_or_missing(path)
         if stamp == self._stamp:
             return
         self._stamp = stamp  # a broken file is reported once, not on every request
@@ -309,23 +301,10 @@ class KeySource:
             log.error("key file %s unreadable, keeping the previous keys: %s", path, exc)
 
 
-def _stamp_of(path: Path) -> _Stamp:
-    st = os.stat(path)
-    return (st.st_ino, st.st_mtime_ns, st.st_size)
-
-
-def _write(path: Path, material: KeyMaterial) -> None:
-    def newer_mtime(tmp: Path) -> None:
-        # Two writes within one clock tick must still look different to the readers' stat.
-        try:
-            previous = os.stat(path).st_mtime_ns
-        except FileNotFoundError:
-            previous = 0
-        mtime = max(time.time_ns(), previous + 1)
-        os.utime(tmp, ns=(mtime, mtime))
-
+def _write(path: Path, material: KeyMaterial) -> Stamp:
+    """Store material where every reader notices it (wiflab_core.state_file); its stamp."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    write_private(path, json.dumps(material.to_state()), before_replace=newer_mtime)
+    return write_stamped(path, json.dumps(material.to_state()))
 
 
 @contextmanager
