@@ -30,6 +30,24 @@ PROVIDER = "oidc-pool-run/oidc-provider-1"
 CLAIMS = {"sub": "alice@domain.com", "isadmin": "true", "mygroups": ["group1"]}
 
 
+def exchange_form(stack: Stack) -> str:
+    endpoints = stack.endpoints
+    audience = endpoints.providers[PROVIDER].audience
+    subject = requests.post(
+        endpoints.require_idp().token_url, data=json.dumps({**CLAIMS, "aud": audience}), timeout=10
+    ).text
+    return urlencode(
+        {
+            "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+            "audience": audience,
+            "scope": "https://www.googleapis.com/auth/cloud-platform",
+            "requested_token_type": "urn:ietf:params:oauth:token-type:access_token",
+            "subject_token": subject,
+            "subject_token_type": "urn:ietf:params:oauth:token-type:jwt",
+        }
+    )
+
+
 def raw_rs256_per_core(seconds: float = 1.5) -> tuple[float, float]:
     """(signs/s, verifications/s) on one core."""
     key = generate("RS256")
@@ -69,19 +87,8 @@ def main() -> None:
         options = StackOptions(TOPOLOGY, directory / "state", mode="processes", port_base=0)
         with Stack(options) as stack:
             endpoints = stack.endpoints
-            audience = endpoints.providers[PROVIDER].audience
-            claims = json.dumps({**CLAIMS, "aud": audience})
-            subject = requests.post(endpoints.require_idp().token_url, data=claims).text
-            exchange = urlencode(
-                {
-                    "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
-                    "audience": audience,
-                    "scope": "https://www.googleapis.com/auth/cloud-platform",
-                    "requested_token_type": "urn:ietf:params:oauth:token-type:access_token",
-                    "subject_token": subject,
-                    "subject_token_type": "urn:ietf:params:oauth:token-type:jwt",
-                }
-            )
+            claims = json.dumps({**CLAIMS, "aud": endpoints.providers[PROVIDER].audience})
+            exchange = exchange_form(stack)
             federated = requests.post(
                 endpoints.sts.token_url,
                 data=exchange,

@@ -12,47 +12,25 @@ The chain's p50 before and after this change: ``python -m bench.compare REV``.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import statistics
 import tempfile
 import threading
 from pathlib import Path
-from urllib.parse import urlencode
 
 import requests
 
-from bench.google_side import lua_post
+from bench.google_side import exchange_form, lua_post
 from bench.idp_tokens import wrk_rate
 from bench.soak import concurrently, google_pids, rss_kib
 from wiflab_lab.stack import Stack, StackOptions
 
 TOPOLOGY = Path(__file__).resolve().parents[1] / "wif.yaml"
-PROVIDER = "oidc-pool-run/oidc-provider-1"
-CLAIMS = {"sub": "alice@domain.com", "isadmin": "true", "mygroups": ["group1"]}
 PAIRS = 3
 EXCHANGES = 10_000
 CLIENTS = 8
 FORM = "application/x-www-form-urlencoded"
-
-
-def exchange_form(stack: Stack) -> str:
-    endpoints = stack.endpoints
-    audience = endpoints.providers[PROVIDER].audience
-    subject = requests.post(
-        endpoints.require_idp().token_url, data=json.dumps({**CLAIMS, "aud": audience}), timeout=10
-    ).text
-    return urlencode(
-        {
-            "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
-            "audience": audience,
-            "scope": "https://www.googleapis.com/auth/cloud-platform",
-            "requested_token_type": "urn:ietf:params:oauth:token-type:access_token",
-            "subject_token": subject,
-            "subject_token_type": "urn:ietf:params:oauth:token-type:jwt",
-        }
-    )
 
 
 def started(options: StackOptions, attempts: int = 3) -> Stack:
