@@ -94,8 +94,13 @@ class InstanceMetadata:
 
     # -- session tokens ------------------------------------------------------------------
 
-    def issue_token(self, ttl: str | None, now: datetime) -> Answer:
+    def issue_token(self, ttl: str | None, now: datetime, *, forwarded: bool = False) -> Answer:
+        """A session token; ``forwarded``: the PUT came with ``X-Forwarded-For``, which IMDS
+        refuses (403), so that a proxy on the instance cannot fetch tokens for others
+        (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/instance-metadata-v2-how-it-works.html)."""
         trace = Trace()
+        if not trace.check("imds.not_forwarded", not forwarded, "no X-Forwarded-For", forwarded):
+            return _refused(trace, "token", 403)
         seconds = _ttl(ttl)
         if not trace.check("imds.token_ttl", seconds is not None, f"1..{MAX_TTL}", ttl):
             return _refused(trace, "token", 400)
@@ -147,7 +152,6 @@ class InstanceMetadata:
     def _value(self, path: str) -> str | None:
         role = self.role
         values = {
-            "/latest/meta-data": None,
             META: "ami-id\nhostname\ninstance-id\nplacement/\n" + ("iam/" if role else ""),
             META + "ami-id": "ami-0123456789abcdef0",
             META + "instance-id": self._instance_id(),
@@ -161,7 +165,9 @@ class InstanceMetadata:
             values[CREDENTIALS] = role
             values[CREDENTIALS + role] = self._credentials()
             values[META + "iam/info"] = self._info()
-        return values.get(path)
+        # A directory answers with or without its slash (google-auth asks for
+        # ".../security-credentials", the AWS CLI for ".../security-credentials/").
+        return values.get(path, values.get(path + "/"))
 
     def _instance_id(self) -> str:
         session = self.identity.arn.session if self.identity is not None else None

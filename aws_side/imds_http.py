@@ -35,7 +35,10 @@ def create_imds_app(metadata: InstanceMetadata, clock: Clock = _now) -> Flask:
 
     @app.put(TOKEN_PATH)
     def token() -> Response:
-        return _send(metadata.issue_token(request.headers.get(TTL_HEADER), clock()))
+        forwarded = "X-Forwarded-For" in request.headers
+        return _send(
+            metadata.issue_token(request.headers.get(TTL_HEADER), clock(), forwarded=forwarded)
+        )
 
     @app.get("/", defaults={"path": ""})
     @app.get("/<path:path>")
