@@ -277,6 +277,8 @@ class Stack:
             parts.google_url,
             {public[name]: front for name, front in parts.services.items()},
             parts.grpc_target,
+            aws_sts_url=parts.aws.sts_url if parts.aws else None,
+            aws_imds_url=parts.aws.imds_url if parts.aws else None,
         )
         proxy = InterceptProxy(
             ca, routes, self.options.host if is_loopback(self.options.host) else LOOPBACK
@@ -307,6 +309,7 @@ class Stack:
                     name: ServiceEndpoint(url=url) for name, url in parts.public_services.items()
                 },
                 "intercept": self._intercept,
+                "aws": intercepted_aws(endpoints.aws),
             }
         )
 
@@ -392,4 +395,15 @@ def aws_section(parts: Described) -> Aws | None:
         identities={
             i.arn.text: AwsKeys.model_validate(i.keys()) for i in aws.identities.identities
         },
+    )
+
+
+def intercepted_aws(aws: Aws | None) -> Aws | None:
+    """Intercept mode: AWS's own URLs too (STS's us-east-1 host; any region's is served)."""
+    from wiflab_lab.intercept import routes
+
+    if aws is None:
+        return None
+    return aws.model_copy(
+        update={"sts_url": "https://sts.us-east-1.amazonaws.com", "imds_url": routes.AWS_IMDS_URL}
     )

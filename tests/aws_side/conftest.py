@@ -78,3 +78,47 @@ def error_of() -> Callable[[Any], dict[str, Any]]:
         }
 
     return error
+
+
+AUDIENCE = (
+    "//iam.googleapis.com/projects/123/locations/global/workloadIdentityPools/aws/providers/ec2"
+)
+
+
+def gcloud_aws_config(metadata: str = "http://169.254.169.254", imdsv2: bool = True) -> dict:
+    """What `gcloud iam workload-identity-pools create-cred-config --aws [--enable-imdsv2]`
+    writes, the metadata address being ``metadata``."""
+    source = {
+        "environment_id": "aws1",
+        "region_url": f"{metadata}/latest/meta-data/placement/availability-zone",
+        "url": f"{metadata}/latest/meta-data/iam/security-credentials",
+        "regional_cred_verification_url": (
+            "https://sts.{region}.amazonaws.com?Action=GetCallerIdentity&Version=2011-06-15"
+        ),
+    }
+    if imdsv2:
+        source["imdsv2_session_token_url"] = f"{metadata}/latest/api/token"
+    return {
+        "type": "external_account",
+        "audience": AUDIENCE,
+        "subject_token_type": "urn:ietf:params:aws:token-type:aws4_request",
+        "token_url": "https://sts.googleapis.com/v1/token",
+        "credential_source": source,
+    }
+
+
+@pytest.fixture
+def no_aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No AWS settings from the machine: region, keys and endpoints come from the test."""
+    for name in (
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_STS",
+        "AWS_EC2_METADATA_DISABLED",
+    ):
+        monkeypatch.delenv(name, raising=False)

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from aws_side.identities import Identities
 from aws_side.imds import InstanceMetadata
 from aws_side.imds_http import create_imds_app
-from tests.aws_side.conftest import ROLE, Clock, LocalSts
+from tests.aws_side.conftest import ROLE, Clock, LocalSts, gcloud_aws_config
 from wiflab_core.serving import ThreadedServer
 
 TTL = "X-aws-ec2-metadata-token-ttl-seconds"
@@ -148,42 +148,10 @@ def test_no_input_gets_a_5xx(sts_identities: Identities, path, token, ttl, metho
     assert response.status_code < 500
 
 
-@pytest.fixture
-def no_aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in (
-        "AWS_REGION",
-        "AWS_DEFAULT_REGION",
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_SESSION_TOKEN",
-    ):
-        monkeypatch.delenv(name, raising=False)
-
-
-def google_auth_credentials(imds_url: str) -> aws.Credentials:
-    """What gcloud's `create-cred-config --aws --enable-imdsv2` writes, the metadata host
-    being the local IMDS."""
-    return aws.Credentials.from_info(
-        {
-            "type": "external_account",
-            "audience": AUDIENCE,
-            "subject_token_type": "urn:ietf:params:aws:token-type:aws4_request",
-            "token_url": "https://sts.googleapis.com/v1/token",
-            "credential_source": {
-                "environment_id": "aws1",
-                "region_url": f"{imds_url}/latest/meta-data/placement/availability-zone",
-                "url": f"{imds_url}/latest/meta-data/iam/security-credentials",
-                "regional_cred_verification_url": "https://sts.{region}.amazonaws.com?Action=GetCallerIdentity&Version=2011-06-15",
-                "imdsv2_session_token_url": f"{imds_url}/latest/api/token",
-            },
-        }
-    )
-
-
 def test_google_auth_finds_region_and_role_keys_with_an_imdsv2_token(
     imds: LocalImds, local_sts: LocalSts, no_aws_environment: None
 ) -> None:
-    credentials = google_auth_credentials(imds.url)
+    credentials = aws.Credentials.from_info(gcloud_aws_config(imds.url))
     subject = credentials.retrieve_subject_token(Request())
     signed = json.loads(urllib.parse.unquote(subject))
     assert signed["url"] == (
@@ -209,17 +177,7 @@ def test_google_auth_without_imdsv2_is_refused_where_v2_is_required(
 ) -> None:
     from google.auth import exceptions
 
-    credentials = aws.Credentials.from_info(
-        {
-            **google_auth_credentials(imds.url).info,
-            "credential_source": {
-                "environment_id": "aws1",
-                "region_url": f"{imds.url}/latest/meta-data/placement/availability-zone",
-                "url": f"{imds.url}/latest/meta-data/iam/security-credentials",
-                "regional_cred_verification_url": "https://sts.{region}.amazonaws.com?Action=GetCallerIdentity&Version=2011-06-15",
-            },
-        }
-    )
+    credentials = aws.Credentials.from_info(gcloud_aws_config(imds.url, imdsv2=False))
     with pytest.raises(exceptions.RefreshError, match="Unable to retrieve AWS region"):
         credentials.retrieve_subject_token(Request())
 

@@ -100,3 +100,40 @@ def test_imds_serves_the_instance_roles_keys(stack: Stack) -> None:
     creds = requests.get(base + role, headers=headers, timeout=10).json()
     assert creds["AccessKeyId"] == aws.identities[ROLE].access_key_id
     assert creds["Token"] == aws.identities[ROLE].session_token
+
+
+def test_intercept_mode_serves_aws_hosts_from_the_stack(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    options = StackOptions(
+        aws_topology(tmp_path),
+        tmp_path / "state",
+        port_base=0,
+        explorer=False,
+        intercept=True,
+    )
+    with Stack(options) as running:
+        endpoints = running.endpoints
+        aws, intercept = endpoints.aws, endpoints.intercept
+        assert aws is not None and intercept is not None
+        assert (aws.sts_url, aws.imds_url) == (
+            "https://sts.us-east-1.amazonaws.com",
+            "http://169.254.169.254",
+        )
+        for name, value in intercept.env.items():
+            monkeypatch.setenv(name, value)
+        keys = aws.identities[USER]
+        client = boto3.client(
+            "sts",
+            region_name="ap-southeast-2",
+            aws_access_key_id=keys.access_key_id,
+            aws_secret_access_key=keys.secret_access_key,
+            config=Config(retries={"max_attempts": 1}),
+        )
+        assert client.get_caller_identity()["Arn"] == USER
+        token = requests.put(
+            f"{aws.imds_url}/latest/api/token",
+            headers={"X-aws-ec2-metadata-token-ttl-seconds": "60"},
+            timeout=10,
+        )
+        assert token.status_code == 200

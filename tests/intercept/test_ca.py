@@ -92,7 +92,12 @@ def test_the_name_constraints_are_critical_and_list_only_what_wiflab_serves(ca: 
         "run.app",
         "metadata.google.internal",
         "169.254.169.254/32",
-    }
+        # AWS STS's hosts, each by name (issue 15; tests/aws_side/test_intercept.py).
+        "sts.amazonaws.com",
+        "sts.us-east-1.amazonaws.com",
+        "sts.eu-west-3.amazonaws.com",
+    } | {n for n in permitted if n.startswith("sts.") and n.endswith(".amazonaws.com")}
+    assert len(permitted) == 6 + 34
     assert extension.value.excluded_subtrees is None
     basic = ca.certificate.extensions.get_extension_for_class(x509.BasicConstraints).value
     assert basic.ca and basic.path_length == 0

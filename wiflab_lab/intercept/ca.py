@@ -24,12 +24,21 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from wiflab_core.private_file import write_private
+from wiflab_lab.intercept.routes import AWS_STS_HOSTS
 
 CA_CERT_FILE = "ca.pem"
 CA_KEY_FILE = "ca-key.pem"
 # What the CA may vouch for: DNS subtrees match the name and every name below it (RFC 5280
 # 4.2.1.10), so "googleapis.com" covers sts.googleapis.com.
-PERMITTED_DNS = ("googleapis.com", "accounts.google.com", "run.app", "metadata.google.internal")
+PERMITTED_DNS = (
+    "googleapis.com",
+    "accounts.google.com",
+    "run.app",
+    "metadata.google.internal",
+    # AWS STS's own hosts (issue 15), each by name: not amazonaws.com, which would cover all
+    # of AWS.
+    *AWS_STS_HOSTS,
+)
 PERMITTED_IPS = ("169.254.169.254/32",)
 CA_LIFETIME = datetime.timedelta(days=365)
 LEAF_LIFETIME = datetime.timedelta(hours=24)
@@ -172,7 +181,8 @@ class LocalCA:
     @classmethod
     def load_or_create(cls, directory: Path) -> LocalCA:
         """The CA in ``directory`` (ca.pem, ca-key.pem 0600), made anew when either is missing
-        or unreadable, or when the certificate has expired."""
+        or unreadable, when the certificate has expired, or when its name constraints are not
+        today's (a CA made before the AWS hosts were served)."""
         directory.mkdir(parents=True, exist_ok=True)
         cert_file, key_file = directory / CA_CERT_FILE, directory / CA_KEY_FILE
         try:
@@ -184,7 +194,10 @@ class LocalCA:
                 raise ValueError("the key is not the certificate's")
             if cert.not_valid_after_utc - _utcnow() < LEAF_LIFETIME:
                 raise ValueError("expired")
-        except (OSError, ValueError):
+            constraints = cert.extensions.get_extension_for_class(x509.NameConstraints).value
+            if constraints != name_constraints():
+                raise ValueError("made for other hosts (an earlier wiflab's CA)")
+        except (OSError, ValueError, x509.ExtensionNotFound):
             cert, key = make_ca()
             write_private(
                 key_file,

@@ -57,6 +57,8 @@ def variables(proxy_url: str, ca_file: Path, bundle: Path) -> dict[str, str]:
         "REQUESTS_CA_BUNDLE": str(bundle),
         "SSL_CERT_FILE": str(bundle),
         "CURL_CA_BUNDLE": str(bundle),
+        # The AWS SDKs and CLI (botocore: AWS_CA_BUNDLE wins over REQUESTS_CA_BUNDLE).
+        "AWS_CA_BUNDLE": str(bundle),
         # Node adds these to its own roots.
         "NODE_EXTRA_CA_CERTS": str(ca_file),
         # gRPC (C core: Python, Ruby, C++) replaces its roots with these.

@@ -8,7 +8,8 @@
   handshake, so HTTP/1.1 keep-alive and HTTP/2 pass through as they are.
 - ``CONNECT`` to anything else: a plain tunnel to it, untouched.
 - Absolute-form plain HTTP (``GET http://metadata.google.internal/...``): the metadata hosts go
-  to Google's side, any other host to itself; one request per connection (``Connection: close``).
+  to Google's side (IMDS's paths on 169.254.169.254 to the local AWS IMDS: ``Routes.plain``),
+  any other host to itself; one request per connection (``Connection: close``).
 
 A small asyncio server rather than mitmproxy (see the README's intercept section): bytes are
 piped, never re-encoded, so an h2 client meets the h2c gRPC server directly, and it costs no
@@ -31,7 +32,7 @@ from urllib.parse import urlsplit
 from idp_server.settings import is_loopback
 from wiflab_core.serving import LOOPBACK
 from wiflab_lab.intercept.ca import LocalCA, NotPermitted
-from wiflab_lab.intercept.routes import METADATA_HOSTS, Routes, Upstream
+from wiflab_lab.intercept.routes import Routes, Upstream
 
 log = logging.getLogger("wiflab.intercept")
 
@@ -601,9 +602,8 @@ class InterceptProxy:
         self, head: Head, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
         host, port, request = origin_request(head)
-        target = Upstream(host, port)
-        if host.lower() in METADATA_HOSTS and port == 80:
-            target = self.routes.google
+        path = urlsplit(head.target).path or "/"
+        target = self.routes.plain(host, port, path) or Upstream(host, port)
         upstream = await self._open(target.host, target.port)
         upstream[1].write(request)
         await upstream[1].drain()

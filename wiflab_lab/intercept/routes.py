@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -24,6 +25,25 @@ RESOURCE_MANAGER = "cloudresourcemanager.googleapis.com"
 METADATA_HOSTS = ("metadata.google.internal", "169.254.169.254")
 # Served over TLS (CONNECT) by Google's side.
 GOOGLE_TLS_HOSTS = (STS, IAMCREDENTIALS, OAUTH2, WWW, ACCOUNTS, RESOURCE_MANAGER)
+
+# AWS (issue 15): STS's global and regional hosts go to the local AWS STS; plain-HTTP requests
+# to the instance metadata address with IMDS's paths (/latest/..., /YYYY-MM-DD/...) go to the
+# local IMDS, the rest of 169.254.169.254 (/computeMetadata/...) to Google's metadata server.
+# The regions: botocore's for STS in the aws partition (tests/aws_side keeps them in step).
+AWS_STS_REGIONS = (
+    "af-south-1", "ap-east-1", "ap-east-2", "ap-northeast-1", "ap-northeast-2",
+    "ap-northeast-3", "ap-south-1", "ap-south-2", "ap-southeast-1", "ap-southeast-2",
+    "ap-southeast-3", "ap-southeast-4", "ap-southeast-5", "ap-southeast-6", "ap-southeast-7",
+    "ca-central-1", "ca-west-1", "eu-central-1", "eu-central-2", "eu-north-1", "eu-south-1",
+    "eu-south-2", "eu-west-1", "eu-west-2", "eu-west-3", "il-central-1", "me-central-1",
+    "me-south-1", "mx-central-1", "sa-east-1", "us-east-1", "us-east-2", "us-west-1",
+    "us-west-2",
+)  # fmt: skip
+AWS_STS_GLOBAL = "sts.amazonaws.com"
+AWS_STS_HOSTS = (AWS_STS_GLOBAL, *(f"sts.{region}.amazonaws.com" for region in AWS_STS_REGIONS))
+AWS_IMDS_HOST = "169.254.169.254"
+AWS_IMDS_URL = f"http://{AWS_IMDS_HOST}"
+_AWS_IMDS_PATH = re.compile(r"/(latest|\d{4}-\d\d-\d\d)(/|$)")
 
 # Google's URLs, as clients know them.
 GOOGLE_ISSUER = "https://accounts.google.com"
@@ -82,22 +102,46 @@ class Routes:
     grpc: Upstream | None = None
     # run.app host -> its front end.
     services: Mapping[str, Upstream] = field(default_factory=dict)
+    # The local AWS side (issue 15), when the stack runs one.
+    aws_sts: Upstream | None = None
+    aws_imds: Upstream | None = None
 
     @classmethod
     def build(
-        cls, google_url: str, services: Mapping[str, str], grpc_target: str | None = None
+        cls,
+        google_url: str,
+        services: Mapping[str, str],
+        grpc_target: str | None = None,
+        *,
+        aws_sts_url: str | None = None,
+        aws_imds_url: str | None = None,
     ) -> Routes:
         """``services``: the run.app URL -> its front end's URL."""
         return cls(
             Upstream.of(google_url),
             Upstream.of(grpc_target) if grpc_target else None,
             {urlsplit(url).hostname or url: Upstream.of(front) for url, front in services.items()},
+            Upstream.of(aws_sts_url) if aws_sts_url else None,
+            Upstream.of(aws_imds_url) if aws_imds_url else None,
         )
 
     def tls_host(self, host: str) -> bool:
         """Whether CONNECT to ``host`` is terminated here (else tunnelled untouched)."""
         host = host.lower().rstrip(".")
+        if host in AWS_STS_HOSTS:
+            return self.aws_sts is not None
         return host in GOOGLE_TLS_HOSTS or host in self.services
+
+    def plain(self, host: str, port: int, path: str) -> Upstream | None:
+        """The part for an absolute-form plain-HTTP request (``GET http://HOST/PATH``); None:
+        the origin itself. 169.254.169.254 is both clouds' metadata address: IMDS's paths go
+        to the local IMDS, the others to Google's metadata server."""
+        host = host.lower().rstrip(".")
+        if port != 80:
+            return None
+        if host == AWS_IMDS_HOST and self.aws_imds is not None and _AWS_IMDS_PATH.match(path):
+            return self.aws_imds
+        return self.google if host in METADATA_HOSTS else None
 
     def alpn(self, host: str) -> tuple[str, ...]:
         """What the TLS server offers. http/1.1 first: OpenSSL picks the first of the server's
@@ -113,6 +157,8 @@ class Routes:
         host = host.lower().rstrip(".")
         if host == IAMCREDENTIALS and alpn == "h2":
             return self.grpc
+        if host in AWS_STS_HOSTS:
+            return self.aws_sts
         if host in GOOGLE_TLS_HOSTS or host in METADATA_HOSTS:
             return self.google
         return self.services.get(host)
