@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -12,8 +13,14 @@ import pytest
 from botocore.config import Config
 
 from aws_side.identities import Identities, Identity, IdentitySpec, make_identities
+from aws_side.imds import InstanceMetadata
+from aws_side.imds_http import create_imds_app
 from aws_side.sts_http import create_sts_app
+from tests.intercept.conftest import serve
 from wiflab_core.serving import ThreadedServer
+from wiflab_lab.intercept.ca import LocalCA
+from wiflab_lab.intercept.proxy import InterceptProxy
+from wiflab_lab.intercept.routes import Routes
 
 USER = "arn:aws:iam::111122223333:user/alice"
 ROLE = "arn:aws:sts::111122223333:assumed-role/ec2-role/i-0abc"
@@ -122,3 +129,45 @@ def no_aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         "AWS_EC2_METADATA_DISABLED",
     ):
         monkeypatch.delenv(name, raising=False)
+
+
+@dataclass
+class Intercepted:
+    proxy: InterceptProxy
+    ca_file: Path
+
+
+@pytest.fixture
+def intercepted(sts_identities: Identities, tmp_path: Path) -> Iterator[Intercepted]:
+    google = serve("google")
+    metadata = InstanceMetadata(sts_identities.instance, "eu-west-3")
+    with (
+        ThreadedServer(create_sts_app(sts_identities)) as sts,
+        ThreadedServer(create_imds_app(metadata)) as imds,
+    ):
+        ca = LocalCA.load_or_create(tmp_path / "intercept")
+        routes = Routes.build(
+            f"http://127.0.0.1:{google.server_address[1]}",
+            {},
+            aws_sts_url=sts.url,
+            aws_imds_url=imds.url,
+        )
+        proxy = InterceptProxy(ca, routes)
+        proxy.start()
+        try:
+            yield Intercepted(proxy, ca.cert_file)
+        finally:
+            proxy.stop()
+            google.shutdown()
+
+
+@pytest.fixture
+def through_proxy(
+    intercepted: Intercepted, monkeypatch: pytest.MonkeyPatch, no_aws_environment: None
+) -> Intercepted:
+    for name in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"):
+        monkeypatch.setenv(name, intercepted.proxy.url)
+    monkeypatch.setenv("NO_PROXY", "localhost,127.0.0.1,::1")
+    for name in ("REQUESTS_CA_BUNDLE", "AWS_CA_BUNDLE"):
+        monkeypatch.setenv(name, str(intercepted.ca_file))
+    return intercepted

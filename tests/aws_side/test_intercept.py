@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import urllib.parse
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
@@ -18,58 +16,10 @@ from google.auth import aws
 from google.auth.transport.requests import Request
 
 from aws_side.identities import Identities
-from aws_side.imds import InstanceMetadata
-from aws_side.imds_http import create_imds_app
-from aws_side.sts_http import create_sts_app
-from tests.aws_side.conftest import ROLE, USER, gcloud_aws_config
-from tests.intercept.conftest import serve
-from wiflab_core.serving import ThreadedServer
+from tests.aws_side.conftest import ROLE, USER, Intercepted, gcloud_aws_config
 from wiflab_lab.intercept import routes as intercept_routes
 from wiflab_lab.intercept.ca import LocalCA, name_constraints, permits
-from wiflab_lab.intercept.proxy import InterceptProxy
-from wiflab_lab.intercept.routes import AWS_STS_REGIONS, Routes
-
-
-@dataclass
-class Intercepted:
-    proxy: InterceptProxy
-    ca_file: Path
-
-
-@pytest.fixture
-def intercepted(sts_identities: Identities, tmp_path: Path) -> Iterator[Intercepted]:
-    google = serve("google")
-    metadata = InstanceMetadata(sts_identities.instance, "eu-west-3")
-    with (
-        ThreadedServer(create_sts_app(sts_identities)) as sts,
-        ThreadedServer(create_imds_app(metadata)) as imds,
-    ):
-        ca = LocalCA.load_or_create(tmp_path / "intercept")
-        routes = Routes.build(
-            f"http://127.0.0.1:{google.server_address[1]}",
-            {},
-            aws_sts_url=sts.url,
-            aws_imds_url=imds.url,
-        )
-        proxy = InterceptProxy(ca, routes)
-        proxy.start()
-        try:
-            yield Intercepted(proxy, ca.cert_file)
-        finally:
-            proxy.stop()
-            google.shutdown()
-
-
-@pytest.fixture
-def through_proxy(
-    intercepted: Intercepted, monkeypatch: pytest.MonkeyPatch, no_aws_environment: None
-) -> Intercepted:
-    for name in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"):
-        monkeypatch.setenv(name, intercepted.proxy.url)
-    monkeypatch.setenv("NO_PROXY", "localhost,127.0.0.1,::1")
-    for name in ("REQUESTS_CA_BUNDLE", "AWS_CA_BUNDLE"):
-        monkeypatch.setenv(name, str(intercepted.ca_file))
-    return intercepted
+from wiflab_lab.intercept.routes import AWS_STS_REGIONS
 
 
 @pytest.mark.parametrize("region", ["us-east-1", "eu-west-1"])
