@@ -15,6 +15,7 @@ it is derived from the ARN, so it is the same on every start, as a real user's i
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import secrets
@@ -56,7 +57,7 @@ class Identity:
     def account(self) -> str:
         return self.arn.account
 
-    @property
+    @functools.cached_property
     def user_id(self) -> str:
         """``AIDA...`` for a user, ``AROA...:SESSION`` for an assumed role."""
         if self.arn.kind == "user":

@@ -50,7 +50,7 @@ GLOBAL_REGION = "us-east-1"
 WINDOW = timedelta(minutes=15)
 AMZ_DATE = "%Y%m%dT%H%M%SZ"
 _REGIONAL_HOST = re.compile(r"sts\.([a-z0-9-]+)\.amazonaws\.com")
-_AMZ_DATE = re.compile(r"\d{8}T\d{6}Z")
+_AMZ_DATE = re.compile(r"[0-9]{8}T[0-9]{6}Z")
 
 # AWS's texts. Captures: SignatureDoesNotMatch (aws/aws-cli#6676, moto); InvalidClientTokenId
 # and ExpiredToken (cfn-sphere/cfn-sphere#55, miquella/vaulted#107); MissingAuthenticationToken
@@ -85,9 +85,15 @@ class SignedRequest:
     body: bytes = b""
 
     def header(self, name: str) -> str | None:
-        lname = name.lower()
-        found = [v for k, v in self.headers if k.lower() == lname]
-        return ",".join(found) if found else None
+        """The header's value (repeats joined with commas, as HTTP reads them)."""
+        return self._by_name.get(name.lower())
+
+    @functools.cached_property
+    def _by_name(self) -> dict[str, str]:
+        found: dict[str, list[str]] = {}
+        for key, value in self.headers:
+            found.setdefault(key.lower(), []).append(value)
+        return {key: ",".join(values) for key, values in found.items()}
 
     @property
     def host(self) -> str:
@@ -395,8 +401,16 @@ def _check_signature(
 def _parse_amz(stamp: str) -> datetime | None:
     if _AMZ_DATE.fullmatch(stamp) is None:
         return None
-    try:
-        return datetime.strptime(stamp, AMZ_DATE).replace(tzinfo=UTC)
+    try:  # YYYYMMDDTHHMMSSZ, read by hand: strptime costs a tenth of a verification
+        return datetime(
+            int(stamp[0:4]),
+            int(stamp[4:6]),
+            int(stamp[6:8]),
+            int(stamp[9:11]),
+            int(stamp[11:13]),
+            int(stamp[13:15]),
+            tzinfo=UTC,
+        )
     except ValueError:  # the right shape, no such day (20261301T...)
         return None
 

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 _NAME = r"[A-Za-z0-9+=,.@_-]"
-_USER = re.compile(rf"arn:aws:iam::(\d{{12}}):user(/(?:{_NAME}+/)*)({_NAME}{{1,64}})")
-_SESSION = re.compile(rf"arn:aws:sts::(\d{{12}}):assumed-role/({_NAME}{{1,64}})/({_NAME}{{2,64}})")
+_ACCOUNT = r"([0-9]{12})"
+_USER = re.compile(rf"arn:aws:iam::{_ACCOUNT}:user(/(?:{_NAME}+/)*)({_NAME}{{1,64}})")
+_SESSION = re.compile(rf"arn:aws:sts::{_ACCOUNT}:assumed-role/({_NAME}{{1,64}})/({_NAME}{{2,64}})")
 SHAPES = (
     "arn:aws:iam::ACCOUNT:user/NAME (an IAM user) or "
     "arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION (an assumed role)"

@@ -133,3 +133,10 @@ def test_one_instance_identity_at_most() -> None:
             ],
             NOW,
         )
+
+
+def test_an_account_of_other_scripts_digits_is_refused() -> None:
+    with pytest.raises(ValueError):
+        parse_arn(
+            "arn:aws:iam::\u0661\u0661\u0661\u0661\u0662\u0662\u0662\u0662\u0663\u0663\u0663\u0663:user/alice"
+        )
