@@ -53,7 +53,8 @@ _REGIONAL_HOST = re.compile(r"sts\.([a-z0-9-]+)\.amazonaws\.com")
 _AMZ_DATE = re.compile(r"[0-9]{8}T[0-9]{6}Z")
 
 # AWS's texts. Captures: SignatureDoesNotMatch (aws/aws-cli#6676, moto); InvalidClientTokenId
-# and ExpiredToken (cfn-sphere/cfn-sphere#55, miquella/vaulted#107); MissingAuthenticationToken
+# (jrl84/amazon-sp-api#57, moto); ExpiredToken (cfn-sphere/cfn-sphere#55, an ErrorResponse with
+# 403, and miquella/vaulted#107 from GetCallerIdentity); MissingAuthenticationToken
 # (amzn/selling-partner-api-docs#3081, an STS ErrorResponse); IncompleteSignature's texts
 # (hashicorp/vault#4939 and boto/boto3#2280 from STS, brendanhay/amazonka#316 from SES);
 # the skew texts (aws/aws-cli#6676; QT-DevOps/DevOpsIssues#989, status 403); the region text
