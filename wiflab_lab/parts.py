@@ -221,6 +221,8 @@ def describe(layout: Layout, sockets: Sockets, host: str) -> Described:
                 ServerOptions(workers=2),
             )
         )
+    # The local AWS side first: Google's STS executes AWS subject tokens against its STS.
+    aws = aws_side(layout, sockets)
     google_url = sockets.bind(GOOGLE_OFFSET)
     grpc_target = sockets.reserve(GRPC_OFFSET)
     issuer = layout.google_issuer or (intercept.GOOGLE_ISSUER if layout.intercept else google_url)
@@ -321,7 +323,6 @@ def describe(layout: Layout, sockets: Sockets, host: str) -> Described:
     if explorer is not None:
         parts.append(explorer)
     explorer_url = explorer.url if explorer is not None else None
-    aws = aws_side(layout, sockets)
     if aws is not None:
         parts.extend(aws.parts)
     return Described(
