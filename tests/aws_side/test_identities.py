@@ -140,3 +140,19 @@ def test_an_account_of_other_scripts_digits_is_refused() -> None:
         parse_arn(
             "arn:aws:iam::\u0661\u0661\u0661\u0661\u0662\u0662\u0662\u0662\u0663\u0663\u0663\u0663:user/alice"
         )
+
+
+def test_the_aws_sides_settings_survive_the_trip_to_a_child(tmp_path: Path) -> None:
+    from aws_side.settings import AwsSettings, AwsSettingsError
+
+    for settings in (
+        AwsSettings(tmp_path / "credentials.json"),
+        AwsSettings(tmp_path / "c.json", region="eu-west-3", imds_v1=True),
+    ):
+        assert AwsSettings.from_env(settings.to_env()) == settings
+    with pytest.raises(AwsSettingsError, match="WIFLAB_AWS_CREDENTIALS is required"):
+        AwsSettings.from_env({})
+    with pytest.raises(AwsSettingsError, match="WIFLAB_AWS_REGION: 'moon' is not an AWS region"):
+        AwsSettings(tmp_path, region="moon")
+    with pytest.raises(AwsSettingsError, match="WIFLAB_AWS_IMDS_V1: 'allowed' or unset"):
+        AwsSettings.from_env({"WIFLAB_AWS_CREDENTIALS": "x", "WIFLAB_AWS_IMDS_V1": "yes"})

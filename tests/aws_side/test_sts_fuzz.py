@@ -109,3 +109,18 @@ def test_a_large_body_is_refused_in_aws_xml(sts_identities: Identities) -> None:
     response = client.post("/", data=b"x" * (1024 * 1024))
     assert response.status_code == 413
     assert ERROR.fullmatch(response.get_data(as_text=True))
+
+
+def test_a_bug_of_the_lab_is_awss_internal_failure_not_a_page(
+    sts_identities: Identities, monkeypatch
+) -> None:
+    import aws_side.sts_http
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(aws_side.sts_http, "answer", broken)
+    response = create_sts_app(sts_identities).test_client().post("/")
+    assert response.status_code == 500
+    body = response.get_data(as_text=True)
+    assert "<Code>InternalFailure</Code>" in body and "a bug" not in body
