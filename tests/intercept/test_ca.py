@@ -17,6 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from wiflab_lab.intercept.ca import LocalCA, NotPermitted, permits, sign_leaf
+from wiflab_lab.intercept.routes import AWS_STS_HOSTS
 
 # Certificates here are checked at the time they were made (no time boundary is tested with it).
 NOW = datetime.datetime.now(datetime.UTC)
@@ -182,7 +183,7 @@ def test_only_names_under_a_permitted_subtree_are_permitted(labels: list[str], t
     under = any(
         host == base or host.endswith("." + base)
         for base in ("googleapis.com", "accounts.google.com", "run.app", "metadata.google.internal")
-    )
+    ) or any(host == aws or host.endswith("." + aws) for aws in AWS_STS_HOSTS)
     assert permits(host) == under
     # A served name glued to another label is not under it.
     assert not permits(f"{labels[0]}googleapis.com.{tld}x")
