@@ -39,6 +39,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from idp_server.admin import admin_blueprint
+from idp_server.ci_endpoints import ci_blueprint
 from idp_server.errors import IdpError
 from idp_server.keystore import KeyStore, initial_keyset
 from idp_server.minting import MAX_BODY_BYTES, ClaimRules, Minter, check_profiles, parse_claims
@@ -138,6 +139,7 @@ def create_app(settings: IdpSettings | None = None) -> Flask:
         return json_response({"status": "ok"})
 
     app.register_blueprint(admin_blueprint(store, settings.admin_secret))
+    app.register_blueprint(ci_blueprint(minter, issuer, settings.ci_request_token))
 
     @app.errorhandler(IdpError)
     def refused(exc: IdpError) -> Response:

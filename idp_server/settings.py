@@ -16,6 +16,7 @@
 | IDP_PROFILES | profiles | JSON ``{name: {claims}}``, or a path to a JSON/YAML file of it |
 | IDP_KEY_STATE | key_state | the key state file shared by every worker (``idp serve`` sets it) |
 | IDP_KEY_FILE / IDP_SIGNING_KEYS | key_source | PEM or JWK-set private keys (file / text) |
+| IDP_CI_REQUEST_TOKEN | ci_request_token | GitHub's ACTIONS_ID_TOKEN_REQUEST_TOKEN (or a new one) |
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import json
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +55,11 @@ class IdpSettings:
     profiles: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     key_state: Path | None = None
     key_source: str | None = field(default=None, repr=False)
+    # The bearer of GitHub's OIDC request protocol (idp_server.ci_endpoints): made with the
+    # settings, so every worker that reads them back (to_env) shares this run's one.
+    ci_request_token: str = field(
+        default_factory=lambda: secrets.token_urlsafe(32), repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         if self.issuer is not None:
@@ -120,6 +127,8 @@ class IdpSettings:
             "key_state": Path(env["IDP_KEY_STATE"]) if env.get("IDP_KEY_STATE") else None,
             "key_source": key_source_from_env(env),
         }
+        if env.get("IDP_CI_REQUEST_TOKEN"):
+            values["ci_request_token"] = env["IDP_CI_REQUEST_TOKEN"]
         values.update(overrides)
         return cls(**values)
 
@@ -146,6 +155,7 @@ class IdpSettings:
             "IDP_KEY_STATE": str(self.key_state) if self.key_state is not None else "",
             "IDP_KEY_FILE": "",
             "IDP_SIGNING_KEYS": self.key_source or "",
+            "IDP_CI_REQUEST_TOKEN": self.ci_request_token,
         }
 
 

@@ -113,6 +113,8 @@ class Layout:
     journal_size: int = 1000
     # Gunicorn workers of Google's side (processes mode); None = the number of cores.
     google_workers: int | None = None
+    # GitHub's ACTIONS_ID_TOKEN_REQUEST_TOKEN for the lab IdP (idp_server.ci_endpoints).
+    ci_request_token: str | None = field(default=None, repr=False)
 
 
 def journal_settings(layout: Layout) -> JournalSettings:
@@ -202,6 +204,8 @@ def describe(layout: Layout, sockets: Sockets, host: str) -> Described:
             bind_host=host,
             key_state=key_state,
         )
+        if layout.ci_request_token:
+            idp = idp.replace(ci_request_token=layout.ci_request_token)
         parts.append(
             Part(
                 "idp",
