@@ -17,7 +17,7 @@ serves there). Params: the preset's defaults, then the IdP's ``presets`` (the to
   ``Metadata: true``: Azure's instance metadata identity endpoint, answering Azure's JSON
   (``access_token``, ``expires_in``, ``expires_on``, ``resource``, ``token_type``, ...) with
   the azure preset's token for ``aud=RES``; IMDS's own ``client_id`` / ``object_id`` pick the
-  identity.
+  identity. Guarded like ``/token`` (IDP_TOKEN_SECRET) when the IdP has a token secret.
 
 The request token of GitHub's protocol is a per-run secret (``IdpSettings.ci_request_token``,
 made when the settings are), compared in constant time and never logged or echoed.
@@ -81,7 +81,9 @@ def ci_blueprint(
         except PresetError as exc:  # names the param, the variant or aud
             raise invalid_request(str(exc)) from None
         minted = minter.mint(claims, issuer=preset_issuer)
-        return minted.token, int(claims["iat"]), int(claims["exp"])
+        now = int(clock())
+        iat, exp = claims.get("iat", now), claims.get("exp", now + minted.expires_in)
+        return minted.token, int(iat), int(exp)
 
     @blueprint.get(GITHUB_ROUTE)
     def github_id_token() -> Response:
@@ -98,6 +100,9 @@ def ci_blueprint(
 
     @blueprint.get(AZURE_ROUTE)
     def azure_identity_token() -> Response:
+        # Real IMDS answers only its own VM (link-local); here, beyond loopback, the /token
+        # guard (IDP_TOKEN_SECRET as a bearer, which a url source's headers can carry).
+        minter.check_caller(request.headers.get("Authorization"))
         # Azure's check is on the header's value: "true", in any case (Metadata: True too).
         if request.headers.get("Metadata", "").strip().lower() != "true":
             raise _azure_error("Required metadata header not specified")

@@ -96,3 +96,12 @@ def test_a_missing_query_variable_is_a_400_naming_it(client, query, field):
 def test_any_request_is_answered_200_or_400_never_500(client, query, header):
     response = client.get(f"{ROUTE}?{urlencode(query)}", headers={"Metadata": header})
     assert response.status_code in (200, 400), response.get_data(as_text=True)
+
+
+def test_an_idp_with_a_token_secret_guards_it_like_token():
+    guarded = create_app(IdpSettings(issuer="https://idp.example", token_secret="s3")).test_client()
+    refused = guarded.get(f"{ROUTE}?{QUERY}", headers=METADATA)
+    assert refused.status_code == 401
+    assert "IDP_TOKEN_SECRET" in refused.get_json()["error_description"]
+    allowed = guarded.get(f"{ROUTE}?{QUERY}", headers={**METADATA, "Authorization": "Bearer s3"})
+    assert allowed.status_code == 200

@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from idp_server.app import create_app
+from idp_server.presets import PRESETS
 from idp_server.settings import IdpSettings
 
 ISSUER = "https://idp.example"
@@ -108,3 +109,21 @@ def test_any_query_is_answered_200_or_400_never_500(client, query):
     assert response.status_code in (200, 400), response.get_data(as_text=True)
     if response.status_code == 400:
         assert response.get_json()["error"] == "invalid_request"
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    params=st.dictionaries(
+        st.sampled_from(sorted(PRESETS["github"].params) + ["variant", "audience"]),
+        st.text(max_size=40),
+        max_size=5,
+    )
+)
+def test_any_value_of_the_presets_params_is_a_token_or_a_400_naming_it(client, params):
+    from urllib.parse import urlencode
+
+    response = client.get(f"{URL}&{urlencode(params)}", headers=BEARER)
+    assert response.status_code in (200, 400), response.get_data(as_text=True)
+    if response.status_code == 400:
+        described = response.get_json()["error_description"]
+        assert described.split(":", 1)[0] in {*params, "aud", "variant"}, described
