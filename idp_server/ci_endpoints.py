@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
 
 from flask import Blueprint, request
 from werkzeug.wrappers import Response
@@ -66,20 +65,19 @@ def ci_blueprint(
         name: str, variant: str | None, audience: str | None, params: Mapping[str, str]
     ) -> tuple[str, int, int]:
         """(token, iat, exp) of preset ``name``."""
-        from idp_server.presets import PRESETS, PresetError
+        from idp_server.presets import PRESETS
+        from idp_server.presets.minting import PresetRequest, preset_claims
 
         preset = PRESETS[name]
+        unknown = sorted(set(params) - set(preset.params))
+        if unknown:  # named here: a query name such as issuer or now is no keyword to claims()
+            known = ", ".join(preset.params)
+            raise invalid_request(f"{unknown[0]}: not a param of {name} ({known})")
         preset_issuer = issuer() + preset.issuer_path
-        try:
-            claims: dict[str, Any] = preset.claims(
-                variant,
-                issuer=preset_issuer,
-                audience=audience,
-                now=int(clock()),
-                **{**defaults.get(name, {}), **params},
-            )
-        except PresetError as exc:  # names the param, the variant or aud
-            raise invalid_request(str(exc)) from None
+        asked = PresetRequest(variant, params, audience)
+        claims = preset_claims(  # a 400 naming the bad param, variant or aud
+            preset, asked, issuer=preset_issuer, defaults=defaults.get(name, {}), now=int(clock())
+        )
         minted = minter.mint(claims, issuer=preset_issuer)
         now = int(clock())
         iat, exp = claims.get("iat", now), claims.get("exp", now + minted.expires_in)

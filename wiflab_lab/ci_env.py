@@ -170,6 +170,17 @@ def mint(
     return str(response.json()["id_token"])
 
 
+def topology_defaults(endpoints: Endpoints) -> dict[str, dict[str, str]]:
+    """The topology's ``idp.presets``: the params the running IdP starts from."""
+    from mock_gcp.topology import TopologyError, load_topology
+
+    path = Path(endpoints.topology)
+    try:
+        return load_topology(path).idp.preset_params()
+    except (OSError, TopologyError) as exc:
+        raise CiEnvError(f"endpoints.json: topology {path}: {exc}") from None
+
+
 def _claims(
     name: str,
     endpoints: Endpoints,
@@ -178,8 +189,10 @@ def _claims(
     now: int | None,
     params: Mapping[str, str],
 ) -> dict[str, Any]:
-    """The claims the IdP will put in the job's token (same params), for its variables."""
+    """The claims the IdP will put in the job's token (same params, over the topology's
+    ``idp.presets`` defaults, as the IdP layers them), for its variables."""
     chosen = preset(name)
+    params = {**topology_defaults(endpoints).get(name, {}), **params}
     try:
         claims: dict[str, Any] = chosen.claims(
             variant,
