@@ -21,6 +21,7 @@ AZURE = {"tenant_id": "72f988bf-86f1-41af-91ab-2d7cd011db47"}
 AZURE_OBJECT_ID = "5f3a8e3c-1b2d-4c5e-9f7a-0b1c2d3e4f5a"
 AZURE_RESOURCE = "api://9d6c2f2e-3a4b-4c5d-8e9f-a0b1c2d3e4f5"
 KUBERNETES = {"namespace": "prod", "service_account": "deployer"}
+GITLAB = {"namespace_path": "acme", "namespace_id": "4242"}
 
 
 def provider_name(number: str, provider: str) -> str:
@@ -56,6 +57,7 @@ def with_ci_pool(document: dict[str, Any], idp_url: str) -> dict[str, Any]:
             provider("github", GITHUB, []),
             provider("azure", AZURE, [AZURE_RESOURCE]),
             provider("kubernetes", {}, []),
+            provider("gitlab", GITLAB, []),
         ],
     }
     subject = "system:serviceaccount:{namespace}:{service_account}".format(**KUBERNETES)
@@ -63,6 +65,7 @@ def with_ci_pool(document: dict[str, Any], idp_url: str) -> dict[str, Any]:
         f"principalSet://{pool_path}/attribute.repository_id/{GITHUB_REPOSITORY_ID}",
         f"principal://{pool_path}/subject/{AZURE_OBJECT_ID}",
         f"principal://{pool_path}/subject/{subject}",
+        f"principalSet://{pool_path}/attribute.namespace_id/{GITLAB['namespace_id']}",
     ]
     edited = {**document, "pools": [*document["pools"], pool]}
     accounts = []

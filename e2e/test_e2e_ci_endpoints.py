@@ -7,6 +7,8 @@ kept fresh (a file-sourced config). Each provider is Google's template for it (e
 
 from __future__ import annotations
 
+import time
+
 import jwt
 import pytest
 import requests
@@ -16,6 +18,7 @@ from e2e.ci_topology import (
     AZURE_RESOURCE,
     DENIED,
     FEDERATED,
+    GITLAB,
     KUBERNETES,
     dump_as,
     exchange_then_impersonate,
@@ -88,17 +91,74 @@ def test_another_managed_identity_of_the_tenant_is_refused_by_iam(ci_pool):
     assert impersonated.json()["error"]["message"] == DENIED
 
 
+class Clock:
+    def __init__(self) -> None:
+        self.skew = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.skew
+
+
 def test_a_kubernetes_projected_token_file_kept_fresh_reaches_the_service(ci_pool, tmp_path):
     audience = "https://iam.googleapis.com/" + provider_name(ci_pool.project.number, "kubernetes")
     path = tmp_path / "token"
+    clock = Clock()
     projected = ProjectedToken(
-        path, lambda: ci_env.mint(ci_pool, "kubernetes", audience=audience, **KUBERNETES)
+        path,
+        lambda: ci_env.mint(ci_pool, "kubernetes", audience=audience, **KUBERNETES),
+        clock=clock,
+        poll_seconds=0.05,
     )
-    projected.write()
+    projected.start()
+    try:
+        first = path.read_text()
+        # 80 % of its lifetime later (on the helper's clock), the file holds a new token...
+        clock.skew = projected.seconds_until_due() + 1
+        for _ in range(200):
+            if path.read_text() != first:
+                break
+            time.sleep(0.05)
+        assert path.read_text() != first
+    finally:
+        projected.stop()
     claims = jwt.decode(path.read_text(), options={"verify_signature": False})
     assert claims["sub"] == "system:serviceaccount:prod:deployer"
     assert isinstance(claims["aud"], list)  # projected tokens carry a list
-    answer = dump_as(
-        ci_pool, config(ci_pool, "kubernetes", external_account.file_source(str(path)))
+    # ...which google-auth's file source reads, to the service.
+    info = config(ci_pool, "kubernetes", external_account.file_source(str(path)))
+    assert impersonated_account(ci_pool, info) == FEDERATED
+    assert dump_as(ci_pool, info)["identity"]["claims"]["email"] == FEDERATED
+
+
+def test_a_gitlab_jobs_id_token_variable_written_to_a_file_reaches_the_service(ci_pool, tmp_path):
+    """Google's GitLab guide: the job writes $GITLAB_OIDC_TOKEN to a file its config reads."""
+    audience = "https://iam.googleapis.com/" + provider_name(ci_pool.project.number, "gitlab")
+    job = ci_env.gitlab_environment(ci_pool, audience=audience, project_path="acme/infra", **GITLAB)
+    path = tmp_path / ".ci_job_jwt_file"
+    path.write_text(job["GITLAB_OIDC_TOKEN"] + "\n")  # echo $GITLAB_OIDC_TOKEN > file
+    info = config(ci_pool, "gitlab", external_account.file_source(str(path)))
+    assert dump_as(ci_pool, info)["identity"]["claims"]["email"] == FEDERATED
+
+
+def test_a_gitlab_token_of_a_similar_group_is_refused_by_googles_condition(ci_pool):
+    audience = "https://iam.googleapis.com/" + provider_name(ci_pool.project.number, "gitlab")
+    job = ci_env.gitlab_environment(
+        ci_pool, audience=audience, namespace_path="acme-evil", namespace_id="666"
     )
-    assert answer["identity"]["claims"]["email"] == FEDERATED
+    exchanged = requests.post(
+        ci_pool.sts.token_url,
+        data={
+            "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+            "audience": "//iam.googleapis.com/" + provider_name(ci_pool.project.number, "gitlab"),
+            "scope": "https://www.googleapis.com/auth/cloud-platform",
+            "requested_token_type": "urn:ietf:params:oauth:token-type:access_token",
+            "subject_token": job["GITLAB_OIDC_TOKEN"],
+            "subject_token_type": "urn:ietf:params:oauth:token-type:jwt",
+        },
+        timeout=10,
+    )
+    assert exchanged.status_code == 400
+    assert exchanged.json() == {
+        "error": "unauthorized_client",
+        "error_description": "The given credential is rejected by the attribute condition.",
+    }
