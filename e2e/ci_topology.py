@@ -131,13 +131,12 @@ def impersonated_account(endpoints: Any, info: dict[str, Any]) -> str:
     return str(info_.json()["email"])
 
 
-def exchange_then_impersonate(endpoints: Any, provider: str, token: str) -> Any:
-    """STS's exchange of ``token`` for ``provider`` (which must succeed), then IAM
-    Credentials' generateAccessToken for oidc-federated with it: that answer."""
+def exchange(endpoints: Any, provider: str, token: str) -> Any:
+    """STS's answer to the exchange of ``token`` for ``provider`` (RFC 8693, as google-auth)."""
     import requests
 
     audience = "//iam.googleapis.com/" + provider_name(endpoints.project.number, provider)
-    exchanged = requests.post(
+    return requests.post(
         endpoints.sts.token_url,
         data={
             "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
@@ -149,6 +148,14 @@ def exchange_then_impersonate(endpoints: Any, provider: str, token: str) -> Any:
         },
         timeout=30,
     )
+
+
+def exchange_then_impersonate(endpoints: Any, provider: str, token: str) -> Any:
+    """STS's exchange of ``token`` for ``provider`` (which must succeed), then IAM
+    Credentials' generateAccessToken for oidc-federated with it: that answer."""
+    import requests
+
+    exchanged = exchange(endpoints, provider, token)
     assert exchanged.status_code == 200, exchanged.text
     return requests.post(
         f"{endpoints.iamcredentials.api_endpoint.rstrip('/')}/v1/projects/-/serviceAccounts/"

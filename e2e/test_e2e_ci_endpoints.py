@@ -21,6 +21,7 @@ from e2e.ci_topology import (
     GITLAB,
     KUBERNETES,
     dump_as,
+    exchange,
     exchange_then_impersonate,
     impersonated_account,
     provider_name,
@@ -145,18 +146,7 @@ def test_a_gitlab_token_of_a_similar_group_is_refused_by_googles_condition(ci_po
     job = ci_env.gitlab_environment(
         ci_pool, audience=audience, namespace_path="acme-evil", namespace_id="666"
     )
-    exchanged = requests.post(
-        ci_pool.sts.token_url,
-        data={
-            "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
-            "audience": "//iam.googleapis.com/" + provider_name(ci_pool.project.number, "gitlab"),
-            "scope": "https://www.googleapis.com/auth/cloud-platform",
-            "requested_token_type": "urn:ietf:params:oauth:token-type:access_token",
-            "subject_token": job["GITLAB_OIDC_TOKEN"],
-            "subject_token_type": "urn:ietf:params:oauth:token-type:jwt",
-        },
-        timeout=10,
-    )
+    exchanged = exchange(ci_pool, "gitlab", job["GITLAB_OIDC_TOKEN"])
     assert exchanged.status_code == 400
     assert exchanged.json() == {
         "error": "unauthorized_client",
