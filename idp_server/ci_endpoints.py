@@ -44,6 +44,7 @@ GITHUB_API_VERSION = "2.0"
 GITHUB_QUERY = ("api-version", "audience", "variant")
 # Azure IMDS's identity API versions (learn.microsoft.com, "How to use managed identities for
 # Azure resources on an Azure VM to acquire an access token"); google-auth's docs use the first.
+# unverified: that these are all of them (an unknown one is refused, see below).
 AZURE_API_VERSIONS = ("2018-02-01", "2019-08-01", "2019-11-01", "2020-06-01", "2021-02-01")
 # IMDS's own query parameters that choose a user-assigned identity, and the preset's params.
 AZURE_IDENTITY_QUERY = {"client_id": "client_id", "object_id": "object_id"}
