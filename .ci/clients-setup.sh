@@ -42,6 +42,9 @@ fi
 
 say "installing the Node client's packages (npm ci, from clients/node/package-lock.json)"
 npm ci --prefix clients/node --no-audit --no-fund --loglevel=error >&2
+# GitHub's own @actions/core for e2e/test_e2e_github_action.py (getIDToken against the IdP).
+say "installing @actions/core (npm ci, from e2e/github_oidc/package-lock.json)"
+npm ci --prefix e2e/github_oidc --no-audit --no-fund --loglevel=error >&2
 
 if ! command -v gcloud >/dev/null; then
   say "gcloud not found: install the Google Cloud CLI (https://cloud.google.com/sdk/docs/install)"

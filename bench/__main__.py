@@ -18,6 +18,7 @@ MODULES = (
     "bench.scale",
     "bench.cel",
     "bench.aws_side",
+    "bench.ci_endpoints",
 )
 
 

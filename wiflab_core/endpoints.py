@@ -64,6 +64,9 @@ class Idp(_Section):
     admin_secret_file: str | None = None
     # gcp: where the /token secret is kept (clients read the value from IDP_TOKEN_SECRET).
     token_secret: str | None = None
+    # Local: the file holding GitHub's ACTIONS_ID_TOKEN_REQUEST_TOKEN for the IdP's
+    # /ci/github/idtoken (issue 16; `wiflab env --preset github` reads it).
+    ci_request_token_file: str | None = None
 
 
 class Sts(_Section):

@@ -120,6 +120,8 @@ class Layout:
     journal_size: int = 1000
     # Gunicorn workers of Google's side (processes mode); None = the number of cores.
     google_workers: int | None = None
+    # GitHub's ACTIONS_ID_TOKEN_REQUEST_TOKEN for the lab IdP (idp_server.ci_endpoints).
+    ci_request_token: str | None = field(default=None, repr=False)
 
 
 def journal_settings(layout: Layout) -> JournalSettings:
@@ -206,11 +208,14 @@ def describe(layout: Layout, sockets: Sockets, host: str) -> Described:
         idp = IdpSettings(
             issuer=idp_url,
             profiles=topology.idp.plain(),
+            presets=topology.idp.preset_params(),
             admin_secret=layout.admin_secret,
             token_secret=layout.token_secret,
             bind_host=host,
             key_state=key_state,
         )
+        if layout.ci_request_token:
+            idp = idp.replace(ci_request_token=layout.ci_request_token)
         parts.append(
             Part(
                 "idp",

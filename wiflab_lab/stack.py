@@ -59,6 +59,7 @@ DEFAULT_PORT_BASE = 8700
 # Subject-token files are re-minted well before the IdP's default 1 h lifetime runs out.
 SUBJECT_TOKEN_REFRESH_SECONDS = 1800
 ADMIN_SECRET_FILE = "idp-admin-secret"
+CI_REQUEST_TOKEN_FILE = "idp-ci-request-token"
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,7 @@ class Stack:
         self.backend: GoogleBackend | None = None
         self._endpoints: Endpoints | None = None
         self._admin_secret = options.admin_secret or secrets.token_urlsafe(24)
+        self._ci_request_token = secrets.token_urlsafe(32)
         self._exit = ExitStack()
         self._stop_refresh = threading.Event()
         self._launcher: Launcher | None = None
@@ -201,6 +203,7 @@ class Stack:
             explorer=options.explorer,
             journal_size=options.journal_size,
             google_workers=options.google_workers,
+            ci_request_token=self._ci_request_token,
         )
         sockets = Sockets(options.host, options.port_base)
         try:
@@ -223,6 +226,7 @@ class Stack:
         idp, google = parts.idp_url, parts.google_url
         secret_file = state / ADMIN_SECRET_FILE
         write_private(secret_file, self._admin_secret)
+        ci_token_file = self._write_ci_request_token(state)
         topology = self.topology
         endpoints = Endpoints(
             target="local",
@@ -234,6 +238,7 @@ class Stack:
                 token_url=f"{idp}/token",
                 profile_url=f"{idp}/token/{{profile}}",
                 admin_secret_file=str(secret_file),
+                ci_request_token_file=ci_token_file,
             ),
             sts=Sts(token_url=f"{google}/v1/token"),
             iamcredentials=IamCredentials(api_endpoint=google, grpc_target=parts.grpc_target),
@@ -312,6 +317,15 @@ class Stack:
                 "aws": intercepted_aws(endpoints.aws),
             }
         )
+
+    def _write_ci_request_token(self, state: Path) -> str | None:
+        """The lab IdP's ACTIONS_ID_TOKEN_REQUEST_TOKEN, 0600 (``wiflab env --preset github``
+        reads it); None when the IdP runs elsewhere."""
+        if self.options.idp_url is not None:
+            return None
+        path = state / CI_REQUEST_TOKEN_FILE
+        write_private(path, self._ci_request_token)
+        return str(path)
 
     def _write_credentials(self, idp: str, google: str) -> dict[str, str]:
         """File-sourced (re-minted here) and url-sourced (the IdP's profile route) configs."""
