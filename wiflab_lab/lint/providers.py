@@ -1,0 +1,92 @@
+"""What lint knows of the real identity providers, taken from the IdP's presets
+(``idp_server.presets``: one source of truth): which issuers are shared by every customer,
+which mutable name claims have an immutable id, which claims carry ids as strings, and the
+longest realistic subject each one mints."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from mock_gcp.topology.resources import SHARED_ISSUERS
+
+# A fixed "now" for the claims lint evaluates mappings on (only their shape matters).
+_NOW = 1_800_000_000
+_PLACEHOLDER = re.compile(r"\\\{[^}]*\\\}")
+
+
+@dataclass(frozen=True)
+class KnownProvider:
+    name: str
+    title: str
+    issuer: re.Pattern[str]  # the real issuer, its {param}s matching one path segment
+    issuer_path: str  # /presets/NAME on the lab's IdP
+    shared_issuer: bool
+    id_claims: Mapping[str, str]  # mutable name claim -> its immutable id claim
+    string_id_claims: frozenset[str]
+    template_source: str | None
+    # The claims of the longest realistic subject (None: the preset cannot say).
+    longest: Callable[[str, str | None], dict[str, Any] | None] = field(compare=False)
+
+    def matches(self, issuer: str | None) -> bool:
+        if issuer is None:
+            return False
+        issuer = issuer.rstrip("/")
+        return bool(self.issuer.fullmatch(issuer)) or issuer.endswith(self.issuer_path)
+
+
+def _issuer_pattern(real_issuer: str) -> re.Pattern[str]:
+    return re.compile(_PLACEHOLDER.sub("[^/]+", re.escape(real_issuer.rstrip("/"))))
+
+
+def from_preset(preset: Any) -> KnownProvider:
+    """A KnownProvider from anything shaped like ``idp_server.presets.Preset``."""
+
+    def longest(issuer: str, audience: str | None) -> dict[str, Any] | None:
+        try:
+            claims = dict(preset.claims(None, issuer=issuer, audience=audience, now=_NOW))
+            claims["sub"] = preset.longest_subject()
+        except Exception:  # a preset that cannot mint without more params: no opinion
+            return None
+        return claims
+
+    template = getattr(preset, "template", None)
+    return KnownProvider(
+        name=preset.name,
+        title=preset.title,
+        issuer=_issuer_pattern(preset.real_issuer),
+        issuer_path=preset.issuer_path.rstrip("/"),
+        shared_issuer=bool(preset.shared_issuer),
+        id_claims=dict(preset.id_claims),
+        string_id_claims=frozenset(preset.string_id_claims),
+        template_source=getattr(template, "source", None),
+        longest=longest,
+    )
+
+
+def known_providers(presets: Mapping[str, Any] | None = None) -> tuple[KnownProvider, ...]:
+    """The presets' knowledge; ``presets`` defaults to the IdP's own."""
+    if presets is None:
+        from idp_server.presets import PRESETS  # type: ignore[import-not-found,unused-ignore]
+
+        presets = PRESETS
+    return tuple(from_preset(p) for p in presets.values())
+
+
+def identify(issuer: str | None, known: tuple[KnownProvider, ...]) -> KnownProvider | None:
+    return next((k for k in known if k.matches(issuer)), None)
+
+
+def is_shared_issuer(issuer: str | None, known: tuple[KnownProvider, ...]) -> bool:
+    if issuer is None:
+        return False
+    if issuer.rstrip("/") in SHARED_ISSUERS:
+        return True
+    found = identify(issuer, known)
+    return (
+        found is not None
+        and found.shared_issuer
+        and bool(found.issuer.fullmatch(issuer.rstrip("/")))
+    )
