@@ -10,4 +10,41 @@ from wiflab_lab.lint.inputs import InputError, load_inventory
 from wiflab_lab.lint.model import Finding, Inventory, Rule
 from wiflab_lab.lint.rules import RULES, lint
 
-__all__ = ["RULES", "Finding", "InputError", "Inventory", "Rule", "lint", "load_inventory"]
+__all__ = [
+    "RULES",
+    "Finding",
+    "InputError",
+    "Inventory",
+    "Rule",
+    "lint",
+    "lint_files",
+    "load_inventory",
+    "render",
+]
+
+
+def lint_files(paths: list[str], *, resource: str | None = None) -> list[Finding]:
+    """Every finding over the inputs together (a policy's principalSet is checked against the
+    providers another input describes); an ``InputError`` names the file it could not read."""
+    inventory = Inventory()
+    for path in paths:
+        inventory += load_inventory(path, resource=resource)
+    return lint(inventory)
+
+
+def render(findings: list[Finding], fmt: str) -> str:
+    """``fmt``: text, json or sarif."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from wiflab_lab.lint import render as out
+    from wiflab_lab.lint.rules import ALL_RULES
+
+    if fmt == "json":
+        return out.as_json(findings)
+    if fmt == "sarif":
+        try:
+            tool_version = version("wiflab")
+        except PackageNotFoundError:
+            tool_version = "0"
+        return out.sarif(findings, ALL_RULES, tool_version)
+    return out.text(findings)
