@@ -63,11 +63,34 @@ def stack_from_flags(flags: StackFlags) -> Stack:
         google_workers=flags.google_workers,
     )
     try:
-        return Stack(options)
+        stack = Stack(options)
     except ValueError as exc:  # a TopologyError, or settings the stack refuses
         # A topology error names the file itself when it could not be read at all.
         named = not isinstance(exc, TopologyError) or str(topology) in str(exc)
         raise UsageError(f"{'' if named else f'{topology}: '}{exc}") from None
+    warn_lint_findings(topology)
+    return stack
+
+
+def warn_lint_findings(topology: Path) -> None:
+    """`wiflab lint`'s errors and warnings on the topology, printed to stderr as warnings (the
+    stack starts anyway: the stand-in already refused what Google refuses). Notes are left
+    to `wiflab lint` itself."""
+    from wiflab_lab.lint import InputError, lint_files
+
+    try:
+        findings = lint_files([str(topology)])
+    except InputError:
+        return  # the stack loaded it; anything lint cannot read it has nothing to say of
+    for f in findings:
+        if f.level == "note":
+            continue
+        line = f":{f.where.line}" if f.where and f.where.line else ""
+        print(
+            f"wiflab up: warning: {topology}{line}: {f.id} {f.rule.name}: {f.message} "
+            f"(fix: {f.fix}; `wiflab lint {topology}` says why)",
+            file=sys.stderr,
+        )
 
 
 class PartDied(Exception):

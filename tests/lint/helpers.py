@@ -8,9 +8,8 @@ from typing import Any
 
 import yaml
 
-from tests.lint import standin_presets
 from wiflab_lab.lint import Finding, lint, load_inventory
-from wiflab_lab.lint.providers import KnownProvider, from_preset
+from wiflab_lab.lint.providers import KnownProvider, known_providers
 
 POOL = "principalSet://iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/gh-pool"
 SUBJECT = (
@@ -29,7 +28,8 @@ BASE: dict[str, Any] = {
                     "id": "github",
                     "oidc": {"issuerUri": "https://token.actions.githubusercontent.com"},
                     "attributeMapping": {
-                        "google.subject": "assertion.sub",
+                        # Not Google's assertion.sub: GitHub's longest subjects exceed 127 bytes.
+                        "google.subject": "assertion.repository_id + ':' + assertion.run_id",
                         "attribute.repository_id": "assertion.repository_id",
                         "attribute.repository_owner_id": "assertion.repository_owner_id",
                     },
@@ -54,12 +54,9 @@ BASE: dict[str, Any] = {
 }
 
 
-def known(presets: dict[str, Any] | None = None) -> tuple[KnownProvider, ...]:
-    try:  # the IdP's own presets once they exist; the contract's stand-in until then
-        from idp_server.presets import PRESETS
-    except ImportError:
-        PRESETS = standin_presets.PRESETS
-    return tuple(from_preset(p) for p in (presets or PRESETS).values())
+def known() -> tuple[KnownProvider, ...]:
+    """The IdP presets' knowledge (what `wiflab lint` itself uses)."""
+    return known_providers()
 
 
 def topology(**changes: Any) -> dict[str, Any]:

@@ -89,13 +89,13 @@ def test_gitlab_namespace_path_warns_namespace_id_does_not(tmp_path: Path) -> No
 
 
 def test_a_principal_set_on_an_attribute_mapped_from_a_name_warns(tmp_path: Path) -> None:
-    mapping = {"google.subject": "assertion.sub", "attribute.owner": "assertion.repository_owner"}
+    mapping = {"google.subject": "assertion.sha", "attribute.owner": "assertion.repository_owner"}
     binding = {"role": WIU, "members": [f"{POOL}/attribute.owner/acme"]}
     findings = lint_doc(tmp_path, topology(attributeMapping=mapping, binding=binding))
     assert ids(findings) == ["WIF002"]
     assert findings[0].resource == "serviceAccounts[0].policy.bindings[0].members[0]"
     mapping_by_id = {
-        "google.subject": "assertion.sub",
+        "google.subject": "assertion.sha",
         "attribute.owner": "assertion.repository_owner_id",
     }
     assert lint_doc(tmp_path, topology(attributeMapping=mapping_by_id, binding=binding)) == []
@@ -133,13 +133,21 @@ def test_an_id_compared_with_a_number_is_an_error(tmp_path: Path, condition: str
         "assertion.repository_owner_id == '1342004'",
         "assertion.repository_owner_id in ['1342004', '7']",
         "attribute.repository_id == '456789' && assertion.repository_owner_id == '1342004'",
-        # an int claim that is a number in the token (GitHub's run_attempt is a string too,
-        # but a claim the preset does not list as a string id is left alone)
-        "assertion.repository_owner_id == '1342004' && assertion.run_number == 3",
     ],
 )
 def test_an_id_compared_with_a_string_is_fine(tmp_path: Path, condition: str) -> None:
     assert lint_doc(tmp_path, topology(attributeCondition=condition)) == []
+
+
+def test_a_claim_the_token_carries_as_a_number_may_be_compared_with_one(tmp_path: Path) -> None:
+    # GitLab's runner_id is an int in the token; GitHub's run_number is the string "42".
+    gitlab = {"issuerUri": "https://gitlab.com"}
+    short = {"google.subject": "assertion.project_id", "attribute.repository_id": "assertion.aud"}
+    as_int = "assertion.namespace_id == '42' && assertion.runner_id == 12270837"
+    doc = topology(oidc=gitlab, attributeMapping=short, attributeCondition=as_int)
+    assert lint_doc(tmp_path, doc) == []
+    run_number = "assertion.repository_owner_id == '1342004' && assertion.run_number == 42"
+    assert ids(lint_doc(tmp_path, topology(attributeCondition=run_number))) == ["WIF003"]
 
 
 # WIF004: prefixes without a delimiter.
@@ -191,29 +199,51 @@ def test_a_condition_on_an_unmapped_attribute_is_an_error(tmp_path: Path) -> Non
 
 
 # WIF006: the preset's longest realistic subject over 127 bytes.
-def test_a_subject_mapped_from_the_long_sub_warns(tmp_path: Path) -> None:
-    findings = lint_doc(tmp_path, topology())  # google.subject = assertion.sub
-    long_mapping = {"google.subject": "assertion.sub"}
-    terraform = topology(
-        oidc={"issuerUri": "https://app.terraform.io"},
-        attributeMapping=long_mapping,
-        attributeCondition="assertion.terraform_organization_id == 'org-1'",
-        binding={"role": WIU, "members": [SUBJECT]},
-    )
-    assert findings == [] or ids(findings) == ["WIF006"]
-    found = lint_doc(tmp_path, terraform)
-    assert ids(found) == ["WIF006"]
-    assert "127" in found[0].message
+def test_googles_github_template_subject_can_exceed_127_bytes(tmp_path: Path) -> None:
+    # Google's template maps google.subject=assertion.sub; a long branch or environment name
+    # takes GitHub's sub over the limit (google-github-actions/auth #124).
+    template = {
+        "google.subject": "assertion.sub",
+        "attribute.repository_id": "assertion.repository_id",
+    }
+    findings = lint_doc(tmp_path, topology(attributeMapping=template))
+    assert ids(findings) == ["WIF006"]
+    assert "(limit 127)" in findings[0].message
+    assert "exceeds the 127 bytes limit" in findings[0].why
 
 
-def test_a_subject_mapped_from_an_id_does_not_warn(tmp_path: Path) -> None:
-    terraform = topology(
-        oidc={"issuerUri": "https://app.terraform.io"},
-        attributeMapping={"google.subject": "assertion.terraform_workspace_id"},
-        attributeCondition="assertion.terraform_organization_id == 'org-1'",
-        binding={"role": WIU, "members": [SUBJECT]},
-    )
-    assert lint_doc(tmp_path, terraform) == []
+def test_a_github_subject_cut_to_its_ids_does_not_warn(tmp_path: Path) -> None:
+    assert lint_doc(tmp_path, topology()) == []  # google.subject from repository_id and run_id
+
+
+def test_terraform_sub_warns_its_workspace_id_does_not(tmp_path: Path) -> None:
+    def terraform(subject: str) -> dict[str, object]:
+        return topology(
+            oidc={"issuerUri": "https://app.terraform.io"},
+            attributeMapping={"google.subject": subject},
+            attributeCondition="assertion.terraform_organization_id == 'org-1'",
+            binding={"role": WIU, "members": [SUBJECT]},
+        )
+
+    assert ids(lint_doc(tmp_path, terraform("assertion.sub"))) == ["WIF006"]
+    assert lint_doc(tmp_path, terraform("assertion.terraform_workspace_id")) == []
+
+
+def test_azure_devops_sub_warns_its_object_id_does_not(tmp_path: Path) -> None:
+    # Google's own fix, assertion.sub.split('/sc/')[1], does not compile in the stand-in's CEL
+    # yet (no split()): lint then reports the mapping as invalid input (WIF000).
+    def devops(subject: str) -> dict[str, object]:
+        return topology(
+            oidc={
+                "issuerUri": "https://vstoken.dev.azure.com/0a1b2c3d-1111-2222-3333-444455556666"
+            },
+            attributeMapping={"google.subject": subject},
+            attributeCondition="assertion.oid == 'APPLICATION_OBJECT_ID'",
+            binding={"role": WIU, "members": [SUBJECT]},
+        )
+
+    assert ids(lint_doc(tmp_path, devops("assertion.sub"))) == ["WIF006"]
+    assert lint_doc(tmp_path, devops("assertion.oid")) == []
 
 
 # WIF007 / WIF008 / WIF009: principal strings.

@@ -52,19 +52,19 @@ exit status: 0 no error-level finding, 1 at least one, 2 unreadable input."""
     "that names one)",
 )
 def lint(paths: tuple[Path, ...], fmt: str, output: Path | None, resource: str | None) -> int:
-    from wiflab_lab.lint import InputError, lint_files, render
+    from wiflab_lab.lint import InputError, lint_files, report
 
     try:
         findings = lint_files([str(p) for p in paths], resource=resource)
     except InputError as exc:
         print(f"wiflab lint: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    report = render(findings, fmt)
+    text = report(findings, fmt)
     if output is None:
-        sys.stdout.write(report)
+        sys.stdout.write(text)
     else:
         try:
-            output.write_text(report, encoding="utf-8")
+            output.write_text(text, encoding="utf-8")
         except OSError as exc:
             print(f"wiflab lint: cannot write {output}: {exc}", file=sys.stderr)
             return EXIT_USAGE

@@ -19,7 +19,7 @@ __all__ = [
     "lint",
     "lint_files",
     "load_inventory",
-    "render",
+    "report",
 ]
 
 
@@ -32,7 +32,7 @@ def lint_files(paths: list[str], *, resource: str | None = None) -> list[Finding
     return lint(inventory)
 
 
-def render(findings: list[Finding], fmt: str) -> str:
+def report(findings: list[Finding], fmt: str) -> str:
     """``fmt``: text, json or sarif."""
     from importlib.metadata import PackageNotFoundError, version
 

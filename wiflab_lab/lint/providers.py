@@ -15,6 +15,7 @@ from mock_gcp.topology.resources import SHARED_ISSUERS
 # A fixed "now" for the claims lint evaluates mappings on (only their shape matters).
 _NOW = 1_800_000_000
 _PLACEHOLDER = re.compile(r"\\\{[^}]*\\\}")
+_PLACEHOLDER_TEXT = re.compile(re.escape("[^/]+"))
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,8 @@ class KnownProvider:
     id_claims: Mapping[str, str]  # mutable name claim -> its immutable id claim
     string_id_claims: frozenset[str]
     template_source: str | None
+    # Top-level claims a realistic token carries as strings (ids, run numbers, ...).
+    string_claims: frozenset[str]
     # The claims of the longest realistic subject (None: the preset cannot say).
     longest: Callable[[str, str | None], dict[str, Any] | None] = field(compare=False)
 
@@ -45,14 +48,27 @@ def from_preset(preset: Any) -> KnownProvider:
     """A KnownProvider from anything shaped like ``idp_server.presets.Preset``."""
 
     def longest(issuer: str, audience: str | None) -> dict[str, Any] | None:
+        # The claims of the token with the longest sub: the preset's longest params and
+        # variant where it names them (beyond the contract), its longest_subject() anyway.
+        variant = getattr(preset, "longest_variant", None)
+        params = dict(getattr(preset, "longest", None) or {})
         try:
-            claims = dict(preset.claims(None, issuer=issuer, audience=audience, now=_NOW))
+            claims = dict(
+                preset.claims(variant, issuer=issuer, audience=audience, now=_NOW, **params)
+            )
             claims["sub"] = preset.longest_subject()
         except Exception:  # a preset that cannot mint without more params: no opinion
             return None
         return claims
 
     template = getattr(preset, "template", None)
+    try:
+        sample = preset.claims(
+            None, issuer=preset.real_issuer, audience=preset.default_audience, now=_NOW
+        )
+    except Exception:  # a preset that needs params to mint: its declared string ids only
+        sample = {}
+    strings = frozenset(k for k, v in sample.items() if isinstance(v, str))
     return KnownProvider(
         name=preset.name,
         title=preset.title,
@@ -62,6 +78,7 @@ def from_preset(preset: Any) -> KnownProvider:
         id_claims=dict(preset.id_claims),
         string_id_claims=frozenset(preset.string_id_claims),
         template_source=getattr(template, "source", None),
+        string_claims=strings | frozenset(preset.string_id_claims),
         longest=longest,
     )
 
@@ -76,7 +93,10 @@ def known_providers(presets: Mapping[str, Any] | None = None) -> tuple[KnownProv
 
 
 def identify(issuer: str | None, known: tuple[KnownProvider, ...]) -> KnownProvider | None:
-    return next((k for k in known if k.matches(issuer)), None)
+    """The provider whose issuer this is; of several (Kubernetes' https://{cluster_host}
+    matches most), the most specific: the one with the most literal text."""
+    found = [k for k in known if k.matches(issuer)]
+    return max(found, key=lambda k: len(_PLACEHOLDER_TEXT.sub("", k.issuer.pattern)), default=None)
 
 
 def is_shared_issuer(issuer: str | None, known: tuple[KnownProvider, ...]) -> bool:

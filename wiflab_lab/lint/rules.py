@@ -232,7 +232,7 @@ class Context:
     def string_ids(self, spec: ProviderSpec) -> frozenset[str]:
         found = self.provider_of(spec)
         if found is not None:
-            return found.string_id_claims
+            return found.string_claims
         return frozenset().union(*(k.string_id_claims for k in self.known))
 
     def pool_providers(self, pool_id: str) -> list[ProviderSpec]:
@@ -504,11 +504,16 @@ def subject_length(ctx: Context) -> Iterator[Finding]:
         yield Finding(
             SUBJECT_LENGTH,
             f"{p.resource}.attributeMapping['google.subject']",
-            f"{found.title}'s longest realistic token maps to a google.subject of {size} bytes "
-            f"(limit {MAX_SUBJECT_BYTES}): {value[:60]}...",
+            f"the longest realistic {found.title} token maps to a google.subject of {size} "
+            f"bytes (limit {MAX_SUBJECT_BYTES}): {value[:60]}...",
             SUBJECT_LENGTH.description,
-            "map google.subject from a shorter, unique claim (an id), or cut the long part, "
-            "e.g. assertion.sub.split('/sc/')[1] for Azure DevOps",
+            "map google.subject from a shorter claim that is still unique (an id), or cut the "
+            "long part"
+            + (
+                " as Google's template does: assertion.sub.split('/sc/')[1]"
+                if found.name == "azure-devops"
+                else ""
+            ),
             p.where,
         )
 
