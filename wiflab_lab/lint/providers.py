@@ -5,6 +5,7 @@ longest realistic subject each one mints."""
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -86,10 +87,15 @@ def from_preset(preset: Any) -> KnownProvider:
 def known_providers(presets: Mapping[str, Any] | None = None) -> tuple[KnownProvider, ...]:
     """The presets' knowledge; ``presets`` defaults to the IdP's own."""
     if presets is None:
-        from idp_server.presets import PRESETS  # type: ignore[import-not-found,unused-ignore]
-
-        presets = PRESETS
+        return _idp_presets()
     return tuple(from_preset(p) for p in presets.values())
+
+
+@functools.cache
+def _idp_presets() -> tuple[KnownProvider, ...]:
+    from idp_server.presets import PRESETS
+
+    return tuple(from_preset(p) for p in PRESETS.values())
 
 
 def identify(issuer: str | None, known: tuple[KnownProvider, ...]) -> KnownProvider | None:
