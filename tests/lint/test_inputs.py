@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.lint.helpers import known
+from tests.mock_gcp.test_fuzz import json_values
 from wiflab_lab.lint import InputError, Inventory, lint, load_inventory
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -111,13 +112,6 @@ def test_lines_point_at_each_resource_in_pretty_printed_json() -> None:
 
 
 # Bad input: whatever the JSON, lint answers with findings or an InputError, never a crash.
-_json = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=5)
-    ),
-    max_leaves=25,
-)
 _keys = st.sampled_from(
     [
         "project",
@@ -163,7 +157,7 @@ _shaped = st.recursive(
 @settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(doc=_json | _shaped)
+@given(doc=json_values | _shaped)
 def test_any_json_gets_findings_or_a_clear_input_error(tmp_path: Path, doc: object) -> None:
     path = tmp_path / "input.json"
     path.write_text(json.dumps(doc))
