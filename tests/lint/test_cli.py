@@ -19,15 +19,16 @@ def write(tmp_path: Path, doc: object, name: str = "wif.yaml") -> Path:
     return path
 
 
-def provider_line(path: Path) -> int:
-    return path.read_text().splitlines().index("  - id: github") + 1
+def condition_line(path: Path) -> int:
+    lines = path.read_text().splitlines()
+    return next(i for i, line in enumerate(lines, 1) if "attributeCondition:" in line)
 
 
 def test_an_error_level_finding_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = write(tmp_path, topology(attributeCondition="assertion.repository_owner_id == 1342004"))
     assert main(["lint", str(path)]) == 1
     out = capsys.readouterr().out
-    assert f"{path}:{provider_line(path)}: error WIF003 id-compared-as-number" in out
+    assert f"{path}:{condition_line(path)}: error WIF003 id-compared-as-number" in out
     assert "1 error, 0 warnings, 0 notes" in out
 
 
@@ -107,7 +108,7 @@ def test_wiflab_up_prints_the_findings_as_warnings(
     path = write(tmp_path, bad)
     stack_from_flags(StackFlags(topology=path, state_dir=tmp_path / "state", port_base=0))
     err = capsys.readouterr().err
-    assert f"wiflab up: warning: {path}:{provider_line(path)}: WIF003 id-compared-as-number" in err
+    assert f"wiflab up: warning: {path}:{condition_line(path)}: WIF003 id-compared-as-number" in err
     # and nothing for a clean one
     stack_from_flags(
         StackFlags(topology=write(tmp_path, topology()), state_dir=tmp_path / "s2", port_base=0)

@@ -10,6 +10,7 @@ import json
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import yaml
@@ -58,6 +59,20 @@ class _Doc:
 
     def __init__(self, file: str, data: Any, lines: Mapping[str, int]):
         self.file, self.data, self.lines = file, data, lines
+        self.places: dict[str, Where] = {}  # resource path -> where (Inventory.places)
+
+    def provider_places(self, resource: str, at: str, condition: str, mapping: str) -> None:
+        """Where a provider's condition and each mapping key are, by the names findings use."""
+        at = f"{at}." if at else ""
+        self.places[f"{resource}.attributeCondition"] = self.where(f"{at}{condition}")
+        for key in self.lines_of(f"{at}{mapping}"):
+            where = self.where(f"{at}{mapping}.{key}")
+            self.places[f"{resource}.attributeMapping[{key!r}]"] = where
+
+    def lines_of(self, path: str) -> list[str]:
+        """The keys below ``path`` that have a line."""
+        prefix = f"{path}."
+        return [p[len(prefix) :] for p in self.lines if p.startswith(prefix)]
 
     def where(self, path: str) -> Where:
         # The line of the path, or of the nearest enclosing one that has one.
@@ -186,6 +201,8 @@ def _bindings(doc: _Doc, policy: Any, at: str, target: str) -> list[BindingSpec]
         role = _text(doc, b.get("role"), f"{path}.role", optional=False) or ""
         members = _members(doc, b.get("members"), f"{path}.members")
         found.append(BindingSpec(path, target, role, members, doc.where(path)))
+        for j in range(len(members)):
+            doc.places[f"{path}.members[{j}]"] = doc.where(f"{path}.members[{j}]")
     return found
 
 
@@ -215,6 +232,7 @@ def _topology(doc: _Doc) -> Inventory:
                     doc.where(at),
                 )
             )
+            doc.provider_places(at, at, "attributeCondition", "attributeMapping")
     bindings += _bindings(doc, data.get("policy"), "policy", "the project")
     for kind, key in (("serviceAccounts", "email"), ("services", "name")):
         for i, item in enumerate(_list(doc, data.get(kind), kind)):
@@ -229,6 +247,7 @@ def _topology(doc: _Doc) -> Inventory:
         str(number) if number is not None else None,
         _text(doc, project.get("id"), "project.id"),
         tuple(_validation_problems(doc)),
+        MappingProxyType(doc.places),
     )
 
 
@@ -283,8 +302,10 @@ def _gcloud_provider(doc: _Doc, item: Any, at: str) -> Inventory:
         _members(doc, oidc.get("allowedAudiences"), field("oidc.allowedAudiences")),
         doc.where(at),
     )
+    doc.provider_places(name, at, "attributeCondition", "attributeMapping")
     number = m["project"] if m["project"].isdigit() else None
-    return Inventory((spec,), (), frozenset({m["pool"]}), number)
+    places = MappingProxyType(doc.places)
+    return Inventory((spec,), (), frozenset({m["pool"]}), number, places=places)
 
 
 def _resource_from_name(path: Path) -> str:
@@ -294,7 +315,8 @@ def _resource_from_name(path: Path) -> str:
 
 def _iam_policy(doc: _Doc, target: str) -> Inventory:
     bindings = _bindings(doc, doc.data, "", target)
-    return Inventory((), tuple(_prefixed(b, target) for b in bindings))
+    places = MappingProxyType({f"{target}/{k}": v for k, v in doc.places.items()})
+    return Inventory((), tuple(_prefixed(b, target) for b in bindings), places=places)
 
 
 def _prefixed(b: BindingSpec, target: str) -> BindingSpec:
@@ -344,6 +366,7 @@ def _terraform(doc: _Doc) -> Inventory:
                     doc.where(at),
                 )
             )
+            doc.provider_places(address, f"{at}.values", "attribute_condition", "attribute_mapping")
         elif kind in ("google_service_account_iam_binding", "google_service_account_iam_member"):
             said = _text(doc, v.get("service_account_id"), field("service_account_id")) or ""
             m2 = _SA_IN_ID.fullmatch(said)
@@ -352,7 +375,16 @@ def _terraform(doc: _Doc) -> Inventory:
             if kind.endswith("_member"):
                 member = _text(doc, v.get("member"), field("member"))
                 members: tuple[str, ...] = (member,) if member else ()
+                doc.places[f"{address}.members[0]"] = doc.where(field("member"))
             else:
                 members = _members(doc, v.get("members"), field("members"))
+                for j in range(len(members)):
+                    doc.places[f"{address}.members[{j}]"] = doc.where(field(f"members[{j}]"))
             bindings.append(BindingSpec(address, target, role, members, doc.where(at)))
-    return Inventory(tuple(providers), tuple(bindings), frozenset(pools) if pools else None, number)
+    return Inventory(
+        tuple(providers),
+        tuple(bindings),
+        frozenset(pools) if pools else None,
+        number,
+        places=MappingProxyType(doc.places),
+    )

@@ -57,6 +57,9 @@ class Inventory:
     project_id: str | None = None
     # Problems the input's own validation found that no rule covers: (resource, message, where).
     invalid: tuple[tuple[str, str, Where | None], ...] = ()
+    # Where the parts of resources are (a provider's attributeCondition, a binding's
+    # members[2], ...), by the resource path findings name them with.
+    places: Mapping[str, Where] = field(default_factory=lambda: MappingProxyType({}))
 
     def __add__(self, other: Inventory) -> Inventory:
         pools: frozenset[str] | None = None
@@ -69,6 +72,7 @@ class Inventory:
             self.project_number or other.project_number,
             self.project_id or other.project_id,
             self.invalid + other.invalid,
+            MappingProxyType({**self.places, **other.places}),
         )
 
 

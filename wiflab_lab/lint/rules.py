@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from mock_gcp.cel import AttributeMapping, CelCompileError, MappingError
 from mock_gcp.iam import validate_member
@@ -650,5 +650,7 @@ def lint(inventory: Inventory, known: tuple[KnownProvider, ...] | None = None) -
     ctx = Context(inventory, known)
     findings: list[Finding] = []
     for _, rule in RULES:
-        findings.extend(rule(ctx))
+        for finding in rule(ctx):
+            place = inventory.places.get(finding.resource)
+            findings.append(finding if place is None else replace(finding, where=place))
     return findings
