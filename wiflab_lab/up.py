@@ -79,7 +79,7 @@ def warn_lint_findings(topology: Path) -> None:
     from wiflab_lab.lint import InputError, lint_files
 
     try:
-        findings = lint_files([str(topology)])
+        findings = lint_files([str(topology)], validate=False)  # the stack just did
     except InputError:
         return  # the stack loaded it; anything lint cannot read it has nothing to say of
     for f in findings:
@@ -87,7 +87,7 @@ def warn_lint_findings(topology: Path) -> None:
             continue
         line = f":{f.where.line}" if f.where and f.where.line else ""
         print(
-            f"wiflab up: warning: {topology}{line}: {f.id} {f.rule.name}: {f.message} "
+            f"wiflab: warning: {topology}{line}: {f.id} {f.rule.name}: {f.message} "
             f"(fix: {f.fix}; `wiflab lint {topology}` says why)",
             file=sys.stderr,
         )

@@ -108,7 +108,7 @@ def test_wiflab_up_prints_the_findings_as_warnings(
     path = write(tmp_path, bad)
     stack_from_flags(StackFlags(topology=path, state_dir=tmp_path / "state", port_base=0))
     err = capsys.readouterr().err
-    assert f"wiflab up: warning: {path}:{condition_line(path)}: WIF003 id-compared-as-number" in err
+    assert f"wiflab: warning: {path}:{condition_line(path)}: WIF003 id-compared-as-number" in err
     # and nothing for a clean one
     stack_from_flags(
         StackFlags(topology=write(tmp_path, topology()), state_dir=tmp_path / "s2", port_base=0)

@@ -23,12 +23,14 @@ __all__ = [
 ]
 
 
-def lint_files(paths: list[str], *, resource: str | None = None) -> list[Finding]:
+def lint_files(
+    paths: list[str], *, resource: str | None = None, validate: bool = True
+) -> list[Finding]:
     """Every finding over the inputs together (a policy's principalSet is checked against the
     providers another input describes); an ``InputError`` names the file it could not read."""
     inventory = Inventory()
     for path in paths:
-        inventory += load_inventory(path, resource=resource)
+        inventory += load_inventory(path, resource=resource, validate=validate)
     return lint(inventory)
 
 

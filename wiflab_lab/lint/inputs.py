@@ -83,27 +83,37 @@ class _Doc:
         return Where(self.file, line)
 
 
+_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def read(path: str | Path) -> _Doc:
+    """The file's data (JSON, else YAML) and its lines, from one YAML parse."""
     file = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(file, None, f"cannot read: {exc}") from None
-    data: Any
+    data: Any = None
     try:
-        data = json.loads(text)
+        data, is_json = json.loads(text), True
     except ValueError:
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise InputError(file, None, f"neither JSON nor YAML: {exc}") from None
+        is_json = False
     except RecursionError:
         raise InputError(file, None, "nested too deeply") from None
+    node: yaml.Node | None = None
     try:
-        node = yaml.compose(text)
-        lines = dict(_lines(node)) if node is not None else {}
-    except (yaml.YAMLError, RecursionError):
-        lines = {}  # valid JSON that YAML does not read (rare): no line numbers
+        loader = _LOADER(text)
+        try:
+            node = loader.get_single_node()
+            if not is_json and node is not None:
+                data = loader.construct_document(node)
+        finally:
+            loader.dispose()
+    except (yaml.YAMLError, RecursionError) as exc:
+        if not is_json:
+            raise InputError(file, None, f"neither JSON nor YAML: {exc}") from None
+        node = None  # valid JSON that YAML does not read (rare): no line numbers
+    lines = dict(_lines(node)) if node is not None else {}
     return _Doc(file, data, lines)
 
 
@@ -124,13 +134,16 @@ def kind_of(data: Any) -> str | None:
     return None
 
 
-def load_inventory(path: str | Path, *, resource: str | None = None) -> Inventory:
+def load_inventory(
+    path: str | Path, *, resource: str | None = None, validate: bool = True
+) -> Inventory:
     """The inventory of one input file. ``resource``: what an IAM policy is the policy of
-    (default: the file's name when it names a service account)."""
+    (default: the file's name when it names a service account). ``validate=False``: a
+    topology the caller has just loaded itself is not validated again (no WIF000)."""
     doc = read(path)
     kind = kind_of(doc.data)
     if kind == "topology":
-        return _topology(doc)
+        return _topology(doc, validate)
     if kind == "gcloud-provider":
         items = doc.data if isinstance(doc.data, list) else [doc.data]
         prefix = "[{}]" if isinstance(doc.data, list) else ""
@@ -206,7 +219,7 @@ def _bindings(doc: _Doc, policy: Any, at: str, target: str) -> list[BindingSpec]
     return found
 
 
-def _topology(doc: _Doc) -> Inventory:
+def _topology(doc: _Doc, validate: bool = True) -> Inventory:
     data = doc.data
     project = _dict(doc, data.get("project"), "project")
     providers, bindings, pools = [], [], set()
@@ -246,7 +259,7 @@ def _topology(doc: _Doc) -> Inventory:
         frozenset(pools),
         str(number) if number is not None else None,
         _text(doc, project.get("id"), "project.id"),
-        tuple(_validation_problems(doc)),
+        tuple(_validation_problems(doc)) if validate else (),
         MappingProxyType(doc.places),
     )
 
