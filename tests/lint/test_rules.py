@@ -299,6 +299,81 @@ def test_workload_identity_user_for_a_gke_workload_is_fine(tmp_path: Path) -> No
     assert lint_doc(tmp_path, topology(binding={"role": WIU, "members": [member]})) == []
 
 
+def test_a_group_principal_set_without_a_groups_mapping_is_an_error(tmp_path: Path) -> None:
+    binding = {"role": WIU, "members": [f"{POOL}/group/deployers"]}
+    findings = lint_doc(tmp_path, topology(binding=binding))
+    assert ids(findings) == ["WIF005"]
+    assert "google.groups" in findings[0].message
+    mapping = {
+        "google.subject": "assertion.repository_id + ':' + assertion.run_id",
+        "google.groups": "[assertion.repository_owner_id]",
+    }
+    assert lint_doc(tmp_path, topology(attributeMapping=mapping, binding=binding)) == []
+
+
+# WIF012: GitHub's immutable subject format (the default for new or renamed repositories).
+GITHUB_TEMPLATE = {
+    "google.subject": "assertion.sub",
+    "attribute.repository_id": "assertion.repository_id",
+}
+OLD_SUB = SUBJECT  # .../subject/repo:acme/app:ref:refs/heads/main
+NEW_SUB = SUBJECT.replace("repo:acme/app:", "repo:acme@1342004/app@891234567:")
+
+
+def test_a_name_based_github_subject_binding_warns(tmp_path: Path) -> None:
+    doc = topology(attributeMapping=GITHUB_TEMPLATE, binding={"role": WIU, "members": [OLD_SUB]})
+    findings = [f for f in lint_doc(tmp_path, doc) if f.id != "WIF006"]
+    assert ids(findings) == ["WIF012"]
+    assert "2026-07-15" in findings[0].message
+
+
+def test_the_immutable_github_subject_binding_does_not_warn(tmp_path: Path) -> None:
+    doc = topology(attributeMapping=GITHUB_TEMPLATE, binding={"role": WIU, "members": [NEW_SUB]})
+    assert [f for f in lint_doc(tmp_path, doc) if f.id != "WIF006"] == []
+
+
+# WIF013: allowed audiences that look like a provider's name but are not this one's.
+PROVIDER_NAME = (
+    "projects/123456789012/locations/global/workloadIdentityPools/gh-pool/providers/github"
+)
+
+
+@pytest.mark.parametrize(
+    "audience",
+    [
+        f"https://iam.googleapis.com/{PROVIDER_NAME}".replace("123456789012", "demo-project"),
+        f"//iam.googleapis.com/{PROVIDER_NAME}".removesuffix("/providers/github"),
+        f"https://iam.googleapis.com/{PROVIDER_NAME}-old",
+    ],
+    ids=["project-id", "pool-only", "other-provider"],
+)
+def test_an_allowed_audience_naming_another_resource_warns(tmp_path: Path, audience: str) -> None:
+    oidc = {
+        "issuerUri": "https://token.actions.githubusercontent.com",
+        "allowedAudiences": [audience],
+    }
+    findings = lint_doc(tmp_path, topology(oidc=oidc))
+    assert ids(findings) == ["WIF013"]
+    assert findings[0].resource == "pools[0].providers[0].oidc.allowedAudiences[0]"
+    assert "The audience in ID Token [...] does not match the expected audience." in findings[0].why
+
+
+@pytest.mark.parametrize(
+    "audience",
+    [
+        f"https://iam.googleapis.com/{PROVIDER_NAME}",
+        f"//iam.googleapis.com/{PROVIDER_NAME}",
+        "https://github.com/acme",
+    ],
+)
+def test_this_providers_name_or_an_own_audience_is_fine(tmp_path: Path, audience: str) -> None:
+    oidc = {
+        "issuerUri": "https://token.actions.githubusercontent.com",
+        "allowedAudiences": [audience],
+    }
+    assert lint_doc(tmp_path, topology(oidc=oidc)) == []
+
+
 # WIF000: what the stand-in itself refuses, when no rule says it better.
 def test_a_condition_that_does_not_compile_is_reported_with_its_path(tmp_path: Path) -> None:
     findings = lint_doc(tmp_path, topology(attributeCondition="assertion.repository_owner_id == "))

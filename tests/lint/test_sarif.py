@@ -53,6 +53,9 @@ def every_rule_firing(tmp_path: Path) -> list[Path]:
             ],
         },
     ]
+    doc["pools"][0]["providers"][0]["oidc"]["allowedAudiences"] = [
+        "https://iam.googleapis.com/projects/demo-project/locations/global/workloadIdentityPools/gh-pool"
+    ]
     gitlab = topology(oidc={"issuerUri": "https://gitlab.com"}, attributeCondition=None)
     gitlab["pools"][0]["providers"][0]["displayName"] = "x" * 40  # WIF000: over 32
     paths = [tmp_path / "wif.yaml", tmp_path / "gitlab.yaml"]

@@ -61,10 +61,17 @@ class _Doc:
         self.file, self.data, self.lines = file, data, lines
         self.places: dict[str, Where] = {}  # resource path -> where (Inventory.places)
 
-    def provider_places(self, resource: str, at: str, condition: str, mapping: str) -> None:
-        """Where a provider's condition and each mapping key are, by the names findings use."""
+    def provider_places(
+        self, resource: str, at: str, condition: str, mapping: str, audiences: str
+    ) -> None:
+        """Where a provider's condition, each mapping key and each allowed audience are, by
+        the names findings use."""
         at = f"{at}." if at else ""
         self.places[f"{resource}.attributeCondition"] = self.where(f"{at}{condition}")
+        for i in range(16):
+            if f"{at}{audiences}[{i}]" in self.lines:
+                where = self.where(f"{at}{audiences}[{i}]")
+                self.places[f"{resource}.oidc.allowedAudiences[{i}]"] = where
         for key in self.lines_of(f"{at}{mapping}"):
             where = self.where(f"{at}{mapping}.{key}")
             self.places[f"{resource}.attributeMapping[{key!r}]"] = where
@@ -245,7 +252,9 @@ def _topology(doc: _Doc, validate: bool = True) -> Inventory:
                     doc.where(at),
                 )
             )
-            doc.provider_places(at, at, "attributeCondition", "attributeMapping")
+            doc.provider_places(
+                at, at, "attributeCondition", "attributeMapping", "oidc.allowedAudiences"
+            )
     bindings += _bindings(doc, data.get("policy"), "policy", "the project")
     for kind, key in (("serviceAccounts", "email"), ("services", "name")):
         for i, item in enumerate(_list(doc, data.get(kind), kind)):
@@ -315,7 +324,7 @@ def _gcloud_provider(doc: _Doc, item: Any, at: str) -> Inventory:
         _members(doc, oidc.get("allowedAudiences"), field("oidc.allowedAudiences")),
         doc.where(at),
     )
-    doc.provider_places(name, at, "attributeCondition", "attributeMapping")
+    doc.provider_places(name, at, "attributeCondition", "attributeMapping", "oidc.allowedAudiences")
     number = m["project"] if m["project"].isdigit() else None
     places = MappingProxyType(doc.places)
     return Inventory((spec,), (), frozenset({m["pool"]}), number, places=places)
@@ -379,7 +388,13 @@ def _terraform(doc: _Doc) -> Inventory:
                     doc.where(at),
                 )
             )
-            doc.provider_places(address, f"{at}.values", "attribute_condition", "attribute_mapping")
+            doc.provider_places(
+                address,
+                f"{at}.values",
+                "attribute_condition",
+                "attribute_mapping",
+                "oidc[0].allowed_audiences",
+            )
         elif kind in ("google_service_account_iam_binding", "google_service_account_iam_member"):
             said = _text(doc, v.get("service_account_id"), field("service_account_id")) or ""
             m2 = _SA_IN_ID.fullmatch(said)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 
 from mock_gcp.cel import AttributeMapping, CelCompileError, MappingError
 from mock_gcp.iam import validate_member
-from mock_gcp.topology.resources import CONDITION_MUST_READ_A_CLAIM
+from mock_gcp.topology.resources import CONDITION_MUST_READ_A_CLAIM, SHARED_ISSUERS
 from wiflab_lab.lint.model import Finding, Inventory, ProviderSpec, Rule, Where
 from wiflab_lab.lint.providers import KnownProvider, identify, is_shared_issuer
 
@@ -157,6 +157,31 @@ WIU_NON_FEDERATED = _R(
     IMPERSONATION_DOC,
 )
 
+GITHUB_SUBJECT = _R(
+    "WIF012",
+    "github-mutable-subject",
+    "warning",
+    "A principal:// binding on GitHub's name-based subject format",
+    "GitHub's immutable subject claims, repo:OWNER@OWNER_ID/REPO@REPO_ID:..., are the default "
+    "sub for repositories created or renamed on or after 2026-07-15 (reported: github/docs PR "
+    "#45221, GitHub changelog 2026-04-23). A principal://.../subject/repo:OWNER/REPO:... "
+    "binding then silently stops matching; one on ids does not.",
+    "https://docs.github.com/en/actions/reference/security/oidc",
+)
+AUDIENCE = _R(
+    "WIF013",
+    "allowed-audience-not-this-provider",
+    "warning",
+    "An allowed audience looks like a provider's name but is not this provider's",
+    "Clients send the provider's canonical name as the token's aud unless told otherwise "
+    "(google-github-actions/auth: https://iam.googleapis.com/projects/NUMBER/locations/global/"
+    "workloadIdentityPools/POOL/providers/PROVIDER). An allowed audience with the project id, "
+    "the pool without /providers/, or another provider never equals it: 'The audience in ID "
+    "Token [...] does not match the expected audience.'",
+    "https://cloud.google.com/iam/docs/reference/rest/v1/projects.locations."
+    "workloadIdentityPools.providers#oidc",
+)
+
 # --- reading CEL source (enough for these rules; the CEL itself is compiled by mock_gcp.cel) ---
 
 _LITERAL = re.compile(
@@ -250,6 +275,7 @@ def shared_issuer_condition(ctx: Context) -> Iterator[Finding]:
             "gitlab": "assertion.namespace_id == 'GROUP_ID'",
             "terraform": "assertion.terraform_organization_id == 'ORGANIZATION_ID'",
         }.get(found.name if found else "", "assertion.OWNER_ID_CLAIM == 'YOUR_ID'")
+        refused = (p.issuer or "").rstrip("/") in SHARED_ISSUERS
         yield Finding(
             SHARED_ISSUER,
             f"{p.resource}.attributeCondition",
@@ -258,6 +284,13 @@ def shared_issuer_condition(ctx: Context) -> Iterator[Finding]:
                 "has no attributeCondition"
                 if not p.condition
                 else "has a condition that reads no claim"
+            )
+            + (
+                ""
+                if refused
+                # unverified: Google names GitHub, GitLab SaaS and HCP Terraform only.
+                else ": any of its customers' tokens would pass (whether Google refuses this "
+                "provider too is unverified)"
             ),
             SHARED_ISSUER.description,
             f'set attributeCondition to pin your own organization by id, e.g. "{example}"',
@@ -431,11 +464,23 @@ def unmapped_attributes(ctx: Context) -> Iterator[Finding]:
     for b in ctx.inventory.bindings:
         for i, member in enumerate(b.members):
             parsed = _parse_federated(member)
-            if parsed is None or parsed.attribute is None:
+            if parsed is None:
                 continue
             providers = ctx.pool_providers(parsed.pool)
             if not providers:
                 continue  # the pool's providers are not among the inputs
+            if parsed.attribute is None:
+                if "/group/" in member and not any("google.groups" in p.mapping for p in providers):
+                    yield Finding(
+                        UNMAPPED,
+                        f"{b.resource}.members[{i}]",
+                        f"{member}: no provider of pool {parsed.pool} maps google.groups: this "
+                        "binding never matches anyone",
+                        UNMAPPED.description,
+                        'map "google.groups": "assertion.GROUPS_CLAIM" (a list of strings)',
+                        b.where,
+                    )
+                continue
             mapped = {k.removeprefix("attribute.") for p in providers for k in p.mapping}
             if parsed.attribute in mapped:
                 continue
@@ -619,6 +664,66 @@ def role_mismatches(ctx: Context) -> Iterator[Finding]:
                 )
 
 
+_NAME_BASED_GITHUB_SUB = re.compile(r"repo:[^/@:]+/[^/@:]+:.+")
+
+
+def github_subject_format(ctx: Context) -> Iterator[Finding]:
+    for b in ctx.inventory.bindings:
+        for i, member in enumerate(b.members):
+            parsed = _parse_federated(member)
+            if parsed is None or "/subject/" not in member:
+                continue
+            subject = member.split("/subject/", 1)[1]
+            if not _NAME_BASED_GITHUB_SUB.fullmatch(subject):
+                continue
+            github = [
+                p
+                for p in ctx.pool_providers(parsed.pool)
+                if (found := ctx.provider_of(p)) is not None
+                and found.name == "github"
+                and p.mapping.get("google.subject", "").replace(" ", "") == "assertion.sub"
+            ]
+            if not github:
+                continue
+            yield Finding(
+                GITHUB_SUBJECT,
+                f"{b.resource}.members[{i}]",
+                f"{member}: GitHub's name-based sub; for repositories created or renamed on or "
+                "after 2026-07-15 the sub is repo:OWNER@OWNER_ID/REPO@REPO_ID:..., and this "
+                "binding stops matching",
+                GITHUB_SUBJECT.description,
+                "map attribute.repository_id=assertion.repository_id and bind principalSet://"
+                ".../attribute.repository_id/REPO_ID (with the ref in the condition), or bind "
+                "the immutable form as well",
+                b.where,
+            )
+
+
+_IAM_AUDIENCE = re.compile(r"(?:https:)?//iam\.googleapis\.com/(?P<name>.*)")
+
+
+def allowed_audiences(ctx: Context) -> Iterator[Finding]:
+    number = ctx.inventory.project_number
+    for p in ctx.inventory.providers:
+        name = (
+            f"projects/{number}/locations/global/workloadIdentityPools/{p.pool_id}/"
+            f"providers/{p.provider_id}"
+        )
+        for i, audience in enumerate(p.allowed_audiences):
+            m = _IAM_AUDIENCE.fullmatch(audience)
+            if m is None or number is None or m["name"].rstrip("/") == name:
+                continue
+            yield Finding(
+                AUDIENCE,
+                f"{p.resource}.oidc.allowedAudiences[{i}]",
+                f"{audience} is not this provider's name ({name})",
+                AUDIENCE.description,
+                f"allow https://iam.googleapis.com/{name} (or leave allowedAudiences empty: the "
+                "provider's name, with or without https:, is then the one accepted)",
+                p.where,
+            )
+
+
 def invalid_input(ctx: Context) -> Iterator[Finding]:
     for resource, message, where in ctx.inventory.invalid:
         yield Finding(
@@ -637,6 +742,8 @@ RULES: tuple[tuple[tuple[Rule, ...], RuleFunction], ...] = (
     ((SUBJECT_LENGTH,), subject_length),
     ((MALFORMED, PROJECT_ID, UNKNOWN_POOL), principals),
     ((TOKEN_CREATOR_FEDERATED, WIU_NON_FEDERATED), role_mismatches),
+    ((GITHUB_SUBJECT,), github_subject_format),
+    ((AUDIENCE,), allowed_audiences),
 )
 ALL_RULES: tuple[Rule, ...] = tuple(r for rules, _ in RULES for r in rules)
 
