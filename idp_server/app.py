@@ -11,6 +11,8 @@ Routes:
   as JSON ``{"id_token": ...}`` (for google-auth's url credential source, format json);
   takes the same query parameters, and ``?aud=`` sets the token's audience.
 - ``/admin/keys``: rotation, see idp_server.admin.
+- ``/presets/NAME/...``: real providers' issuers (discovery, certs, token), see
+  idp_server.presets_http.
 - ``GET /healthz``.
 
 When minting is guarded (a token secret is set, as it must be beyond loopback), both token
@@ -28,7 +30,6 @@ hook is on /admin alone).
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import os
 import re
@@ -42,9 +43,16 @@ from idp_server.admin import admin_blueprint
 from idp_server.errors import IdpError
 from idp_server.keystore import KeyStore, initial_keyset
 from idp_server.minting import MAX_BODY_BYTES, ClaimRules, Minter, check_profiles, parse_claims
-from idp_server.responses import JSON, TEXT, error_response, json_response, text_response
+from idp_server.presets_http import presets_blueprint, real_host_paths
+from idp_server.responses import (
+    JSON,
+    TEXT,
+    discovery_document,
+    error_response,
+    json_response,
+    text_response,
+)
 from idp_server.settings import IdpSettings, normalise_issuer
-from wiflab_core.keys import SUPPORTED_ALGS
 from wiflab_core.request_body import guard_input
 
 log = logging.getLogger(__name__)
@@ -138,6 +146,9 @@ def create_app(settings: IdpSettings | None = None) -> Flask:
         return json_response({"status": "ok"})
 
     app.register_blueprint(admin_blueprint(store, settings.admin_secret))
+    # The real providers' issuers, at /presets/NAME (and on their own hosts when intercepted).
+    app.register_blueprint(presets_blueprint(store, minter, issuer, settings.presets))
+    app.wsgi_app = real_host_paths(app.wsgi_app)  # type: ignore[method-assign,assignment]
 
     @app.errorhandler(IdpError)
     def refused(exc: IdpError) -> Response:
@@ -190,25 +201,5 @@ def too_large() -> IdpError:
 
 @functools.lru_cache(maxsize=64)
 def _discovery_document(issuer: str) -> bytes:
-    return json.dumps(
-        {
-            "issuer": issuer,
-            "jwks_uri": f"{issuer}/certs",
-            "token_endpoint": f"{issuer}/token",
-            "id_token_signing_alg_values_supported": list(SUPPORTED_ALGS),
-            "response_types_supported": ["id_token"],
-            "subject_types_supported": ["public"],
-            "claims_supported": [
-                "aud",
-                "email",
-                "email_verified",
-                "exp",
-                "iat",
-                "iss",
-                "jti",
-                "name",
-                "nbf",
-                "sub",
-            ],
-        }
-    ).encode("utf-8")
+    claims = ["aud", "email", "email_verified", "exp", "iat", "iss", "jti", "name", "nbf", "sub"]
+    return discovery_document(issuer, claims)

@@ -38,6 +38,32 @@ class IdpClient:
         )
         return response.text
 
+    def mint_preset(
+        self,
+        preset: str,
+        *,
+        variant: str | None = None,
+        params: dict[str, str] | None = None,
+        audience: str | list[str] | None = None,
+        alg: str | None = None,
+        kid: str | None = None,
+    ) -> str:
+        """A token shaped like a real provider's (``POST /presets/NAME/token``)."""
+        body: dict[str, Any] = {"params": params or {}}
+        if variant is not None:
+            body["variant"] = variant
+        if audience is not None:
+            body["aud"] = audience
+        response = self._send(
+            "POST",
+            f"/presets/{preset}/token",
+            self._token_secret,
+            json=body,
+            params={k: v for k, v in (("alg", alg), ("kid", kid)) if v is not None},
+            headers={"Accept": "text/plain"},
+        )
+        return response.text
+
     def list_keys(self) -> list[dict[str, str]]:
         return self._send("GET", "/admin/keys", self._admin_secret).json()["keys"]
 

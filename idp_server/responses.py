@@ -9,6 +9,7 @@ from typing import Any
 from werkzeug.wrappers import Response
 
 from idp_server.errors import IdpError
+from wiflab_core.keys import SUPPORTED_ALGS
 from wiflab_core.log_safe import escaped
 
 JSON = "application/json"
@@ -29,6 +30,22 @@ def json_response(body: Any, status: int = 200) -> Response:
 
 def text_response(text: str) -> Response:
     return Response(text, content_type=_TEXT_CONTENT_TYPE, direct_passthrough=True)
+
+
+def discovery_document(issuer: str, claims_supported: list[str]) -> bytes:
+    """An OpenID discovery document for ``issuer``: keys at ``/certs``, tokens at ``/token``."""
+    base = issuer.rstrip("/")
+    return json.dumps(
+        {
+            "issuer": issuer,
+            "jwks_uri": f"{base}/certs",
+            "token_endpoint": f"{base}/token",
+            "id_token_signing_alg_values_supported": list(SUPPORTED_ALGS),
+            "response_types_supported": ["id_token"],
+            "subject_types_supported": ["public"],
+            "claims_supported": claims_supported,
+        }
+    ).encode("utf-8")
 
 
 def error_response(exc: IdpError, path: str) -> Response:

@@ -14,6 +14,7 @@
 | IDP_TOKEN_TTL | token_ttl | default lifetime in seconds (3600) |
 | IDP_MAX_LIFETIME | max_lifetime | largest ``exp - iat`` accepted (86400) |
 | IDP_PROFILES | profiles | JSON ``{name: {claims}}``, or a path to a JSON/YAML file of it |
+| IDP_PRESETS | presets | JSON ``{preset: {param: value}}``: the presets' default params |
 | IDP_KEY_STATE | key_state | the key state file shared by every worker (``idp serve`` sets it) |
 | IDP_KEY_FILE / IDP_SIGNING_KEYS | key_source | PEM or JWK-set private keys (file / text) |
 """
@@ -51,6 +52,7 @@ class IdpSettings:
     token_ttl: int = 3600
     max_lifetime: int = 24 * 3600
     profiles: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    presets: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     key_state: Path | None = None
     key_source: str | None = field(default=None, repr=False)
 
@@ -73,6 +75,7 @@ class IdpSettings:
                 "IDP_ALLOW_PUBLIC_MINTING=1 if that is really wanted"
             )
         _check_profiles(self.profiles)
+        _check_presets(self.presets)
 
     @property
     def listens_beyond_loopback(self) -> bool:
@@ -117,6 +120,7 @@ class IdpSettings:
             "token_ttl": _seconds(env, "IDP_TOKEN_TTL", 3600),
             "max_lifetime": _seconds(env, "IDP_MAX_LIFETIME", 24 * 3600),
             "profiles": load_profiles(env["IDP_PROFILES"]) if env.get("IDP_PROFILES") else {},
+            "presets": _json_object(env, "IDP_PRESETS"),
             "key_state": Path(env["IDP_KEY_STATE"]) if env.get("IDP_KEY_STATE") else None,
             "key_source": key_source_from_env(env),
         }
@@ -143,6 +147,7 @@ class IdpSettings:
             "IDP_TOKEN_TTL": str(self.token_ttl),
             "IDP_MAX_LIFETIME": str(self.max_lifetime),
             "IDP_PROFILES": json.dumps(self.profiles) if self.profiles else "",
+            "IDP_PRESETS": json.dumps(self.presets) if self.presets else "",
             "IDP_KEY_STATE": str(self.key_state) if self.key_state is not None else "",
             "IDP_KEY_FILE": "",
             "IDP_SIGNING_KEYS": self.key_source or "",
@@ -205,6 +210,27 @@ def _check_profiles(profiles: Any) -> None:
     for name, claims in profiles.items():
         if not isinstance(name, str) or not isinstance(claims, Mapping):
             raise ConfigError(f"IDP_PROFILES: profile {name!r} must map a name to a claims object")
+
+
+def _json_object(env: Mapping[str, str], name: str) -> Any:
+    if not env.get(name):
+        return {}
+    try:
+        return json.loads(env[name])
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{name} is not valid JSON: {exc}") from None
+
+
+def _check_presets(presets: Any) -> None:
+    from idp_server.presets import PresetError
+    from idp_server.presets.minting import check_defaults
+
+    if not isinstance(presets, Mapping):
+        raise ConfigError("IDP_PRESETS must be an object of {preset: {param: value}}")
+    try:
+        check_defaults(presets)
+    except PresetError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:

@@ -197,6 +197,7 @@ def describe(layout: Layout, sockets: Sockets, host: str) -> Described:
         idp = IdpSettings(
             issuer=idp_url,
             profiles=topology.idp.plain(),
+            presets=topology.idp.preset_params(),
             admin_secret=layout.admin_secret,
             token_secret=layout.token_secret,
             bind_host=host,

@@ -21,6 +21,10 @@ IDP_APP = "idp_server"
 PROTECTED_APP = "protected_app"
 SERVICE_APPS = (PROTECTED_APP, IDP_APP)
 _PROFILE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# A preset's name (idp_server.presets names them; the IdP refuses one it does not know) and
+# its params' names.
+_PRESET = re.compile(r"[a-z][a-z0-9-]{0,31}")
+_PARAM = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
 
 def _app(value: Any) -> str:
@@ -65,13 +69,44 @@ def _check_json(value: Any, at: tuple[str | int, ...]) -> None:
         raise Problem(f"claims are JSON values, not {type_name(value)} (quote it)", *at)
 
 
+def _presets(value: Any) -> Mapping[str, Mapping[str, str]]:
+    """``idp.presets``: preset -> {param: value}, every value a string (ids are strings)."""
+    if not isinstance(value, Mapping):
+        raise Problem(f"must be a mapping of presets, not {type_name(value)}")
+    for name, params in value.items():
+        if not isinstance(name, str) or not _PRESET.fullmatch(name):
+            raise Problem("preset names are lowercase, e.g. github, azure-devops", str(name))
+        if params is None:
+            continue
+        if not isinstance(params, Mapping):
+            raise Problem(f"must be a mapping of params, not {type_name(params)}", name)
+        for param, item in params.items():
+            if not isinstance(param, str) or not _PARAM.fullmatch(param):
+                raise Problem("param names are lowercase with underscores", name, str(param))
+            if not isinstance(item, str):
+                raise Problem(f"must be a string, not {type_name(item)} (quote it)", name, param)
+    frozen: Mapping[str, Mapping[str, str]] = _freeze(
+        {name: params or {} for name, params in value.items()}
+    )
+    return frozen
+
+
 @model(frozen=True, config=DOCUMENT)
 class IdpSettings:
-    """Claim profiles the fake IdP signs at ``/token/<profile>`` (read-only, nested too)."""
+    """Claim profiles the fake IdP signs at ``/token/<profile>`` (read-only, nested too), and
+    the real-provider presets' default params (``/presets/NAME/token``)."""
 
     profiles: Annotated[Mapping[str, Claims], PlainValidator(_profiles)] = Field(
         default_factory=lambda: MappingProxyType({})
     )
+    presets: Annotated[Mapping[str, Mapping[str, str]], PlainValidator(_presets)] = Field(
+        default_factory=lambda: MappingProxyType({})
+    )
+
+    def preset_params(self) -> dict[str, dict[str, str]]:
+        """Every preset's params as plain data, e.g. for the IdP's settings."""
+        plain: dict[str, dict[str, str]] = _thaw(self.presets)
+        return plain
 
     def claims(self, profile: str) -> dict[str, Any] | None:
         """A fresh, plain (JSON-serializable) copy of one profile's claims."""

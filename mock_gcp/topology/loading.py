@@ -82,6 +82,8 @@ def topology_to_dict(t: Topology) -> dict[str, Any]:
         "policy": _policy_to_dict(t.policy),
         "idp": {"profiles": t.idp.plain()},
     }
+    if t.idp.presets:
+        doc["idp"]["presets"] = t.idp.preset_params()
     if t.org_policy.lifetime_extension:
         doc["orgPolicy"] = {LIFETIME_EXTENSION: list(t.org_policy.lifetime_extension)}
     if t.local.metadata_service_account is not None:
