@@ -212,6 +212,19 @@ def test_googles_github_template_subject_can_exceed_127_bytes(tmp_path: Path) ->
     assert "exceeds the 127 bytes limit" in findings[0].why
 
 
+def test_the_topologys_own_preset_params_shape_the_longest_subject(tmp_path: Path) -> None:
+    # idp.presets names the user's own (short) repository: its longest branch still fits.
+    template = {
+        "google.subject": "assertion.sub",
+        "attribute.repository_id": "assertion.repository_id",
+    }
+    doc = topology(attributeMapping=template)
+    doc["idp"] = {"presets": {"github": {"repository": "acme/app"}}}
+    assert lint_doc(tmp_path, doc) == []
+    doc["idp"]["presets"]["github"]["repository"] = "acme/" + "payments-infrastructure-" * 3
+    assert ids(lint_doc(tmp_path, doc)) == ["WIF006"]
+
+
 def test_a_github_subject_cut_to_its_ids_does_not_warn(tmp_path: Path) -> None:
     assert lint_doc(tmp_path, topology()) == []  # google.subject from repository_id and run_id
 

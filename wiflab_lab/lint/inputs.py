@@ -270,6 +270,19 @@ def _topology(doc: _Doc, validate: bool = True) -> Inventory:
         _text(doc, project.get("id"), "project.id"),
         tuple(_validation_problems(doc)) if validate else (),
         MappingProxyType(doc.places),
+        _preset_params(doc, _dict(doc, data.get("idp"), "idp").get("presets")),
+    )
+
+
+def _preset_params(doc: _Doc, value: Any) -> Mapping[str, Mapping[str, str]]:
+    """``idp.presets`` where it is well-formed (the topology's validation says where not)."""
+    presets = value if isinstance(value, dict) else {}
+    return MappingProxyType(
+        {
+            str(name): {str(k): v for k, v in params.items() if isinstance(v, str)}
+            for name, params in presets.items()
+            if isinstance(params, dict)
+        }
     )
 
 

@@ -60,6 +60,10 @@ class Inventory:
     # Where the parts of resources are (a provider's attributeCondition, a binding's
     # members[2], ...), by the resource path findings name them with.
     places: Mapping[str, Where] = field(default_factory=lambda: MappingProxyType({}))
+    # A topology's idp.presets: preset -> its params (the user's repository, owner, ...).
+    preset_params: Mapping[str, Mapping[str, str]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
 
     def __add__(self, other: Inventory) -> Inventory:
         pools: frozenset[str] | None = None
@@ -73,6 +77,7 @@ class Inventory:
             self.project_id or other.project_id,
             self.invalid + other.invalid,
             MappingProxyType({**self.places, **other.places}),
+            MappingProxyType({**self.preset_params, **other.preset_params}),
         )
 
 

@@ -32,7 +32,10 @@ class KnownProvider:
     # Top-level claims a realistic token carries as strings (ids, run numbers, ...).
     string_claims: frozenset[str]
     # The claims of the longest realistic subject (None: the preset cannot say).
-    longest: Callable[[str, str | None], dict[str, Any] | None] = field(compare=False)
+    # (issuer, audience, the topology's own params for the preset) -> claims.
+    longest: Callable[[str, str | None, Mapping[str, str]], dict[str, Any] | None] = field(
+        compare=False
+    )
 
     def matches(self, issuer: str | None) -> bool:
         if issuer is None:
@@ -48,16 +51,17 @@ def _issuer_pattern(real_issuer: str) -> re.Pattern[str]:
 def from_preset(preset: Any) -> KnownProvider:
     """A KnownProvider from anything shaped like ``idp_server.presets.Preset``."""
 
-    def longest(issuer: str, audience: str | None) -> dict[str, Any] | None:
+    def longest(issuer: str, audience: str | None, own: Mapping[str, str]) -> dict[str, Any] | None:
         # The claims of the token with the longest sub: the preset's longest params and
-        # variant where it names them (beyond the contract), its longest_subject() anyway.
+        # variant where it names them (beyond the contract), its longest_subject() anyway;
+        # the topology's own params (idp.presets: the user's repository, ...) over them.
         variant = getattr(preset, "longest_variant", None)
-        params = dict(getattr(preset, "longest", None) or {})
+        params = {**(getattr(preset, "longest", None) or {}), **own}
         try:
             claims = dict(
                 preset.claims(variant, issuer=issuer, audience=audience, now=_NOW, **params)
             )
-            claims["sub"] = preset.longest_subject()
+            claims["sub"] = preset.longest_subject(**own)
         except Exception:  # a preset that cannot mint without more params: no opinion
             return None
         return claims

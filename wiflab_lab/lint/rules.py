@@ -528,9 +528,9 @@ def subject_length(ctx: Context) -> Iterator[Finding]:
         expr = p.mapping.get("google.subject")
         if found is None or expr is None:
             continue
-        claims = found.longest(
-            p.issuer or "", p.allowed_audiences[0] if p.allowed_audiences else None
-        )
+        audience = p.allowed_audiences[0] if p.allowed_audiences else None
+        own = ctx.inventory.preset_params.get(found.name, {})
+        claims = found.longest(p.issuer or "", audience, own)
         if claims is None:
             continue
         try:
