@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.lint.helpers import POOL, SUBJECT, ids, lint_doc, topology
 
@@ -125,6 +127,14 @@ def test_an_id_compared_with_a_number_is_an_error(tmp_path: Path, condition: str
     assert ids(findings) == ["WIF003"]
     assert findings[0].level == "error"
     assert "'" in findings[0].fix  # the fix quotes the id
+
+
+def test_a_not_equal_with_a_number_excludes_nobody(tmp_path: Path) -> None:
+    condition = "assertion.repository_owner_id == '1342004' && assertion.actor_id != 41898282"
+    findings = lint_doc(tmp_path, topology(attributeCondition=condition))
+    assert ids(findings) == ["WIF003"]
+    assert "always true" in findings[0].message
+    assert findings[0].fix == "quote the id: assertion.actor_id != '41898282'"
 
 
 @pytest.mark.parametrize(
@@ -397,3 +407,45 @@ def test_a_condition_that_does_not_compile_is_reported_with_its_path(tmp_path: P
 def test_the_binding_member_is_not_reported_twice(tmp_path: Path) -> None:
     binding = {"role": WIU, "members": [SUBJECT.replace("123456789012", "demo-project")]}
     assert ids(lint_doc(tmp_path, topology(binding=binding))) == ["WIF008"]
+
+
+# Bad input: any condition or mapping text (compiling or not) gets findings, never a crash.
+_cel_bits = st.sampled_from(
+    [
+        "assertion.",
+        "attribute.",
+        "google.subject",
+        "repository_owner_id",
+        "==",
+        "!=",
+        " in ",
+        "[",
+        "]",
+        "1342004",
+        "'",
+        '"',
+        "startsWith(",
+        ")",
+        "&&",
+        "||",
+        "'group'",
+        "\\",
+        "'''",
+        ".",
+    ]
+)
+_cel_text = st.lists(_cel_bits | st.text(max_size=5), max_size=12).map("".join)
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(condition=_cel_text, subject=_cel_text)
+def test_any_condition_or_mapping_text_is_linted_without_crashing(
+    tmp_path: Path, condition: str, subject: str
+) -> None:
+    doc = topology(
+        attributeCondition=condition or None, attributeMapping={"google.subject": subject or "x"}
+    )
+    for finding in lint_doc(tmp_path, doc):
+        assert finding.message and finding.fix

@@ -375,11 +375,11 @@ def ids_as_numbers(ctx: Context) -> Iterator[Finding]:
             m = re.match(rf"\s*(==|!=)\s*({_INT})", after)
             m_before = re.search(rf"({_INT})\s*(==|!=)\s*$", before)
             m_in = re.match(r"\s+in\s*\[([^\]]*)\]", after)
-            number = None
+            number, operator = None, "=="
             if m:
-                number = m[2]
+                number, operator = m[2], m[1]
             elif m_before and not re.search(r"[\w.]$", before[: m_before.start()]):
-                number = m_before[1]
+                number, operator = m_before[1], m_before[2]
             elif m_in:
                 bare = [x.strip() for x in m_in[1].split(",") if re.fullmatch(_INT, x.strip())]
                 number = bare[0] if bare else None
@@ -390,10 +390,14 @@ def ids_as_numbers(ctx: Context) -> Iterator[Finding]:
             yield Finding(
                 NUMBER_ID,
                 f"{p.resource}.attributeCondition",
-                f"{r} is compared with the number {number}, but it is a string: the "
-                "comparison is never true",
+                f"{r} is compared with the number {number}, but it is a string: "
+                + (
+                    "the comparison is never true"
+                    if operator == "=="
+                    else "!= is always true, so it excludes nobody"
+                ),
                 NUMBER_ID.description,
-                f"quote the id: {r} == '{value}'",
+                f"quote the id: {r} {operator} '{value}'",
                 p.where,
             )
 
