@@ -201,6 +201,13 @@ def test_an_attribute_in_the_wrong_case_says_so(tmp_path: Path) -> None:
     assert findings[0].fix == "write attribute.repository_id"
 
 
+def test_a_wrong_case_attribute_in_an_unknown_pool_is_still_reported(tmp_path: Path) -> None:
+    member = f"{POOL}2/attribute.Repository_id/456789"  # pool gh-pool2 does not exist
+    findings = lint_doc(tmp_path, topology(binding={"role": WIU, "members": [member]}))
+    assert ids(findings) == ["WIF007"]
+    assert "[a-z0-9_]" in findings[0].message
+
+
 def test_a_condition_on_an_unmapped_attribute_is_an_error(tmp_path: Path) -> None:
     condition = "assertion.repository_owner_id == '1342004' && attribute.environment == 'prod'"
     assert ids(lint_doc(tmp_path, topology(attributeCondition=condition))) == ["WIF005"]

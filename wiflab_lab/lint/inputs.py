@@ -15,7 +15,6 @@ from typing import Any
 
 import yaml
 
-from mock_gcp.iam import validate_member
 from mock_gcp.topology import TopologyError, parse_topology
 from mock_gcp.topology.resources import CONDITION_MUST_READ_A_CLAIM
 from wiflab_lab.lint.model import BindingSpec, Inventory, ProviderSpec, Where
@@ -294,25 +293,9 @@ def _validation_problems(doc: _Doc) -> Iterator[tuple[str, str, Where | None]]:
         for path, message in exc.problems:
             if message == CONDITION_MUST_READ_A_CLAIM:
                 continue  # WIF001
-            if re.search(r"members\[\d+\]$", path) and _member_problem(message):
-                continue  # WIF007 / WIF008 / WIF005
+            if re.search(r"members\[\d+\]$", path):
+                continue  # every member is checked by WIF005 / WIF007 / WIF008
             yield path, message, doc.where(path)
-
-
-def _member_problem(message: str) -> bool:
-    return (
-        any(
-            s in message
-            for s in (
-                "principal",
-                "project number",
-                "attribute",
-                "unknown member",
-                "needs an email",
-            )
-        )
-        or validate_member(message) is None
-    )
 
 
 def _gcloud_provider(doc: _Doc, item: Any, at: str) -> Inventory:

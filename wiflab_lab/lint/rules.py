@@ -575,7 +575,12 @@ def principals(ctx: Context) -> Iterator[Finding]:
             # GKE's workload identities (PROJECT.svc.id.goog[NS/KSA]) are valid IAM members.
             problem = None if _gke_workload(member) else validate_member(member)
             if problem is not None:
-                if _uppercase_attribute_only(member):
+                parsed = _parse_federated(member)
+                if (
+                    _uppercase_attribute_only(member)
+                    and parsed is not None
+                    and ctx.pool_providers(parsed.pool)
+                ):
                     continue  # WIF005 says it, with the right case
                 if problem.startswith("use the project number"):
                     project = member.split("/projects/", 1)[1].split("/", 1)[0]
