@@ -119,6 +119,7 @@ def test_google_subject_from_a_name_claim_warns(tmp_path: Path) -> None:
         "1342004 == assertion.repository_owner_id",
         "assertion.repository_owner_id in [1342004, 7]",
         "attribute.repository_id == 456789",
+        "assertion.sub == 42 && assertion.repository_owner_id == '1342004'",
         "assertion['repository_id'] == 456789 && assertion.repository_owner_id == '1342004'",
     ],
 )

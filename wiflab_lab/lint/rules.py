@@ -234,6 +234,9 @@ def _reads_a_claim(condition: str | None) -> bool:
     )
 
 
+# Claims that are strings in every JWT (RFC 7519 4.1: StringOrURI, and jti a string).
+_ALWAYS_STRINGS = frozenset({"iss", "sub", "jti"})
+
 # --- the rules ---------------------------------------------------------------------------
 
 
@@ -257,8 +260,8 @@ class Context:
     def string_ids(self, spec: ProviderSpec) -> frozenset[str]:
         found = self.provider_of(spec)
         if found is not None:
-            return found.string_claims
-        return frozenset().union(*(k.string_id_claims for k in self.known))
+            return found.string_claims | _ALWAYS_STRINGS
+        return frozenset().union(_ALWAYS_STRINGS, *(k.string_id_claims for k in self.known))
 
     def pool_providers(self, pool_id: str) -> list[ProviderSpec]:
         return [p for p in self.inventory.providers if p.pool_id == pool_id]
