@@ -10,6 +10,7 @@ import signal
 import sys
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,9 +46,10 @@ class StackFlags:
     google_workers: int | None = None  # None: the number of cores (processes mode)
 
 
-def stack_from_flags(flags: StackFlags) -> Stack:
+def stack_from_flags(flags: StackFlags, loaded: Callable[[Path], None] | None = None) -> Stack:
     """A Stack, or a UsageError saying what is wrong (the topology, the settings) before any
-    port opens."""
+    port opens. ``loaded``: called with the topology's path once the stack has loaded it
+    (`wiflab up` passes lint's warnings, ``wiflab_lab.lint.warn``)."""
     state_dir = flags.state_dir or Path(tempfile.mkdtemp(prefix="wiflab-"))
     topology = flags.topology or DEFAULT_TOPOLOGY
     options = StackOptions(
@@ -68,29 +70,9 @@ def stack_from_flags(flags: StackFlags) -> Stack:
         # A topology error names the file itself when it could not be read at all.
         named = not isinstance(exc, TopologyError) or str(topology) in str(exc)
         raise UsageError(f"{'' if named else f'{topology}: '}{exc}") from None
-    warn_lint_findings(topology)
+    if loaded is not None:
+        loaded(topology)
     return stack
-
-
-def warn_lint_findings(topology: Path) -> None:
-    """`wiflab lint`'s errors and warnings on the topology, printed to stderr as warnings (the
-    stack starts anyway: the stand-in already refused what Google refuses). Notes are left
-    to `wiflab lint` itself."""
-    from wiflab_lab.lint import InputError, lint_files
-
-    try:
-        findings = lint_files([str(topology)], validate=False)  # the stack just did
-    except InputError:
-        return  # the stack loaded it; anything lint cannot read it has nothing to say of
-    for f in findings:
-        if f.level == "note":
-            continue
-        line = f":{f.where.line}" if f.where and f.where.line else ""
-        print(
-            f"wiflab: warning: {topology}{line}: {f.id} {f.rule.name}: {f.message} "
-            f"(fix: {f.fix}; `wiflab lint {topology}` says why)",
-            file=sys.stderr,
-        )
 
 
 class PartDied(Exception):
@@ -109,8 +91,8 @@ class PartDied(Exception):
 WATCH_SECONDS = 0.5
 
 
-def up(flags: StackFlags) -> None:
-    serve_until_signalled(stack_from_flags(flags))
+def up(flags: StackFlags, loaded: Callable[[Path], None] | None = None) -> None:
+    serve_until_signalled(stack_from_flags(flags, loaded))
 
 
 def serve_until_signalled(stack: Stack) -> None:

@@ -100,17 +100,19 @@ def test_unwritable_output_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture
 
 
 def test_wiflab_up_prints_the_findings_as_warnings(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from wiflab_lab.up import StackFlags, stack_from_flags
+    import wiflab_lab.up
 
-    bad = topology(attributeCondition="assertion.repository_owner_id == 1342004")
-    path = write(tmp_path, bad)
-    stack_from_flags(StackFlags(topology=path, state_dir=tmp_path / "state", port_base=0))
+    started = []
+    monkeypatch.setattr(wiflab_lab.up, "serve_until_signalled", started.append)
+    bad = write(tmp_path, topology(attributeCondition="assertion.repository_owner_id == 1342004"))
+    up = ["up", "--port-base", "0", "--state-dir"]
+    assert main([*up, str(tmp_path / "state"), "--topology", str(bad)]) == 0
+    assert len(started) == 1  # the stack is started anyway
     err = capsys.readouterr().err
-    assert f"wiflab: warning: {path}:{condition_line(path)}: WIF003 id-compared-as-number" in err
-    # and nothing for a clean one
-    stack_from_flags(
-        StackFlags(topology=write(tmp_path, topology()), state_dir=tmp_path / "s2", port_base=0)
-    )
-    assert "warning" not in capsys.readouterr().err
+    assert f"wiflab: warning: {bad}:{condition_line(bad)}: WIF003 id-compared-as-number" in err
+    assert "`wiflab lint" in err
+    clean = write(tmp_path, topology(), "clean.yaml")
+    assert main([*up, str(tmp_path / "s2"), "--topology", str(clean)]) == 0
+    assert capsys.readouterr().err == ""

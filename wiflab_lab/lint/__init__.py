@@ -6,6 +6,9 @@ show -json`` into one ``Inventory`` (``model``); ``rules`` are pure functions fr
 or SARIF 2.1.0.
 """
 
+import sys
+from pathlib import Path
+
 from wiflab_lab.lint.inputs import InputError, load_inventory
 from wiflab_lab.lint.model import Finding, Inventory, Rule
 from wiflab_lab.lint.rules import RULES, lint
@@ -20,6 +23,7 @@ __all__ = [
     "lint_files",
     "load_inventory",
     "report",
+    "warn",
 ]
 
 
@@ -50,3 +54,22 @@ def report(findings: list[Finding], fmt: str) -> str:
             tool_version = "0"
         return out.sarif(findings, ALL_RULES, tool_version)
     return out.text(findings)
+
+
+def warn(topology: Path) -> None:
+    """`wiflab lint`'s errors and warnings on a topology the stack has just loaded, printed
+    to stderr as warnings (the stack starts anyway: the stand-in already refused what Google
+    refuses). Notes are left to `wiflab lint` itself."""
+    try:
+        findings = lint_files([str(topology)], validate=False)  # the stack just did
+    except InputError:
+        return  # the stack loaded it; anything lint cannot read it has nothing to say of
+    for f in findings:
+        if f.level == "note":
+            continue
+        line = f":{f.where.line}" if f.where and f.where.line else ""
+        print(
+            f"wiflab: warning: {topology}{line}: {f.id} {f.rule.name}: {f.message} "
+            f"(fix: {f.fix}; `wiflab lint {topology}` says why)",
+            file=sys.stderr,
+        )
