@@ -19,6 +19,7 @@ MODULES = (
     "bench.cel",
     "bench.aws_side",
     "bench.ci_endpoints",
+    "bench.lint",
 )
 
 

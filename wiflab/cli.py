@@ -40,6 +40,10 @@ SUBCOMMANDS = {
         "wiflab.commands.deploy:deploy",
         "set up Cloud Run and WIF on Google Cloud from the topology",
     ),
+    "lint": (
+        "wiflab.commands.lint:lint",
+        "check a WIF setup (topology, gcloud or terraform JSON) for common mistakes",
+    ),
 }
 
 

@@ -10,6 +10,7 @@ import signal
 import sys
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,9 +46,10 @@ class StackFlags:
     google_workers: int | None = None  # None: the number of cores (processes mode)
 
 
-def stack_from_flags(flags: StackFlags) -> Stack:
+def stack_from_flags(flags: StackFlags, loaded: Callable[[Path], None] | None = None) -> Stack:
     """A Stack, or a UsageError saying what is wrong (the topology, the settings) before any
-    port opens."""
+    port opens. ``loaded``: called with the topology's path once the stack has loaded it
+    (`wiflab up` passes lint's warnings, ``wiflab_lab.lint.warn``)."""
     state_dir = flags.state_dir or Path(tempfile.mkdtemp(prefix="wiflab-"))
     topology = flags.topology or DEFAULT_TOPOLOGY
     options = StackOptions(
@@ -63,11 +65,14 @@ def stack_from_flags(flags: StackFlags) -> Stack:
         google_workers=flags.google_workers,
     )
     try:
-        return Stack(options)
+        stack = Stack(options)
     except ValueError as exc:  # a TopologyError, or settings the stack refuses
         # A topology error names the file itself when it could not be read at all.
         named = not isinstance(exc, TopologyError) or str(topology) in str(exc)
         raise UsageError(f"{'' if named else f'{topology}: '}{exc}") from None
+    if loaded is not None:
+        loaded(topology)
+    return stack
 
 
 class PartDied(Exception):
@@ -86,8 +91,8 @@ class PartDied(Exception):
 WATCH_SECONDS = 0.5
 
 
-def up(flags: StackFlags) -> None:
-    serve_until_signalled(stack_from_flags(flags))
+def up(flags: StackFlags, loaded: Callable[[Path], None] | None = None) -> None:
+    serve_until_signalled(stack_from_flags(flags, loaded))
 
 
 def serve_until_signalled(stack: Stack) -> None:

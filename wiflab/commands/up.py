@@ -87,11 +87,13 @@ def usage_failed(exc: UsageError) -> int:
     help="how many requests the journal keeps, with their decisions (0: no journal)",
 )
 def up(**flags: Any) -> int:
+    from wiflab_lab.lint import warn
     from wiflab_lab.up import PartDied, StackFlags, UsageError
     from wiflab_lab.up import up as serve
 
     try:
-        serve(StackFlags(**flags, idp_token_secret=idp_token_secret()))
+        # lint's rules on the topology, printed as warnings once the stack has loaded it.
+        serve(StackFlags(**flags, idp_token_secret=idp_token_secret()), loaded=warn)
     except UsageError as exc:
         return usage_failed(exc)
     except PartDied as exc:
