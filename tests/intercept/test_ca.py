@@ -19,8 +19,14 @@ from hypothesis import strategies as st
 from wiflab_lab.intercept.ca import LocalCA, NotPermitted, permits, sign_leaf
 from wiflab_lab.intercept.routes import AWS_STS_HOSTS
 
+
 # Certificates here are checked at the time they were made (no time boundary is tested with it).
-NOW = datetime.datetime.now(datetime.UTC)
+def _now() -> datetime.datetime:
+    """The real time when asked (the CA dates its leaves by it; a module-level constant goes stale
+    when the module is imported minutes before a test runs)."""
+    return datetime.datetime.now(datetime.UTC)
+
+
 SERVED = [
     "sts.googleapis.com",
     "iamcredentials.googleapis.com",
@@ -53,7 +59,7 @@ def verify(ca: LocalCA, leaf: x509.Certificate, host: str) -> None:
     verifier = (
         PolicyBuilder()
         .store(Store([ca.certificate]))
-        .time(NOW + datetime.timedelta(minutes=1))
+        .time(_now() + datetime.timedelta(minutes=1))
         .build_server_verifier(x509.DNSName(host))
     )
     verifier.verify(leaf, [])
@@ -123,7 +129,9 @@ def test_no_leaf_is_made_for_other_hosts(ca: LocalCA, host: str) -> None:
 @pytest.mark.parametrize("host", NOT_SERVED)
 def test_a_leaf_signed_anyway_for_another_host_does_not_verify(ca: LocalCA, host: str) -> None:
     """Even with the CA key in hand, a certificate for example.com fails validation."""
-    forged = sign_leaf(ca.certificate, ca._key, ec.generate_private_key(ec.SECP256R1()), host, NOW)
+    forged = sign_leaf(
+        ca.certificate, ca._key, ec.generate_private_key(ec.SECP256R1()), host, _now()
+    )
     with pytest.raises(VerificationError):
         verify(ca, forged, host)
 
@@ -152,16 +160,17 @@ def test_openssl_refuses_a_forged_leaf_and_accepts_a_served_one(
 
 
 def test_leaves_are_short_lived_cached_and_renewed_near_their_end(tmp_path: Path) -> None:
-    now = [NOW]
+    start = _now()
+    now = [start]
     loaded = LocalCA.load_or_create(tmp_path / "intercept")
     ca = LocalCA(loaded.certificate, loaded._key, loaded.cert_file, clock=lambda: now[0])
     leaf = ca.leaf("sts.googleapis.com")
     lifetime = leaf.certificate.not_valid_after_utc - leaf.certificate.not_valid_before_utc
     assert lifetime <= datetime.timedelta(hours=24, minutes=5)
     assert ca.leaf("STS.googleapis.com.") is leaf
-    now[0] = NOW + datetime.timedelta(hours=22, minutes=59)
+    now[0] = start + datetime.timedelta(hours=22, minutes=59)
     assert ca.leaf("sts.googleapis.com") is leaf
-    now[0] = NOW + datetime.timedelta(hours=23, minutes=1)
+    now[0] = start + datetime.timedelta(hours=23, minutes=1)
     renewed = ca.leaf("sts.googleapis.com")
     assert renewed is not leaf
     assert renewed.certificate.not_valid_after_utc > leaf.certificate.not_valid_after_utc
