@@ -70,7 +70,7 @@ def _tokeninfo(
         revoked = backend.tokens.revoked(issued)
         if not trace.check("access_token.revoked", revoked is None, None, revoked):
             raise INVALID_TOKEN
-        account = backend.topology.service_account(issued.caller.name)
+        account = backend.projects.service_account(issued.caller.name)
         unique_id = account.unique_id if account else issued.caller.name
         info = {
             "azp": unique_id,

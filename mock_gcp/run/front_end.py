@@ -30,6 +30,7 @@ from werkzeug.wsgi import ClosingIterator
 from mock_gcp.journal.record import TOKEN_HEADERS, Record
 from mock_gcp.journal.store import Journal, NoJournal
 from mock_gcp.key_source import KeySource
+from mock_gcp.projects import AccountLookup, Projects
 from mock_gcp.run.admission import (
     ERROR_CONTENT_TYPE,
     AdmissionOutcome,
@@ -40,7 +41,7 @@ from mock_gcp.run.admission import (
 )
 from mock_gcp.run.settings import FrontEndConfigError, FrontEndSettings
 from mock_gcp.topology import Policy, Service, Topology, load_topology
-from mock_gcp.topology_state import TopologyState
+from mock_gcp.topology_state import ServedProjects
 from wiflab_core.jose import KeyLookup
 from wiflab_core.jwks_cache import JwksCache
 from wiflab_core.log_safe import escaped
@@ -317,25 +318,29 @@ def create_app_for_topology(
     google_issuers: Collection[str],
     app_secret: str = "",
     journal: Journal | None = None,
+    accounts: Callable[[], AccountLookup] | None = None,
 ) -> FrontEnd:
     """The front end of a topology's service, following the topology as it changes.
 
     ``topology`` is read per request (e.g. ``lambda: backend.topology``): bindings and the
-    allowUnauthenticated flag applied at run time take effect at once.
+    allowUnauthenticated flag applied at run time take effect at once. ``accounts``: where
+    callers' service accounts are found (every project served, ``mock_gcp.projects``: a
+    caller of another project may be bound here); else the topology's own.
     """
     service = topology().service(service_name)
     if service is None:
         raise FrontEndConfigError(f"no service {service_name!r} in the topology")
+    lookup: Callable[[], AccountLookup] = accounts or topology
 
     def current() -> Service:
         return topology().service(service_name) or service
 
     def email_for(unique_id: str) -> str | None:
-        account = topology().service_account(unique_id)
+        account = lookup().service_account(unique_id)
         return account.email if account else None
 
     def disabled(email: str) -> bool:
-        account = topology().service_account(email)
+        account = lookup().service_account(email)
         return account is not None and account.disabled
 
     return create_app(
@@ -359,22 +364,33 @@ def create_app_from_settings(
     """The front end for settings. ``backend``: Google's side in this process (the stack's
     threads mode), whose topology it follows as it changes and whose keys it reads directly;
     else the topology file and the certs URL."""
-    topology: Callable[[], Topology]
     google_keys: KeyLookup
+    projects: Callable[[], Projects]
     if backend is not None:
         shared = backend  # narrowed, for the closure
-        topology, google_keys = (lambda: shared.topology), shared.issuer.key_for
+        projects, google_keys = (lambda: shared.projects), shared.issuer.key_for
         journal = shared.journal
     else:
-        # The topology in force: the state file's when one was applied at run time.
-        state = TopologyState(load_topology(settings.topology), settings.topology_state)
-        topology = state.current
+        # The topology in force: the state file's when one was applied at run time, and the
+        # projects put beside it (mock_gcp.topology_state).
+        served = ServedProjects.following(load_topology(settings.topology), settings.topology_state)
+        projects = served.current
         google_keys = (
             key_source_lookup(settings.google_keys)
             if settings.google_keys
             else jwks_key_lookup(settings.google_certs_url)
         )
         journal = settings.journal.open()
+
+    def topology() -> Topology:
+        # The service's project: the default one's service first (mock_gcp.projects).
+        now = projects()
+        found = now.service(settings.service, settings.project)
+        if found is not None:
+            return found[0]
+        named = now.by_number_or_id(settings.project) if settings.project else None
+        return named or now.default
+
     return create_app_for_topology(
         topology,
         settings.service,
@@ -384,6 +400,7 @@ def create_app_from_settings(
         google_issuers=(settings.google_issuer, *GOOGLE_ISSUERS),
         app_secret=settings.app_secret,
         journal=journal,
+        accounts=projects,
     )
 
 

@@ -12,6 +12,7 @@
 | WIFLAB_JOURNAL* | journal | optional: where it records (``mock_gcp.journal.settings``) |
 | WIFLAB_TOPOLOGY_STATE | topology_state | optional: the run-time topology's state file |
 | WIFLAB_GOOGLE_KEYS | google_keys | optional: Google's key source, read instead of the certs URL |
+| WIFLAB_RUN_PROJECT | project | optional: the project (number or id) whose service it is |
 
 The first six are required.
 """
@@ -53,6 +54,9 @@ class FrontEndSettings:
     # Google's key source (mock_gcp.key_source) when the front end shares it: new issuer keys
     # are then known at once, with no JWKS fetch.
     google_keys: Path | None = None
+    # The project whose service this is, by number or id, when the Google side serves many
+    # (mock_gcp.projects); None: the first that has a service of that name, the default first.
+    project: str | None = None
 
     def __post_init__(self) -> None:
         if not self.service.strip():
@@ -76,6 +80,7 @@ class FrontEndSettings:
             journal=JournalSettings.from_env(environ),
             topology_state=optional_path(environ, "WIFLAB_TOPOLOGY_STATE"),
             google_keys=optional_path(environ, "WIFLAB_GOOGLE_KEYS"),
+            project=environ.get("WIFLAB_RUN_PROJECT", "").strip() or None,
         )
 
     def to_env(self) -> dict[str, str]:
@@ -87,4 +92,5 @@ class FrontEndSettings:
             **self.journal.to_env(),
             "WIFLAB_TOPOLOGY_STATE": str(self.topology_state or ""),
             "WIFLAB_GOOGLE_KEYS": str(self.google_keys or ""),
+            "WIFLAB_RUN_PROJECT": self.project or "",
         }
