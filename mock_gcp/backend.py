@@ -126,14 +126,15 @@ class GoogleBackend:
         self._projects.put(topology)
         return True
 
-    def delete_project(self, number: str) -> bool:
-        """Stop serving the run-time document of project ``number`` (a start-up project goes
-        back to its start-up topology); False when there was none."""
+    def delete_project(self, number: str) -> Topology | bool | None:
+        """Stop serving the run-time document of project ``number``: True when the project is
+        gone; a project loaded at start-up goes back to its start-up topology (returned);
+        False when no project has that number."""
         if number == self.topology.project_number:
-            self.reset_topology()
             self._projects.delete(number)
-            return True
-        return self._projects.delete(number)
+            return self.reset_topology()
+        existed = self._projects.delete(number)
+        return self._projects.initial.get(number) or existed
 
     def project_secret_sha256(self, number: str) -> str | None:
         return self._projects.secret_sha256(number)

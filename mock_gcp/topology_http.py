@@ -86,8 +86,9 @@ def projects_blueprint(backend: GoogleBackend, admin_secret: str = "") -> Bluepr
       a new project answers 201 and, once, its project secret in ``X-Wiflab-Project-Secret``;
       an existing one 200. A project id another project has is a 409 naming both.
     - ``GET`` the document in force (404 when the project is not served);
-    - ``DELETE`` stops serving it (a start-up project goes back to its start-up document);
-      tokens issued for it are refused from then on (use-time check).
+    - ``DELETE`` stops serving it (``{"deleted": NUMBER}``; tokens issued for it are refused
+      from then on, a use-time check); a project loaded at start-up goes back to its start-up
+      document instead (answered, as ``DELETE /wiflab/v1/topology`` does).
 
     A project created here needs its secret (or the admin secret) for every later call, even
     from loopback; the others are guarded as the rest of the API (``mock_gcp.admin_guard``).
@@ -146,8 +147,11 @@ def projects_blueprint(backend: GoogleBackend, admin_secret: str = "") -> Bluepr
 
     @bp.delete(PROJECT_PATH)
     def delete(number: str) -> Response:
-        if not backend.delete_project(number):
+        outcome = backend.delete_project(number)
+        if outcome is False:
             raise ApiError(404, "NOT_FOUND", f"Project {number} is not served here.")
+        if isinstance(outcome, Topology):  # loaded at start-up: its start-up document again
+            return _document(outcome)
         return Response(json.dumps({"deleted": number}), mimetype="application/json")
 
     return bp

@@ -42,6 +42,7 @@ from mock_gcp.run.admission import (
 from mock_gcp.run.settings import FrontEndConfigError, FrontEndSettings
 from mock_gcp.topology import Policy, Service, Topology, load_topology
 from mock_gcp.topology_state import ServedProjects
+from wiflab_core.decisions import Check, Decision
 from wiflab_core.jose import KeyLookup
 from wiflab_core.jwks_cache import JwksCache
 from wiflab_core.log_safe import escaped
@@ -102,8 +103,12 @@ class FrontEnd:
         upstream_url: str,
         app_secret: str = "",
         journal: Journal | None = None,
+        project: Callable[[], str] | None = None,
     ):
         self.service_name = service_name
+        # The service's project number, read per request (mock_gcp.projects): the journal's
+        # entries carry it, for ?project=.
+        self.project = project
         self.journal: Journal = journal if journal is not None else NoJournal()
         self.app_secret = app_secret
         self.check = check
@@ -157,7 +162,13 @@ class FrontEnd:
             return lambda: None
         headers = {name: request.headers[name] for name in TOKEN_HEADERS if name in request.headers}
         fields = {"service": self.service_name, **request.args.to_dict()}
-        record = Record("run", request.method, path, status, outcome.decision, fields, headers)
+        decision = outcome.decision
+        if self.project is not None:
+            served = Check("project", True, None, self.project())
+            decision = Decision(
+                decision.service, decision.action, (served, *decision.checks), decision.refusal
+            )
+        record = Record("run", request.method, path, status, decision, fields, headers)
         ticket = self.journal.reserve()
 
         def recorded() -> None:
@@ -289,6 +300,7 @@ def create_app(
     app_secret: str = "",
     account_disabled: Callable[[str], bool] | None = None,
     journal: Journal | None = None,
+    project: Callable[[], str] | None = None,
 ) -> FrontEnd:
     """The front end of ``service`` at ``service_url``, forwarding to its app at ``upstream_url``.
 
@@ -305,7 +317,7 @@ def create_app(
         email_for_unique_id=email_for_unique_id,
         account_disabled=account_disabled,
     )
-    return FrontEnd(service.name, check, upstream_url, app_secret, journal)
+    return FrontEnd(service.name, check, upstream_url, app_secret, journal, project)
 
 
 def create_app_for_topology(
@@ -355,6 +367,7 @@ def create_app_for_topology(
         app_secret=app_secret,
         account_disabled=disabled,
         journal=journal,
+        project=lambda: topology().project_number,
     )
 
 

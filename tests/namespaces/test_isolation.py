@@ -72,6 +72,10 @@ def test_a_chain_in_each_project_works(lab: Lab, tmp_path: Path) -> None:
         )
         answer = run_chain(view, tmp_path / number, front_ends(number))
         assert answer.status_code == 200, answer.text
+    # B's own journal: every hop of its chain, the front end's too, and nothing of A's.
+    entries = b.journal()
+    assert {e["service"] for e in entries} >= {"sts", "iamcredentials", "tokeninfo", "run"}
+    assert {e["project"] for e in entries} == {B_NUMBER}
 
 
 def test_project_b_callers_cannot_use_project_a_providers(
