@@ -18,7 +18,7 @@ from pathlib import Path
 import requests
 import yaml
 
-from bench.google_side import CLAIMS, PROVIDER, TOPOLOGY
+from bench.google_side import CLAIMS, PROVIDER, TOPOLOGY, exchange_fields
 from wiflab_lab.stack import Stack, StackOptions
 from wiflab_lab.testing import WifProject
 
@@ -37,14 +37,7 @@ def project_copy(i: int) -> dict:
 def exchange_p50(http: requests.Session, sts: str, idp: str, audience: str) -> float:
     """p50 in ms of EXCHANGES sequential exchanges, each with its own subject token."""
     subject = http.post(idp, json={**CLAIMS, "aud": audience}, timeout=10).text
-    form = {
-        "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
-        "audience": audience,
-        "scope": "https://www.googleapis.com/auth/cloud-platform",
-        "requested_token_type": "urn:ietf:params:oauth:token-type:access_token",
-        "subject_token": subject,
-        "subject_token_type": "urn:ietf:params:oauth:token-type:jwt",
-    }
+    form = exchange_fields(audience, subject)
     times = []
     for _ in range(EXCHANGES):
         start = time.perf_counter()
