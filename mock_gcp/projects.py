@@ -8,8 +8,11 @@ things up in; a new one is built only when a project is put, changed or deleted.
 
 Cross-project bindings work as in Google: a principal of project A's pool bound on project
 B's service account is honoured, since the binding names the principal and the account's
-own project holds the binding. A resource in a project that is not loaded is simply not
-found: the services answer with the texts they answer for any missing resource.
+own project holds the binding (unverified: no primary source in the reference says so, but
+pools and the accounts they impersonate routinely live in different projects). A resource in
+a project that is not loaded is simply not found: the services answer with the texts they
+answer for any missing resource (unverified for a whole project: Google's texts for a
+deleted provider, pool or account are the ones used).
 
 No Flask here.
 """

@@ -76,7 +76,8 @@ class IssuedToken:
 def revocation(projects: Projects, issued: IssuedToken) -> str | None:
     """Why ``issued`` can no longer be used under ``projects``, or None while it can: its
     pool or account is looked up in the project its name carries, so a token of a project
-    that was deleted is refused."""
+    that was deleted is refused (unverified: Google's answer to a token of a deleted project
+    is not recorded; it is answered as one of a deleted pool or account)."""
     caller = issued.caller
     if issued.kind == "federated":
         pool_id = (caller.pool_name or "").rpartition("/")[2]
