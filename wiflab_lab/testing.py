@@ -484,6 +484,18 @@ class WifProject:
         self.secret = response.headers.get(PROJECT_SECRET_HEADER) or self.secret
         return self
 
+    def current(self) -> Topology:
+        """The project's topology in force on the Google side (the one last put, once the
+        project is deleted)."""
+        from mock_gcp.topology import parse_topology
+
+        response = self._http.get(self.url, headers=self._auth(), timeout=10)
+        if response.status_code == 404:
+            return self.topology
+        if response.status_code != 200:
+            raise RuntimeError(f"GET {self.url}: {response.status_code} {response.text[:500]}")
+        return parse_topology(response.json())
+
     def delete(self) -> None:
         """Remove the project (a project already gone is fine)."""
         response = self._http.delete(self.url, headers=self._auth(), timeout=10)
@@ -507,7 +519,7 @@ class WifProject:
         """``base`` (the stack whose Google side serves this project) as this project's
         callers see it: its audiences, accounts and ``services`` (name -> URL) are this
         project's; the IdP and Google's URLs stay base's."""
-        return WifStack(project_endpoints(base.endpoints, self.topology, services), self.topology)
+        return _ProjectStack(project_endpoints(base.endpoints, self.topology, services), self)
 
     def _auth(self) -> dict[str, str]:
         secret = self.secret or self.admin_secret
@@ -518,6 +530,19 @@ class WifProject:
 
     def __exit__(self, *exc: object) -> None:
         self.delete()
+
+
+class _ProjectStack(WifStack):
+    """A WifStack of one project of a shared Google side: its topology is that project's in
+    force (``GET /wiflab/v1/projects/NUMBER/topology``), not the default project's."""
+
+    def __init__(self, endpoints: Endpoints, project: WifProject):
+        super().__init__(endpoints, project.topology)
+        self._project = project
+
+    @property
+    def topology(self) -> Topology:
+        return self._project.current()
 
 
 def project_endpoints(

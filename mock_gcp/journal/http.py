@@ -234,18 +234,15 @@ def blueprint(
 
     @bp.before_request
     def guard() -> None:
+        remote, authorization = request.remote_addr, request.headers.get("Authorization")
         project = _project()
-        if project is not None and project_secret is not None and request.method == "GET":
+        try:
+            require_admin(remote, authorization, admin_secret)
+        except ApiError:
+            if project is None or project_secret is None or request.method != "GET":
+                raise
             # One project's entries: its own secret is enough (a CI job sees only its own).
-            require_project(
-                project,
-                request.remote_addr,
-                request.headers.get("Authorization"),
-                admin_secret,
-                project_secret(project),
-            )
-            return
-        require_admin(request.remote_addr, request.headers.get("Authorization"), admin_secret)
+            require_project(project, remote, authorization, admin_secret, project_secret(project))
 
     @bp.get(PREFIX)
     def entries() -> Response:

@@ -123,6 +123,16 @@ def test_beyond_loopback_a_project_is_created_with_the_admin_secret_only() -> No
     assert mine.status_code == 200
     everything = google.get("/wiflab/v1/journal", headers=bearer, environ_base=REMOTE)
     assert everything.status_code == 401
+    # Nor another project's entries.
+    c = google.put(url("555566667777"), json=project_document("555566667777", "team-c-x"))
+    assert c.status_code == 201
+    other = google.get(
+        "/wiflab/v1/journal?project=555566667777", headers=bearer, environ_base=REMOTE
+    )
+    assert other.status_code == 403
+    assert other.get_json()["error"]["message"].startswith(
+        "Project 555566667777 belongs to the caller that created it"
+    )
 
 
 def test_two_topology_files_with_one_project_refuse_to_start_naming_both(tmp_path: Path) -> None:
