@@ -34,7 +34,8 @@ Registered through the ``pytest11`` entry point, so installing wiflab is enough.
   the session's ``wif_stack``. ``wif_project_stack``: that stand-in as the project's callers
   see it (its audiences, accounts), for ``ExternalAccounts`` and the rest.
 
-The topology is ``--wif-topology PATH`` (or ini ``wif_topology``), else wiflab's example.
+The topology is ``--wif-topology PATH`` (or ini ``wif_topology``), else wiflab's example;
+``--wif-topology`` given again adds a project that wif_stack's Google side serves beside it.
 Only stdlib and pytest are imported here at load time: the plugin loads in every pytest run of
 an environment where wiflab is installed, and google-auth is needed only by the fixtures that
 build credentials.
@@ -70,7 +71,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         group,
         "--wif-topology",
         "topology YAML for the wif_stack fixture (default: ini wif_topology, else "
-        "wiflab's example wif.yaml)",
+        "wiflab's example wif.yaml); repeat it to serve more projects, each under its own "
+        "project number (the first is the default one)",
+        repeat=True,
     )
     parser.addini("wif_topology", "topology YAML for the wif_stack fixture", default="")
     group.addoption(
@@ -96,14 +99,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-def _path_option(group: Any, flag: str, help_text: str, metavar: str = "PATH") -> None:
-    group.addoption(flag, default=None, metavar=metavar, help=help_text)
+def _path_option(
+    group: Any, flag: str, help_text: str, metavar: str = "PATH", *, repeat: bool = False
+) -> None:
+    action = "append" if repeat else "store"
+    group.addoption(flag, default=None, metavar=metavar, help=help_text, action=action)
 
 
 def _ini_path(config: pytest.Config, option: str, ini: str) -> Path | None:
     given = config.getoption(option)
     if given:
-        return Path(given)
+        return Path(given[0] if isinstance(given, list) else given)
     value = config.getini(ini)
     if value:
         return (config.inipath.parent if config.inipath else Path.cwd()) / value
@@ -124,12 +130,19 @@ def topology_path(config: pytest.Config) -> Path:
     return path
 
 
+def more_topology_paths(config: pytest.Config) -> tuple[Path, ...]:
+    """--wif-topology given more than once: the projects served beside the first."""
+    return tuple(Path(p) for p in (config.getoption("--wif-topology") or [])[1:])
+
+
 @pytest.fixture(scope="session")
 def wif_stack(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory):
     """The local chain in threads mode, started once per session (per xdist worker)."""
     path = topology_path(pytestconfig)
     intercept = bool(pytestconfig.getoption("--wif-intercept"))
-    with local_stack(path, tmp_path_factory.mktemp("wiflab-stack"), intercept=intercept) as stack:
+    state = tmp_path_factory.mktemp("wiflab-stack")
+    more = more_topology_paths(pytestconfig)
+    with local_stack(path, state, intercept=intercept, more_topologies=more) as stack:
         if intercept:
             with intercept_environment(stack.endpoints):
                 yield stack

@@ -172,10 +172,12 @@ def local_stack(
     *,
     intercept: bool = False,
     google_workers: int | None = None,
+    more_topologies: tuple[Path, ...] = (),
 ) -> Iterator[WifStack]:
     """The local stand-in on ephemeral loopback ports, stopped on exit; ``intercept``: also
     its proxy for Google's hosts (``intercept_environment`` then sends clients through it);
-    ``google_workers``: Google's side's gunicorn workers in processes mode (None: the cores)."""
+    ``google_workers``: Google's side's gunicorn workers in processes mode (None: the cores);
+    ``more_topologies``: more projects Google's side serves (``mock_gcp.projects``)."""
     from wiflab_lab.stack import Stack, StackOptions
 
     options = StackOptions(
@@ -185,6 +187,7 @@ def local_stack(
         port_base=0,
         intercept=intercept,
         google_workers=google_workers,
+        more_topology_paths=more_topologies,
     )
     stack = Stack(options)
     endpoints = stack.start()

@@ -81,3 +81,43 @@ def test_a_suite_puts_its_project_for_the_session_and_deletes_it(
     assert requests.get(project_url, timeout=10).status_code == 404
     default = requests.get(f"{google}/wiflab/v1/topology", timeout=10)
     assert default.json()["project"]["number"] == "123456789012"
+
+
+LOCAL_USER_TESTS = """
+from google.auth.transport.requests import Request
+
+from wiflab_lab.testing import ExternalAccounts
+
+
+def test_the_session_stack_serves_every_topology_given(wif_stack):
+    numbers = [t.project_number for t in wif_stack.backend.projects]
+    assert numbers[:2] == ["123456789012", "222233334444"]
+
+
+def test_my_project_lives_in_the_session_stack(wif_stack, wif_project, wif_project_stack, tmp_path):
+    assert wif_stack.backend.project("{number}") is not None
+    credentials = ExternalAccounts(wif_project_stack, tmp_path).credentials(profile="alice")
+    credentials.refresh(Request())
+    assert credentials.token.startswith("ya29.d.")
+"""
+
+
+def test_wif_topology_repeated_and_wif_project_in_the_sessions_own_stack(tmp_path: Path) -> None:
+    (tmp_path / "b.yaml").write_text(
+        yaml.safe_dump(project_document("222233334444", "team-b-project"), sort_keys=False)
+    )
+    (tmp_path / "mine.yaml").write_text(
+        yaml.safe_dump(project_document(NUMBER, PROJECT_ID), sort_keys=False)
+    )
+    (tmp_path / "test_local.py").write_text(LOCAL_USER_TESTS.replace("{number}", NUMBER))
+    done = run_user_suite(
+        tmp_path,
+        [
+            *("-p", "no:cacheprovider"),
+            *("--wif-topology", str(EXAMPLE), "--wif-topology", "b.yaml"),
+            *("--wif-project", "mine.yaml"),
+            "test_local.py",
+        ],
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert re.search(r"\b2 passed\b", done.stdout), done.stdout
