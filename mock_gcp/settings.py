@@ -59,11 +59,7 @@ class GoogleSettings:
             admin_secret=environ.get("WIFLAB_ADMIN_SECRET", "").strip() or None,
             topology_state=optional_path(environ, "WIFLAB_TOPOLOGY_STATE"),
             key_file=optional_path(environ, "WIFLAB_GOOGLE_KEYS"),
-            more_topologies=tuple(
-                Path(part)
-                for part in environ.get("WIFLAB_MORE_TOPOLOGIES", "").split(os.pathsep)
-                if part.strip()
-            ),
+            more_topologies=path_list(environ, "WIFLAB_MORE_TOPOLOGIES"),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -93,6 +89,11 @@ def required(environ: Mapping[str, str], name: str, error: type[ValueError] = Se
 def optional_path(environ: Mapping[str, str], name: str) -> Path | None:
     value = environ.get(name, "").strip()
     return Path(value) if value else None
+
+
+def path_list(environ: Mapping[str, str], name: str) -> tuple[Path, ...]:
+    """Paths separated by ``os.pathsep`` (empty parts skipped)."""
+    return tuple(Path(p) for p in environ.get(name, "").split(os.pathsep) if p.strip())
 
 
 def check_url(name: str, value: str, error: type[ValueError] = SettingsError) -> None:

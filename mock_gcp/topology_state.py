@@ -222,10 +222,14 @@ class ServedProjects:
         self._snapshot: tuple[Topology, dict[str, Topology], Projects] | None = None
 
     @classmethod
-    def following(cls, initial: Topology, topology_state: Path | None) -> ServedProjects:
-        """What a process of the stack serves, from the state files beside ``topology_state``."""
+    def following(
+        cls, initial: Topology, topology_state: Path | None, more: tuple[Topology, ...] = ()
+    ) -> ServedProjects:
+        """What a process of the stack serves: ``initial`` and the ``more`` projects loaded at
+        start, as the state files beside ``topology_state`` change them."""
         return cls(
-            TopologyState(initial, topology_state), ProjectsState((), projects_dir(topology_state))
+            TopologyState(initial, topology_state),
+            ProjectsState(more, projects_dir(topology_state)),
         )
 
     def current(self) -> Projects:

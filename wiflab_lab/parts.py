@@ -300,6 +300,7 @@ def describe(layout: Layout, sockets: Sockets, host: str) -> Described:
             topology_state=topology_state,
             journal=journal,
             google_keys=google_keys,
+            more_topologies=google.more_topologies,
         )
         parts.append(
             Part(

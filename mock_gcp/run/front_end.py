@@ -30,7 +30,7 @@ from werkzeug.wsgi import ClosingIterator
 from mock_gcp.journal.record import TOKEN_HEADERS, Record
 from mock_gcp.journal.store import Journal, NoJournal
 from mock_gcp.key_source import KeySource
-from mock_gcp.projects import AccountLookup, Projects
+from mock_gcp.projects import AccountLookup, Projects, load_projects
 from mock_gcp.run.admission import (
     ERROR_CONTENT_TYPE,
     AdmissionOutcome,
@@ -40,7 +40,7 @@ from mock_gcp.run.admission import (
     remove_signature,
 )
 from mock_gcp.run.settings import FrontEndConfigError, FrontEndSettings
-from mock_gcp.topology import Policy, Service, Topology, load_topology
+from mock_gcp.topology import Policy, Service, Topology
 from mock_gcp.topology_state import ServedProjects
 from wiflab_core.decisions import Check, Decision
 from wiflab_core.jose import KeyLookup
@@ -386,7 +386,8 @@ def create_app_from_settings(
     else:
         # The topology in force: the state file's when one was applied at run time, and the
         # projects put beside it (mock_gcp.topology_state).
-        served = ServedProjects.following(load_topology(settings.topology), settings.topology_state)
+        default, *more = load_projects((settings.topology, *settings.more_topologies))
+        served = ServedProjects.following(default, settings.topology_state, tuple(more))
         projects = served.current
         google_keys = (
             key_source_lookup(settings.google_keys)

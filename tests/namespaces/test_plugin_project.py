@@ -16,10 +16,12 @@ import pytest
 import requests
 import yaml
 
+from bench.google_side import exchange_fields
 from tests.namespaces.conftest import EXAMPLE, project_document
 from wiflab_lab.stack import Stack, StackOptions
 
 NUMBER, PROJECT_ID = "314159265358", "ci-job-4711"
+B_NUMBER = "222233334444"
 
 USER_TESTS = f'''
 from google.auth.transport.requests import Request
@@ -52,9 +54,32 @@ def run_user_suite(directory: Path, args: list[str]) -> subprocess.CompletedProc
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     state = tmp_path_factory.mktemp("shared-stand-in")
-    options = StackOptions(EXAMPLE, state, mode="processes", port_base=0, google_workers=2)
+    b = state / "team-b.yaml"  # one more project loaded at start (WIFLAB_MORE_TOPOLOGIES)
+    b.write_text(yaml.safe_dump(project_document(B_NUMBER, "team-b-project"), sort_keys=False))
+    options = StackOptions(
+        EXAMPLE,
+        state,
+        mode="processes",
+        port_base=0,
+        google_workers=2,
+        more_topology_paths=(b,),
+    )
     with Stack(options) as stack:
         yield stack
+
+
+def test_every_worker_serves_a_project_loaded_at_start(shared: Stack) -> None:
+    endpoints = shared.endpoints
+    audience = (
+        f"//iam.googleapis.com/projects/{B_NUMBER}/locations/global/"
+        "workloadIdentityPools/oidc-pool-run/providers/oidc-provider-1"
+    )
+    claims = {"sub": "alice@domain.com", "isadmin": "true", "aud": audience}
+    subject = requests.post(endpoints.require_idp().token_url, json=claims, timeout=10).text
+    for _ in range(6):  # two workers: both answer some of them
+        answer = requests.post(endpoints.sts.token_url, data=exchange_fields(audience, subject))
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["access_token"].startswith("ya29.d.")
 
 
 def test_a_suite_puts_its_project_for_the_session_and_deletes_it(
@@ -104,7 +129,7 @@ def test_my_project_lives_in_the_session_stack(wif_stack, wif_project, wif_proje
 
 def test_wif_topology_repeated_and_wif_project_in_the_sessions_own_stack(tmp_path: Path) -> None:
     (tmp_path / "b.yaml").write_text(
-        yaml.safe_dump(project_document("222233334444", "team-b-project"), sort_keys=False)
+        yaml.safe_dump(project_document(B_NUMBER, "team-b-project"), sort_keys=False)
     )
     (tmp_path / "mine.yaml").write_text(
         yaml.safe_dump(project_document(NUMBER, PROJECT_ID), sort_keys=False)
