@@ -178,7 +178,10 @@ class ProjectsState:
             return None
 
     def _bump(self, directory: Path) -> None:
-        self._generation = write_stamped(directory / GENERATION_FILE_NAME, str(time.time_ns()))
+        # The new stamp is not taken as seen: another worker may have changed another project
+        # since this one last looked, so the next read scans again (this process's own file
+        # is known by its stamp and not parsed again).
+        write_stamped(directory / GENERATION_FILE_NAME, str(time.time_ns()))
 
     def _reload_if_changed(self, directory: Path) -> None:
         stamp = stamp_or_missing(directory / GENERATION_FILE_NAME)

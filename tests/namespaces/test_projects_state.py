@@ -7,6 +7,7 @@ from pathlib import Path
 
 from mock_gcp.backend import GoogleBackend, LocalDeviations
 from mock_gcp.topology import load_topology, parse_topology
+from mock_gcp.topology_state import ProjectsState
 from tests.namespaces.conftest import A_NUMBER, EXAMPLE, project_document
 
 B_NUMBER, B_ID = "222233334444", "team-b-project"
@@ -59,3 +60,16 @@ def test_a_changed_project_is_read_again_and_a_broken_file_keeps_the_last_good(
     (folder / "generation").write_text("bumped by hand")
     kept = other.project(B_NUMBER)
     assert kept is not None and len(kept.pools) == 1
+
+
+def test_a_worker_that_puts_a_project_still_sees_the_one_another_put_before(
+    tmp_path: Path,
+) -> None:
+    """Put without a look in between (another worker's put lands between this worker's read
+    and its write): the next read still finds both."""
+    folder = tmp_path / "projects"
+    one, other = ProjectsState((), folder), ProjectsState((), folder)
+    assert one.current() == {}
+    other.put(parse_topology(project_document(B_NUMBER, B_ID)))
+    one.put(parse_topology(project_document("555566667777", "team-c-project")))
+    assert sorted(one.current()) == [B_NUMBER, "555566667777"]
