@@ -20,6 +20,7 @@ MODULES = (
     "bench.aws_side",
     "bench.ci_endpoints",
     "bench.lint",
+    "bench.namespaces",
 )
 
 

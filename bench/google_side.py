@@ -36,16 +36,19 @@ def exchange_form(stack: Stack) -> str:
     subject = requests.post(
         endpoints.require_idp().token_url, data=json.dumps({**CLAIMS, "aud": audience}), timeout=10
     ).text
-    return urlencode(
-        {
-            "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
-            "audience": audience,
-            "scope": "https://www.googleapis.com/auth/cloud-platform",
-            "requested_token_type": "urn:ietf:params:oauth:token-type:access_token",
-            "subject_token": subject,
-            "subject_token_type": "urn:ietf:params:oauth:token-type:jwt",
-        }
-    )
+    return urlencode(exchange_fields(audience, subject))
+
+
+def exchange_fields(audience: str, subject: str) -> dict[str, str]:
+    """An STS exchange's form fields, as google-auth sends them."""
+    return {
+        "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+        "audience": audience,
+        "scope": "https://www.googleapis.com/auth/cloud-platform",
+        "requested_token_type": "urn:ietf:params:oauth:token-type:access_token",
+        "subject_token": subject,
+        "subject_token_type": "urn:ietf:params:oauth:token-type:jwt",
+    }
 
 
 def raw_rs256_per_core(seconds: float = 1.5) -> tuple[float, float]:

@@ -22,10 +22,10 @@ from mock_gcp.journal import http as journal
 from mock_gcp.key_source import KeySource
 from mock_gcp.metadata import http as metadata
 from mock_gcp.metadata.server import MetadataError
+from mock_gcp.projects import load_projects
 from mock_gcp.resource_manager import http as resource_manager
 from mock_gcp.settings import GoogleSettings
 from mock_gcp.sts import http as sts
-from mock_gcp.topology import load_topology
 from wiflab_core.request_body import guard_input
 
 MAX_BODY = 64 * 1024
@@ -50,9 +50,11 @@ def create_app(backend: GoogleBackend, *, admin_secret: str | None = None) -> Fl
         app.register_blueprint(module.blueprint(backend))
     # Transports beside HTTP in the same process (IAM Credentials over gRPC) serve this backend.
     app.extensions["wiflab.backend"] = backend
-    journal.install(app, backend.journal, admin_secret, backend.now)
+    journal.install(app, backend.journal, admin_secret, backend.now, backend.project_secret_sha256)
     # The lab's own API (not Google's): the topology in force, changed at run time.
     app.register_blueprint(topology_http.blueprint(backend, admin_secret or ""))
+    # One project of the many served (mock_gcp.projects), each with its own secret.
+    app.register_blueprint(topology_http.projects_blueprint(backend, admin_secret or ""))
 
     @app.get("/healthz")
     def healthz() -> Response:
@@ -97,12 +99,14 @@ def create_app_from_settings(
     stack's in-process front ends (threads mode); else one is built from the settings."""
     if backend is None:
         keys = KeySource.open(settings.key_file) if settings.key_file else None
+        default, *more = load_projects((settings.topology, *settings.more_topologies))
         backend = GoogleBackend(
-            load_topology(settings.topology),
+            default,
             settings.deviations(),
             journal=settings.journal.open(),
             topology_state=settings.topology_state,
             keys=keys,
+            projects=tuple(more),
         )
     return create_app(backend, admin_secret=settings.admin_secret)
 

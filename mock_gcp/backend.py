@@ -16,10 +16,11 @@ from pathlib import Path
 from mock_gcp.issuer.id_tokens import GoogleIssuer
 from mock_gcp.journal.store import Journal, MemoryJournal
 from mock_gcp.key_source import KeySource
+from mock_gcp.projects import Projects, conflict
 from mock_gcp.service_account_keys import ServiceAccountKeys
 from mock_gcp.tokens import TokenStore
 from mock_gcp.topology import Topology
-from mock_gcp.topology_state import TopologyState
+from mock_gcp.topology_state import ProjectsState, ServedProjects, TopologyState, projects_dir
 from wiflab_core.jwks_cache import IssuerKeyCache
 
 
@@ -53,18 +54,28 @@ class GoogleBackend:
         journal: Journal | None = None,
         topology_state: Path | None = None,
         keys: KeySource | None = None,
+        projects: tuple[Topology, ...] = (),
     ):
         """``keys``: the key source this instance shares with others (``KeySource.open``);
         else the issuer's, or keys of this process's own. ``topology_state``: the file through
         which every process of the stack follows a topology applied at run time
-        (mock_gcp.topology_state); None: this object only."""
+        (mock_gcp.topology_state); None: this object only. ``projects``: the other projects
+        served at start (each topology under its own project number, mock_gcp.projects); the
+        ones put at run time live beside the state file, in ``projects/NUMBER/``."""
+        for i, other in enumerate(projects):
+            for j, earlier in enumerate((topology, *projects[:i])):
+                clash = conflict(other, f"topology {i + 2}", earlier, f"topology {j + 1}")
+                if clash is not None:
+                    raise clash
         self._topology = TopologyState(topology, topology_state)
+        self._projects = ProjectsState(projects, projects_dir(topology_state))
+        self._served = ServedProjects(self._topology, self._projects)
         self.deviations = deviations
         self.clock = clock
         if keys is None:
             keys = issuer.source if issuer is not None else KeySource()
         self.keys = keys
-        self.tokens = TokenStore(clock, lambda: self.topology, keys)
+        self.tokens = TokenStore(clock, lambda: self.projects, keys)
         self.issuer = issuer or GoogleIssuer(deviations.google_issuer, clock=clock, source=keys)
         self.issuer_keys = IssuerKeyCache(
             ttl=deviations.jwks_cache_seconds, allow_http=deviations.allow_http_issuers
@@ -90,6 +101,53 @@ class GoogleBackend:
     def reset_topology(self) -> Topology:
         """Back to the start-up topology (in every process sharing the state file)."""
         return self._topology.reset()
+
+    @property
+    def projects(self) -> Projects:
+        """Every project served now, the default one first (rebuilt only on a change)."""
+        return self._served.current()
+
+    def project(self, number: str) -> Topology | None:
+        return self.projects.by_number(number)
+
+    def put_project(self, topology: Topology, new_secret_sha256: str | None = None) -> bool:
+        """Serve ``topology`` under its project number (every process, through the state
+        dir); ProjectConflict when another project has its id. The default project's number
+        replaces the default topology (as ``PUT /wiflab/v1/topology``). ``new_secret_sha256``:
+        a new project's secret, claimed first; False when another caller claimed it."""
+        self.check_clashes(topology, besides=topology.project_number)
+        if topology.project_number == self.topology.project_number:
+            self.apply_topology(topology)
+            return True
+        if new_secret_sha256 is not None and not self._projects.claim(
+            topology.project_number, new_secret_sha256
+        ):
+            return False
+        self._projects.put(topology)
+        return True
+
+    def delete_project(self, number: str) -> Topology | bool | None:
+        """Stop serving the run-time document of project ``number``: True when the project is
+        gone; a project loaded at start-up goes back to its start-up topology (returned);
+        False when no project has that number."""
+        if number == self.topology.project_number:
+            self._projects.delete(number)
+            return self.reset_topology()
+        existed = self._projects.delete(number)
+        return self._projects.initial.get(number) or existed
+
+    def project_secret_sha256(self, number: str) -> str | None:
+        return self._projects.secret_sha256(number)
+
+    def check_clashes(self, topology: Topology, *, besides: str) -> None:
+        """ProjectConflict when ``topology`` would clash with a project served now other
+        than project ``besides`` (the one it replaces)."""
+        for other in self.projects:
+            if other.project_number == besides:
+                continue
+            clash = conflict(topology, "the document", other, f"project {other.project_number}")
+            if clash is not None:
+                raise clash
 
     def now(self) -> float:
         return self.clock()

@@ -9,6 +9,7 @@
 | WIFLAB_JOURNAL* | journal | the journal (``mock_gcp.journal.settings``) |
 | WIFLAB_TOPOLOGY_STATE | topology_state | optional: the file a run-time topology is shared in |
 | WIFLAB_GOOGLE_KEYS | key_file | the key source all workers and instances share (made if missing) |
+| WIFLAB_MORE_TOPOLOGIES | more_topologies | more projects to serve (topology files, os.pathsep) |
 
 The issuer is the stand-in's own URL by default, or https://accounts.google.com for relying
 parties that insist on it.
@@ -16,6 +17,7 @@ parties that insist on it.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +40,9 @@ class GoogleSettings:
     topology_state: Path | None = None
     # The shared key source (mock_gcp.key_source); None: keys of this process only.
     key_file: Path | None = None
+    # More projects served beside ``topology`` (the default one), each under its own number
+    # (mock_gcp.projects); two files declaring one project refuse to load.
+    more_topologies: tuple[Path, ...] = ()
 
     def __post_init__(self) -> None:
         check_url("WIFLAB_GOOGLE_ISSUER", self.google_issuer)
@@ -54,6 +59,7 @@ class GoogleSettings:
             admin_secret=environ.get("WIFLAB_ADMIN_SECRET", "").strip() or None,
             topology_state=optional_path(environ, "WIFLAB_TOPOLOGY_STATE"),
             key_file=optional_path(environ, "WIFLAB_GOOGLE_KEYS"),
+            more_topologies=path_list(environ, "WIFLAB_MORE_TOPOLOGIES"),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -66,6 +72,7 @@ class GoogleSettings:
             "WIFLAB_ADMIN_SECRET": self.admin_secret or "",
             "WIFLAB_TOPOLOGY_STATE": str(self.topology_state or ""),
             "WIFLAB_GOOGLE_KEYS": str(self.key_file or ""),
+            "WIFLAB_MORE_TOPOLOGIES": os.pathsep.join(str(p) for p in self.more_topologies),
         }
 
     def deviations(self) -> LocalDeviations:
@@ -82,6 +89,11 @@ def required(environ: Mapping[str, str], name: str, error: type[ValueError] = Se
 def optional_path(environ: Mapping[str, str], name: str) -> Path | None:
     value = environ.get(name, "").strip()
     return Path(value) if value else None
+
+
+def path_list(environ: Mapping[str, str], name: str) -> tuple[Path, ...]:
+    """Paths separated by ``os.pathsep`` (empty parts skipped)."""
+    return tuple(Path(p) for p in environ.get(name, "").split(os.pathsep) if p.strip())
 
 
 def check_url(name: str, value: str, error: type[ValueError] = SettingsError) -> None:

@@ -36,7 +36,7 @@ from cryptography.exceptions import InvalidTag
 
 from mock_gcp.iam import Caller
 from mock_gcp.key_source import SEALING_ID_BYTES, KeyMaterial, KeySource
-from mock_gcp.topology import Topology
+from mock_gcp.projects import Projects
 
 TokenKind = Literal["federated", "access"]
 
@@ -73,17 +73,20 @@ class IssuedToken:
         return max(0, int(self.expires_at - now))
 
 
-def revocation(topology: Topology, issued: IssuedToken) -> str | None:
-    """Why ``issued`` can no longer be used under ``topology``, or None while it can."""
+def revocation(projects: Projects, issued: IssuedToken) -> str | None:
+    """Why ``issued`` can no longer be used under ``projects``, or None while it can: its
+    pool or account is looked up in the project its name carries, so a token of a project
+    that was deleted is refused (unverified: Google's answer to a token of a deleted project
+    is not recorded; it is answered as one of a deleted pool or account)."""
     caller = issued.caller
     if issued.kind == "federated":
         pool_id = (caller.pool_name or "").rpartition("/")[2]
-        pool = topology.pool(pool_id)
+        pool = projects.pool(caller.pool_name or "")
         if pool is None:
             return f"pool {pool_id} no longer exists"
         return f"pool {pool_id} is disabled" if pool.disabled else None
     if caller.kind == "serviceAccount":
-        account = topology.service_account(caller.name)
+        account = projects.service_account(caller.name)
         if account is None:
             return f"service account {caller.name} no longer exists"
         return f"service account {caller.name} is disabled" if account.disabled else None
@@ -172,7 +175,7 @@ class TokenStore:
     def __init__(
         self,
         clock: Callable[[], float] = time.time,
-        topology: Callable[[], Topology] | None = None,
+        topology: Callable[[], Projects] | None = None,
         keys: KeySource | None = None,
     ):
         self._clock = clock

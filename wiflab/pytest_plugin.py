@@ -25,7 +25,17 @@ Registered through the ``pytest11`` entry point, so installing wiflab is enough.
   ``--wif-intercept``, ``wif_stack`` itself runs in intercept mode and the variables are set for
   the whole session.
 
-The topology is ``--wif-topology PATH`` (or ini ``wif_topology``), else wiflab's example.
+- ``wif_project`` (session, with ``--wif-project PATH`` or ini ``wif_project``): your suite's
+  own project in a shared stand-in, put at session start (``PUT
+  /wiflab/v1/projects/NUMBER/topology``, its project secret kept) and deleted at the end, so
+  parallel CI jobs each see only their own (``wiflab_lab.testing.WifProject``: ``.journal()``
+  is the project's journal). The stand-in is ``--wif-shared ENDPOINTS`` (the endpoints.json of
+  a running ``wiflab up``; ``WIFLAB_ADMIN_SECRET`` creates the project beyond loopback), else
+  the session's ``wif_stack``. ``wif_project_stack``: that stand-in as the project's callers
+  see it (its audiences, accounts), for ``ExternalAccounts`` and the rest.
+
+The topology is ``--wif-topology PATH`` (or ini ``wif_topology``), else wiflab's example;
+``--wif-topology`` given again adds a project that wif_stack's Google side serves beside it.
 Only stdlib and pytest are imported here at load time: the plugin loads in every pytest run of
 an environment where wiflab is installed, and google-auth is needed only by the fixtures that
 build credentials.
@@ -33,6 +43,7 @@ build credentials.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -43,6 +54,7 @@ from wiflab_lab.testing import (
     ALLOW_EXECUTABLES,
     ExternalAccounts,
     TopologyOverride,
+    WifProject,
     WifStack,
     example_topology,
     intercept_environment,
@@ -55,12 +67,13 @@ from wiflab_lab.testing import (
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("wiflab", "wiflab: Workload Identity Federation stand-in")
-    group.addoption(
+    _path_option(
+        group,
         "--wif-topology",
-        default=None,
-        metavar="PATH",
-        help="topology YAML for the wif_stack fixture (default: ini wif_topology, else "
-        "wiflab's example wif.yaml)",
+        "topology YAML for the wif_stack fixture (default: ini wif_topology, else "
+        "wiflab's example wif.yaml); repeat it to serve more projects, each under its own "
+        "project number (the first is the default one)",
+        repeat=True,
     )
     parser.addini("wif_topology", "topology YAML for the wif_stack fixture", default="")
     group.addoption(
@@ -70,16 +83,44 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="run wif_stack in intercept mode and send the session's clients (and their "
         "subprocesses) through its proxy for Google's hosts",
     )
+    _path_option(
+        group,
+        "--wif-project",
+        "your project's topology YAML: put into the stand-in for the session (fixture "
+        "wif_project) and deleted at its end",
+    )
+    parser.addini("wif_project", "topology YAML of the wif_project fixture", default="")
+    _path_option(
+        group,
+        "--wif-shared",
+        "the endpoints.json of a shared, running stand-in for wif_project (default: the "
+        "session's wif_stack)",
+        metavar="ENDPOINTS",
+    )
+
+
+def _path_option(
+    group: Any, flag: str, help_text: str, metavar: str = "PATH", *, repeat: bool = False
+) -> None:
+    action = "append" if repeat else "store"
+    group.addoption(flag, default=None, metavar=metavar, help=help_text, action=action)
+
+
+def _ini_path(config: pytest.Config, option: str, ini: str) -> Path | None:
+    given = config.getoption(option)
+    if given:
+        return Path(given[0] if isinstance(given, list) else given)
+    value = config.getini(ini)
+    if value:
+        return (config.inipath.parent if config.inipath else Path.cwd()) / value
+    return None
 
 
 def topology_path(config: pytest.Config) -> Path:
     """--wif-topology, else ini wif_topology (relative to the ini file), else the example."""
-    option = config.getoption("--wif-topology")
-    if option:
-        return Path(option)
-    ini = config.getini("wif_topology")
-    if ini:
-        return (config.inipath.parent if config.inipath else Path.cwd()) / ini
+    given = _ini_path(config, "--wif-topology", "wif_topology")
+    if given is not None:
+        return given
     path = example_topology()
     if not path.is_file():
         raise pytest.UsageError(
@@ -89,12 +130,19 @@ def topology_path(config: pytest.Config) -> Path:
     return path
 
 
+def more_topology_paths(config: pytest.Config) -> tuple[Path, ...]:
+    """--wif-topology given more than once: the projects served beside the first."""
+    return tuple(Path(p) for p in (config.getoption("--wif-topology") or [])[1:])
+
+
 @pytest.fixture(scope="session")
 def wif_stack(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory):
     """The local chain in threads mode, started once per session (per xdist worker)."""
     path = topology_path(pytestconfig)
     intercept = bool(pytestconfig.getoption("--wif-intercept"))
-    with local_stack(path, tmp_path_factory.mktemp("wiflab-stack"), intercept=intercept) as stack:
+    state = tmp_path_factory.mktemp("wiflab-stack")
+    more = more_topology_paths(pytestconfig)
+    with local_stack(path, state, intercept=intercept, more_topologies=more) as stack:
         if intercept:
             with intercept_environment(stack.endpoints):
                 yield stack
@@ -169,3 +217,47 @@ def wif_topology(wif_stack: WifStack) -> Iterator[TopologyOverride]:
     override = TopologyOverride(topology_url(wif_stack.endpoints))
     yield override
     override.restore()
+
+
+@pytest.fixture(scope="session")
+def _wif_shared_stack(request: pytest.FixtureRequest) -> WifStack:
+    """The stand-in wif_project lives in: --wif-shared's, else the session's wif_stack."""
+    shared = request.config.getoption("--wif-shared")
+    if not shared:
+        stack: WifStack = request.getfixturevalue("wif_stack")
+        return stack
+    from mock_gcp.topology import load_topology
+    from wiflab_core import endpoints as endpoints_file
+
+    endpoints = endpoints_file.load(shared)
+    return WifStack(endpoints, load_topology(endpoints.topology_path(Path(shared).parent)))
+
+
+@pytest.fixture(scope="session")
+def wif_project(request: pytest.FixtureRequest) -> Iterator[WifProject]:
+    """Your project (--wif-project) in the stand-in for this session, deleted at its end."""
+    path = _ini_path(request.config, "--wif-project", "wif_project")
+    if path is None:
+        pytest.skip("wif_project needs your project's topology: --wif-project PATH")
+    stack: WifStack = request.getfixturevalue("_wif_shared_stack")
+    project = WifProject(
+        stack.endpoints.iamcredentials.api_endpoint,
+        path,
+        admin_secret=os.environ.get("WIFLAB_ADMIN_SECRET") or None,
+    )
+    with project:
+        yield project
+
+
+@pytest.fixture(scope="session")
+def wif_project_stack(wif_project: WifProject, _wif_shared_stack: WifStack) -> WifStack:
+    """The stand-in as your project's callers see it: audiences and accounts of your project."""
+    return wif_project.stack(_wif_shared_stack)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _wif_project_session(request: pytest.FixtureRequest) -> None:
+    """With --wif-project, the project is put when the session starts (not when a test first
+    asks for it), so a suite that never names the fixture still owns its project."""
+    if _ini_path(request.config, "--wif-project", "wif_project") is not None:
+        request.getfixturevalue("wif_project")

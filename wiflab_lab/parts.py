@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from mock_gcp.key_source import KEY_FILE_NAME, KeySource
 from mock_gcp.run.settings import FrontEndSettings
 from mock_gcp.settings import GoogleSettings
 from mock_gcp.topology import IDP_APP, Topology
-from mock_gcp.topology_state import STATE_FILE_NAME
+from mock_gcp.topology_state import PROJECTS_DIR_NAME, STATE_FILE_NAME
 from protected_app.settings import Settings as ProtectedSettings
 from protected_app.settings import VerifyMode
 from wiflab_core.serving import LOOPBACK, bind_socket, url_of
@@ -114,6 +115,8 @@ class Layout:
     app_secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
     # Intercept mode: services answer at run.app URLs, Google's ID tokens carry Google's iss.
     intercept: bool = False
+    # More projects the Google side serves (mock_gcp.projects), with their files.
+    more_topologies: tuple[tuple[Topology, Path], ...] = ()
     # The flow explorer (on loopback): off where no browser can reach loopback (a container).
     explorer: bool = True
     # How many journal entries the stack keeps (WIFLAB_JOURNAL_SIZE); 0 switches it off.
@@ -245,6 +248,7 @@ def describe(layout: Layout, sockets: Sockets, host: str) -> Described:
         journal=journal,
         admin_secret=layout.admin_secret,
         key_file=google_keys,
+        more_topologies=tuple(path for _, path in layout.more_topologies),
     )
     backend = (
         GoogleBackend(
@@ -253,6 +257,7 @@ def describe(layout: Layout, sockets: Sockets, host: str) -> Described:
             journal=journal.open(),
             topology_state=topology_state,
             keys=key_source,
+            projects=tuple(t for t, _ in layout.more_topologies),
         )
         if layout.in_process
         else None
@@ -311,6 +316,7 @@ def describe(layout: Layout, sockets: Sockets, host: str) -> Described:
             topology_state=topology_state,
             journal=journal,
             google_keys=google_keys,
+            more_topologies=google.more_topologies,
         )
         parts.append(
             Part(
@@ -399,9 +405,10 @@ def explorer_part(layout: Layout, sockets: Sockets, google_url: str) -> Part:
 def fresh_topology_state(state_dir: Path) -> Path:
     """Where every Google-side process and front end follows a topology applied at run time
     (``PUT /wiflab/v1/topology``); one left by an earlier run is removed, so the stack starts
-    from its topology file."""
+    from its topology file (and projects put at run time by an earlier run are gone)."""
     path = state_dir / "google" / STATE_FILE_NAME
     path.unlink(missing_ok=True)
+    shutil.rmtree(path.parent / PROJECTS_DIR_NAME, ignore_errors=True)
     return path
 
 

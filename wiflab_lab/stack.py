@@ -25,7 +25,8 @@ import requests
 
 from idp_server.settings import is_loopback
 from mock_gcp.backend import GoogleBackend
-from mock_gcp.topology import Topology, load_topology
+from mock_gcp.projects import load_projects
+from mock_gcp.topology import Topology
 from wiflab_core import endpoints as endpoints_file
 from wiflab_core import external_account as credentials
 from wiflab_core.endpoints import (
@@ -97,6 +98,9 @@ class StackOptions:
     # share one key source (state_dir/google/google-keys.json) and the tokens are sealed, so
     # any worker answers any request.
     google_workers: int | None = None
+    # More projects the Google side serves beside topology_path's (the default one), each
+    # under its own project number (mock_gcp.projects).
+    more_topology_paths: tuple[Path, ...] = ()
 
 
 class Stack:
@@ -105,7 +109,11 @@ class Stack:
             raise ValueError(f"mode must be one of {', '.join(MODES)}")
         self.options = options
         # Loaded before any port is bound: a wrong topology stops start-up cleanly.
-        self.topology: Topology = load_topology(options.topology_path)
+        # Every project (the first the default one): two files with one project stop
+        # start-up cleanly, naming both.
+        self.topology: Topology
+        self.topology, *more = load_projects((options.topology_path, *options.more_topology_paths))
+        self.more_topologies = tuple(more)
         unknown = sorted(set(options.app_urls) - {s.name for s in self.topology.services})
         if unknown:
             raise ValueError(f"app URLs for services the topology lacks: {', '.join(unknown)}")
@@ -191,6 +199,13 @@ class Stack:
         layout = Layout(
             topology=self.topology,
             topology_path=options.topology_path.resolve(),
+            more_topologies=tuple(
+                zip(
+                    self.more_topologies,
+                    (p.resolve() for p in options.more_topology_paths),
+                    strict=True,
+                )
+            ),
             state_dir=options.state_dir,
             in_process=options.mode == "threads",
             admin_secret=self._admin_secret,

@@ -172,10 +172,12 @@ def local_stack(
     *,
     intercept: bool = False,
     google_workers: int | None = None,
+    more_topologies: tuple[Path, ...] = (),
 ) -> Iterator[WifStack]:
     """The local stand-in on ephemeral loopback ports, stopped on exit; ``intercept``: also
     its proxy for Google's hosts (``intercept_environment`` then sends clients through it);
-    ``google_workers``: Google's side's gunicorn workers in processes mode (None: the cores)."""
+    ``google_workers``: Google's side's gunicorn workers in processes mode (None: the cores);
+    ``more_topologies``: more projects Google's side serves (``mock_gcp.projects``)."""
     from wiflab_lab.stack import Stack, StackOptions
 
     options = StackOptions(
@@ -185,6 +187,7 @@ def local_stack(
         port_base=0,
         intercept=intercept,
         google_workers=google_workers,
+        more_topology_paths=more_topologies,
     )
     stack = Stack(options)
     endpoints = stack.start()
@@ -423,3 +426,147 @@ class TopologyOverride:
             raise RuntimeError(
                 f"PUT {self._target}: {response.status_code} {response.text.strip()[:500]}"
             )
+
+
+PROJECT_PATH = "/wiflab/v1/projects/{number}/topology"
+PROJECT_SECRET_HEADER = "X-Wiflab-Project-Secret"  # mock_gcp.topology_http.SECRET_HEADER
+
+
+class WifProject:
+    """One project of a shared Google side (``mock_gcp.projects``), for one test session.
+
+    ``put()`` loads the topology under its own project number (``PUT
+    /wiflab/v1/projects/NUMBER/topology``): the first PUT of a new project answers its project
+    secret, kept here and sent with every later call; ``delete()`` removes the project (its
+    tokens are refused from then on). ``admin_secret``: the stand-in's, needed beyond loopback
+    to create a project; ``secret``: the project secret of one created earlier.
+    """
+
+    def __init__(
+        self,
+        google_url: str,
+        topology: Topology | Mapping[str, Any] | str | Path,
+        *,
+        admin_secret: str | None = None,
+        secret: str | None = None,
+    ):
+        import requests
+
+        from mock_gcp.topology import Topology, load_topology, parse_topology
+
+        if isinstance(topology, Topology):
+            self.topology = topology
+        elif isinstance(topology, Mapping):
+            self.topology = parse_topology(dict(topology))
+        else:
+            self.topology = load_topology(topology)
+        self.google_url = google_url.rstrip("/")
+        self.admin_secret = admin_secret
+        self.secret = secret
+        self._http = requests.Session()
+
+    @property
+    def number(self) -> str:
+        return self.topology.project_number
+
+    @property
+    def url(self) -> str:
+        return self.google_url + PROJECT_PATH.format(number=self.number)
+
+    def put(self, topology: Topology | None = None) -> WifProject:
+        """Load (or replace) the project's topology; raises RuntimeError with the answer."""
+        from mock_gcp.topology import topology_to_dict
+
+        if topology is not None:
+            self.topology = topology
+        response = self._http.put(
+            self.url, json=topology_to_dict(self.topology), headers=self._auth(), timeout=10
+        )
+        if response.status_code not in (200, 201):
+            raise RuntimeError(f"PUT {self.url}: {response.status_code} {response.text[:500]}")
+        self.secret = response.headers.get(PROJECT_SECRET_HEADER) or self.secret
+        return self
+
+    def current(self) -> Topology:
+        """The project's topology in force on the Google side (the one last put, once the
+        project is deleted)."""
+        from mock_gcp.topology import parse_topology
+
+        response = self._http.get(self.url, headers=self._auth(), timeout=10)
+        if response.status_code == 404:
+            return self.topology
+        if response.status_code != 200:
+            raise RuntimeError(f"GET {self.url}: {response.status_code} {response.text[:500]}")
+        return parse_topology(response.json())
+
+    def delete(self) -> None:
+        """Remove the project (a project already gone is fine)."""
+        response = self._http.delete(self.url, headers=self._auth(), timeout=10)
+        if response.status_code not in (200, 404):
+            raise RuntimeError(f"DELETE {self.url}: {response.status_code} {response.text[:500]}")
+
+    def journal(self, since: int = 0) -> list[dict[str, Any]]:
+        """This project's journal entries (``GET /wiflab/v1/journal?project=NUMBER``)."""
+        response = self._http.get(
+            f"{self.google_url}/wiflab/v1/journal",
+            params={"project": self.number, "since": str(since)},
+            headers=self._auth(),
+            timeout=10,
+        )
+        if response.status_code != 200:
+            raise RuntimeError(f"journal: {response.status_code} {response.text[:500]}")
+        entries: list[dict[str, Any]] = response.json()["entries"]
+        return entries
+
+    def stack(self, base: WifStack, services: Mapping[str, str] | None = None) -> WifStack:
+        """``base`` (the stack whose Google side serves this project) as this project's
+        callers see it: its audiences, accounts and ``services`` (name -> URL) are this
+        project's; the IdP and Google's URLs stay base's."""
+        return _ProjectStack(project_endpoints(base.endpoints, self.topology, services), self)
+
+    def _auth(self) -> dict[str, str]:
+        secret = self.secret or self.admin_secret
+        return {"Authorization": f"Bearer {secret}"} if secret else {}
+
+    def __enter__(self) -> WifProject:
+        return self.put()
+
+    def __exit__(self, *exc: object) -> None:
+        self.delete()
+
+
+class _ProjectStack(WifStack):
+    """A WifStack of one project of a shared Google side: its topology is that project's in
+    force (``GET /wiflab/v1/projects/NUMBER/topology``), not the default project's."""
+
+    def __init__(self, endpoints: Endpoints, project: WifProject):
+        super().__init__(endpoints, project.topology)
+        self._project = project
+
+    @property
+    def topology(self) -> Topology:
+        return self._project.current()
+
+
+def project_endpoints(
+    endpoints: Endpoints, topology: Topology, services: Mapping[str, str] | None = None
+) -> Endpoints:
+    """``endpoints`` naming another project of the same Google side."""
+    from wiflab_core.endpoints import Project, ProviderEndpoint, ServiceEndpoint
+    from wiflab_lab.credential_set import enabled_providers
+
+    update: dict[str, Any] = {
+        "project": Project(id=topology.project_id, number=topology.project_number),
+        "providers": {
+            f"{p.pool_id}/{p.provider_id}": ProviderEndpoint(
+                audience=topology.provider_audience(p.pool_id, p.provider_id)
+            )
+            for p in enabled_providers(topology)
+        },
+        "service_accounts": tuple(sa.email for sa in topology.service_accounts),
+        "credentials": {},
+        "subject_tokens": None,
+    }
+    if services is not None:
+        update["services"] = {name: ServiceEndpoint(url=url) for name, url in services.items()}
+    return endpoints.model_copy(update=update)

@@ -44,6 +44,8 @@ class StackFlags:
     intercept: bool = False
     journal_size: int = 1000
     google_workers: int | None = None  # None: the number of cores (processes mode)
+    # More projects the Google side serves, one topology file each (--topology repeated).
+    more_topologies: tuple[Path, ...] = ()
 
 
 def stack_from_flags(flags: StackFlags, loaded: Callable[[Path], None] | None = None) -> Stack:
@@ -63,6 +65,7 @@ def stack_from_flags(flags: StackFlags, loaded: Callable[[Path], None] | None = 
         intercept=flags.intercept,
         journal_size=flags.journal_size,
         google_workers=flags.google_workers,
+        more_topology_paths=flags.more_topologies,
     )
     try:
         stack = Stack(options)

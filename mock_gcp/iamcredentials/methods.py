@@ -26,6 +26,7 @@ from typing import Any
 from mock_gcp.backend import GoogleBackend
 from mock_gcp.errors import ApiError, invalid_argument
 from mock_gcp.iam import Caller, Grant, decide_grant, find_grant
+from mock_gcp.projects import Projects
 from mock_gcp.tokens import IssuedToken
 from mock_gcp.topology import Policy, ServiceAccount, Topology
 from wiflab_core import json_limits
@@ -329,7 +330,7 @@ class IamCredentials:
         try:
             self._authenticate(trace, authorization, method)
             project, _, account_id = _split_name(name)
-            account = self._backend.topology.service_account(account_id)
+            account = self._backend.projects.service_account(account_id)
             if not trace.check(
                 "account", project == "-" and account is not None, "projects/-/...", account_id
             ):
@@ -348,16 +349,24 @@ class IamCredentials:
             # Google's docs: "The - wildcard character is required; replacing it with a
             # project ID is invalid."
             raise invalid_argument()
-        topology = self._backend.topology
-        account = topology.service_account(account_id)
+        projects = self._backend.projects
+        found = projects.account_and_project(account_id)
+        if found is not None:
+            # The account's own project (mock_gcp.projects), for the journal's ?project=.
+            trace.check("project", True, None, found[0].project_number)
         if trace.check(
-            "account", account is not None, "a service account of the project", account_id
+            "account", found is not None, "a service account of the project", account_id
         ):
-            assert account is not None
-            return account
+            assert found is not None
+            return found[1]
         # unverified: a caller allowed project-wide learns the account does not exist;
         # anyone else gets the same 403 as a denied permission ("or it may not exist").
-        project_policy = [(f"project {topology.project_id}", topology.policy)]
+        # The project the email names; one not served here grants nothing (a 403).
+        named = _email_project(account_id)
+        topology = projects.default if named is None else projects.by_id(named)
+        project_policy = (
+            [(f"project {topology.project_id}", topology.policy)] if topology is not None else []
+        )
         if find_grant(caller, permission, project_policy) is not None:
             raise IamCredentialsError(
                 404, "NOT_FOUND", f"Not found; Gaia id not found for email {account_id}"
@@ -373,11 +382,11 @@ class IamCredentials:
         permission: str,
     ) -> list[ServiceAccount]:
         """Walk caller -> delegates... -> target; each hop needs its permission. The chain."""
-        topology = self._backend.topology  # one snapshot for the whole walk
+        projects = self._backend.projects  # one snapshot for the whole walk
         chain: list[ServiceAccount] = []
         for delegate in delegates:
             project, _, account_id = _split_name(delegate)
-            account = topology.service_account(account_id)
+            account = projects.service_account(account_id)
             if not trace.check(
                 "delegate",
                 project == "-" and account is not None,
@@ -389,12 +398,16 @@ class IamCredentials:
             chain.append(account)
         current = caller
         for account in chain:
-            hop = decide_grant(current, IMPLICIT_DELEGATION, account_policies(topology, account))
+            hop = decide_grant(
+                current, IMPLICIT_DELEGATION, account_policies(_owner(projects, account), account)
+            )
             trace.extend(hop.checks)
             if hop.grant is None:
                 raise permission_denied(IMPLICIT_DELEGATION)
             current = Caller(kind="serviceAccount", name=account.email)
-        found = decide_grant(current, permission, account_policies(topology, target))
+        found = decide_grant(
+            current, permission, account_policies(_owner(projects, target), target)
+        )
         trace.extend(found.checks)
         if found.grant is None:
             raise permission_denied(permission)
@@ -412,7 +425,7 @@ class IamCredentials:
         if len(scopes) > MAX_SCOPES or any(scope not in known for scope in scopes):
             raise invalid_argument()  # unverified text; 400 INVALID_ARGUMENT as R-GCP records
         lifetime = fields.get("lifetime", DEFAULT_LIFETIME)
-        extended = account.email in self._backend.topology.lifetime_extension
+        extended = account.email in _owner(self._backend.projects, account).lifetime_extension
         if lifetime <= 0:
             raise invalid_argument(LIFETIME_NOT_POSITIVE)
         if lifetime > MAX_EXTENDED_LIFETIME:
@@ -486,6 +499,21 @@ def account_policies(topology: Topology, account: ServiceAccount) -> list[tuple[
         (f"serviceAccount {account.email}", account.policy),
         (f"project {topology.project_id}", topology.policy),
     ]
+
+
+def _owner(projects: Projects, account: ServiceAccount) -> Topology:
+    """The project that holds ``account`` (its policy, its org policy); a cross-project
+    binding lives there, on the account, as in Google."""
+    found = projects.account_and_project(account.email)
+    return found[0] if found is not None else projects.default
+
+
+def _email_project(email: str) -> str | None:
+    """The project id in ``NAME@PROJECT.iam.gserviceaccount.com``; None for another name (a
+    unique id, another domain: the default project's, as with one project)."""
+    domain = email.rpartition("@")[2].lower()
+    project, _, rest = domain.partition(".")
+    return project if "@" in email and rest == "iam.gserviceaccount.com" else None
 
 
 def _split_name(name: str) -> tuple[str, str, str]:

@@ -57,7 +57,7 @@ def blueprint(backend: GoogleBackend) -> Blueprint:
         return jsonify(backend.service_account_keys.jwks(_known(email)))
 
     def _known(email: str) -> str:
-        account = backend.topology.service_account(email)
+        account = backend.projects.service_account(email)
         if account is None:
             raise ApiError(404, "NOT_FOUND", f"Service account {email} not found.")
         return account.email

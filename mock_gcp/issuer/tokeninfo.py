@@ -70,7 +70,10 @@ def _tokeninfo(
         revoked = backend.tokens.revoked(issued)
         if not trace.check("access_token.revoked", revoked is None, None, revoked):
             raise INVALID_TOKEN
-        account = backend.topology.service_account(issued.caller.name)
+        found = backend.projects.account_and_project(issued.caller.name)
+        if found is not None:  # the account's project, for the journal's ?project=
+            trace.check("project", True, None, found[0].project_number)
+        account = found[1] if found is not None else None
         unique_id = account.unique_id if account else issued.caller.name
         info = {
             "azp": unique_id,

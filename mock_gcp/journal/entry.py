@@ -14,6 +14,7 @@ from typing import Any
 
 from mock_gcp.journal import hints, tokens
 from mock_gcp.journal.record import SECRET_FIELDS, TOKEN_FIELDS, Record
+from wiflab_core.decisions import Decision
 from wiflab_core.redact import redact
 
 # A field value longer than this is shown by its length only (one entry stays small).
@@ -47,7 +48,17 @@ def build(
         "checks": [check.to_json() for check in decision.checks],
         "hint": hints.hint(decision),
         "principal": record.principal(),
+        # The project the request was about (mock_gcp.projects): wiflab's addition to the
+        # contract, for GET /wiflab/v1/journal?project=NUMBER.
+        "project": project_of(decision),
     }
+
+
+def project_of(decision: Decision) -> str | None:
+    """The number the service's ``project`` check looked up, when it made one."""
+    check = decision.check("project")
+    actual = check.actual if check is not None else None
+    return actual if isinstance(actual, str) else None
 
 
 def shown_request(record: Record) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, g, jsonify, request
 
-from mock_gcp.admin_guard import require_admin
+from mock_gcp.admin_guard import require_admin, require_project
 from mock_gcp.errors import ApiError
 from mock_gcp.journal.record import (
     TOKEN_HEADERS,
@@ -167,10 +167,12 @@ def install(
     journal: Journal,
     admin_secret: str | None = None,
     clock: Callable[[], float] | None = None,
+    project_secret: Callable[[str], str | None] | None = None,
 ) -> None:
     """Record every request ``app`` serves into ``journal`` (at ``clock``'s time), and serve
-    the journal."""
-    app.register_blueprint(blueprint(journal, admin_secret))
+    the journal. ``project_secret``: a project's secret hash (``mock_gcp.admin_guard``), so
+    that ``?project=NUMBER`` is open to that project's own secret."""
+    app.register_blueprint(blueprint(journal, admin_secret, project_secret))
     if not journal.enabled:
         return
 
@@ -202,17 +204,50 @@ def _chain() -> str | None:
     return value
 
 
-def blueprint(journal: Journal, admin_secret: str | None = None) -> Blueprint:
+def _project() -> str | None:
+    """``?project=NUMBER``: only the entries of that project (mock_gcp.projects)."""
+    value = request.args.get("project")
+    if value is None:
+        return None
+    if not value.isascii() or not value.isdigit() or len(value) > MAX_ID_DIGITS + 2:
+        raise ApiError(
+            400,
+            "INVALID_ARGUMENT",
+            f"project must be a project number (digits), not {value[:40]!r}",
+        )
+    return value
+
+
+def of_project(entries: list[dict[str, Any]], project: str | None) -> list[dict[str, Any]]:
+    """The entries of ``project`` (all of them when None); ``next`` stays the journal's."""
+    if project is None:
+        return entries
+    return [entry for entry in entries if entry.get("project") == project]
+
+
+def blueprint(
+    journal: Journal,
+    admin_secret: str | None = None,
+    project_secret: Callable[[str], str | None] | None = None,
+) -> Blueprint:
     bp = Blueprint("journal", __name__)
 
     @bp.before_request
     def guard() -> None:
-        require_admin(request.remote_addr, request.headers.get("Authorization"), admin_secret)
+        remote, authorization = request.remote_addr, request.headers.get("Authorization")
+        project = _project()
+        try:
+            require_admin(remote, authorization, admin_secret)
+        except ApiError:
+            if project is None or project_secret is None or request.method != "GET":
+                raise
+            # One project's entries: its own secret is enough (a CI job sees only its own).
+            require_project(project, remote, authorization, admin_secret, project_secret(project))
 
     @bp.get(PREFIX)
     def entries() -> Response:
         found, following = journal.select(_id("since"), _chain())
-        return jsonify({"entries": found, "next": following})
+        return jsonify({"entries": of_project(found, _project()), "next": following})
 
     @bp.delete(PREFIX)
     def clear() -> Response:
@@ -230,7 +265,9 @@ def blueprint(journal: Journal, admin_secret: str | None = None) -> Blueprint:
                 )
             since = int(last)
         chain = _chain()
-        response = Response(_events(journal, since, chain), mimetype="text/event-stream")
+        response = Response(
+            _events(journal, since, chain, _project()), mimetype="text/event-stream"
+        )
         response.headers["Cache-Control"] = "no-cache"
         response.headers["X-Accel-Buffering"] = "no"
         return response
@@ -238,11 +275,13 @@ def blueprint(journal: Journal, admin_secret: str | None = None) -> Blueprint:
     return bp
 
 
-def _events(journal: Journal, since: int, chain: str | None) -> Iterator[str]:
+def _events(
+    journal: Journal, since: int, chain: str | None, project: str | None = None
+) -> Iterator[str]:
     yield "retry: 1000\n\n"
     while True:
         found, following = journal.select(since, chain)
-        for entry in found:
+        for entry in of_project(found, project):
             yield f"id: {entry['id']}\nevent: entry\ndata: {dumps(entry)}\n\n"
         since = following
         if not journal.wait(since, KEEPALIVE_SECONDS):

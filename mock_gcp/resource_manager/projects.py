@@ -50,10 +50,11 @@ def get(
 ) -> dict[str, Any]:
     """``projects/{name}``, name the project's id or number; ApiError otherwise."""
     _authenticate(backend, authorization)
-    topology = backend.topology
     if not _PROJECT.match(name):
         raise ApiError(404, "NOT_FOUND", "Requested entity was not found.")  # unverified
-    if name not in (topology.project_id, topology.project_number):
+    # Any project served here (mock_gcp.projects); one not loaded is one that does not exist.
+    topology = backend.projects.by_number_or_id(name)
+    if topology is None:
         if version == 1:
             raise ApiError(403, "PERMISSION_DENIED", "The caller does not have permission")
         resource = f"//cloudresourcemanager.googleapis.com/projects/{name}"

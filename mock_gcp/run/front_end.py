@@ -30,6 +30,7 @@ from werkzeug.wsgi import ClosingIterator
 from mock_gcp.journal.record import TOKEN_HEADERS, Record
 from mock_gcp.journal.store import Journal, NoJournal
 from mock_gcp.key_source import KeySource
+from mock_gcp.projects import AccountLookup, Projects, load_projects
 from mock_gcp.run.admission import (
     ERROR_CONTENT_TYPE,
     AdmissionOutcome,
@@ -39,8 +40,9 @@ from mock_gcp.run.admission import (
     remove_signature,
 )
 from mock_gcp.run.settings import FrontEndConfigError, FrontEndSettings
-from mock_gcp.topology import Policy, Service, Topology, load_topology
-from mock_gcp.topology_state import TopologyState
+from mock_gcp.topology import Policy, Service, Topology
+from mock_gcp.topology_state import ServedProjects
+from wiflab_core.decisions import Check, Decision
 from wiflab_core.jose import KeyLookup
 from wiflab_core.jwks_cache import JwksCache
 from wiflab_core.log_safe import escaped
@@ -101,8 +103,12 @@ class FrontEnd:
         upstream_url: str,
         app_secret: str = "",
         journal: Journal | None = None,
+        project: Callable[[], str] | None = None,
     ):
         self.service_name = service_name
+        # The service's project number, read per request (mock_gcp.projects): the journal's
+        # entries carry it, for ?project=.
+        self.project = project
         self.journal: Journal = journal if journal is not None else NoJournal()
         self.app_secret = app_secret
         self.check = check
@@ -156,7 +162,13 @@ class FrontEnd:
             return lambda: None
         headers = {name: request.headers[name] for name in TOKEN_HEADERS if name in request.headers}
         fields = {"service": self.service_name, **request.args.to_dict()}
-        record = Record("run", request.method, path, status, outcome.decision, fields, headers)
+        decision = outcome.decision
+        if self.project is not None:
+            served = Check("project", True, None, self.project())
+            decision = Decision(
+                decision.service, decision.action, (served, *decision.checks), decision.refusal
+            )
+        record = Record("run", request.method, path, status, decision, fields, headers)
         ticket = self.journal.reserve()
 
         def recorded() -> None:
@@ -288,6 +300,7 @@ def create_app(
     app_secret: str = "",
     account_disabled: Callable[[str], bool] | None = None,
     journal: Journal | None = None,
+    project: Callable[[], str] | None = None,
 ) -> FrontEnd:
     """The front end of ``service`` at ``service_url``, forwarding to its app at ``upstream_url``.
 
@@ -304,7 +317,7 @@ def create_app(
         email_for_unique_id=email_for_unique_id,
         account_disabled=account_disabled,
     )
-    return FrontEnd(service.name, check, upstream_url, app_secret, journal)
+    return FrontEnd(service.name, check, upstream_url, app_secret, journal, project)
 
 
 def create_app_for_topology(
@@ -317,25 +330,29 @@ def create_app_for_topology(
     google_issuers: Collection[str],
     app_secret: str = "",
     journal: Journal | None = None,
+    accounts: Callable[[], AccountLookup] | None = None,
 ) -> FrontEnd:
     """The front end of a topology's service, following the topology as it changes.
 
     ``topology`` is read per request (e.g. ``lambda: backend.topology``): bindings and the
-    allowUnauthenticated flag applied at run time take effect at once.
+    allowUnauthenticated flag applied at run time take effect at once. ``accounts``: where
+    callers' service accounts are found (every project served, ``mock_gcp.projects``: a
+    caller of another project may be bound here); else the topology's own.
     """
     service = topology().service(service_name)
     if service is None:
         raise FrontEndConfigError(f"no service {service_name!r} in the topology")
+    lookup: Callable[[], AccountLookup] = accounts or topology
 
     def current() -> Service:
         return topology().service(service_name) or service
 
     def email_for(unique_id: str) -> str | None:
-        account = topology().service_account(unique_id)
+        account = lookup().service_account(unique_id)
         return account.email if account else None
 
     def disabled(email: str) -> bool:
-        account = topology().service_account(email)
+        account = lookup().service_account(email)
         return account is not None and account.disabled
 
     return create_app(
@@ -350,6 +367,7 @@ def create_app_for_topology(
         app_secret=app_secret,
         account_disabled=disabled,
         journal=journal,
+        project=lambda: topology().project_number,
     )
 
 
@@ -359,22 +377,34 @@ def create_app_from_settings(
     """The front end for settings. ``backend``: Google's side in this process (the stack's
     threads mode), whose topology it follows as it changes and whose keys it reads directly;
     else the topology file and the certs URL."""
-    topology: Callable[[], Topology]
     google_keys: KeyLookup
+    projects: Callable[[], Projects]
     if backend is not None:
         shared = backend  # narrowed, for the closure
-        topology, google_keys = (lambda: shared.topology), shared.issuer.key_for
+        projects, google_keys = (lambda: shared.projects), shared.issuer.key_for
         journal = shared.journal
     else:
-        # The topology in force: the state file's when one was applied at run time.
-        state = TopologyState(load_topology(settings.topology), settings.topology_state)
-        topology = state.current
+        # The topology in force: the state file's when one was applied at run time, and the
+        # projects put beside it (mock_gcp.topology_state).
+        default, *more = load_projects((settings.topology, *settings.more_topologies))
+        served = ServedProjects.following(default, settings.topology_state, tuple(more))
+        projects = served.current
         google_keys = (
             key_source_lookup(settings.google_keys)
             if settings.google_keys
             else jwks_key_lookup(settings.google_certs_url)
         )
         journal = settings.journal.open()
+
+    def topology() -> Topology:
+        # The service's project: the default one's service first (mock_gcp.projects).
+        now = projects()
+        found = now.service(settings.service, settings.project)
+        if found is not None:
+            return found[0]
+        named = now.by_number_or_id(settings.project) if settings.project else None
+        return named or now.default
+
     return create_app_for_topology(
         topology,
         settings.service,
@@ -384,6 +414,7 @@ def create_app_from_settings(
         google_issuers=(settings.google_issuer, *GOOGLE_ISSUERS),
         app_secret=settings.app_secret,
         journal=journal,
+        accounts=projects,
     )
 
 

@@ -12,6 +12,8 @@
 | WIFLAB_JOURNAL* | journal | optional: where it records (``mock_gcp.journal.settings``) |
 | WIFLAB_TOPOLOGY_STATE | topology_state | optional: the run-time topology's state file |
 | WIFLAB_GOOGLE_KEYS | google_keys | optional: Google's key source, read instead of the certs URL |
+| WIFLAB_RUN_PROJECT | project | optional: the project (number or id) whose service it is |
+| WIFLAB_MORE_TOPOLOGIES | more_topologies | optional: the other projects' files (os.pathsep) |
 
 The first six are required.
 """
@@ -19,12 +21,13 @@ The first six are required.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from mock_gcp.journal.settings import JournalSettings
-from mock_gcp.settings import SettingsError, check_url, optional_path, required
+from mock_gcp.settings import SettingsError, check_url, optional_path, path_list, required
 
 
 class FrontEndConfigError(SettingsError):
@@ -53,6 +56,11 @@ class FrontEndSettings:
     # Google's key source (mock_gcp.key_source) when the front end shares it: new issuer keys
     # are then known at once, with no JWKS fetch.
     google_keys: Path | None = None
+    # The project whose service this is, by number or id, when the Google side serves many
+    # (mock_gcp.projects); None: the first that has a service of that name, the default first.
+    project: str | None = None
+    # The other projects the Google side loaded at start (their callers' accounts are found).
+    more_topologies: tuple[Path, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.service.strip():
@@ -76,6 +84,8 @@ class FrontEndSettings:
             journal=JournalSettings.from_env(environ),
             topology_state=optional_path(environ, "WIFLAB_TOPOLOGY_STATE"),
             google_keys=optional_path(environ, "WIFLAB_GOOGLE_KEYS"),
+            project=environ.get("WIFLAB_RUN_PROJECT", "").strip() or None,
+            more_topologies=path_list(environ, "WIFLAB_MORE_TOPOLOGIES"),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -87,4 +97,6 @@ class FrontEndSettings:
             **self.journal.to_env(),
             "WIFLAB_TOPOLOGY_STATE": str(self.topology_state or ""),
             "WIFLAB_GOOGLE_KEYS": str(self.google_keys or ""),
+            "WIFLAB_RUN_PROJECT": self.project or "",
+            "WIFLAB_MORE_TOPOLOGIES": os.pathsep.join(str(p) for p in self.more_topologies),
         }

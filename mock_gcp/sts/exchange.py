@@ -361,8 +361,7 @@ class SecurityTokenService:
             trace.check("request.fields", False, "strings", None, error.description)
             raise
         _check_fields(trace, request)
-        topology = self._backend.topology
-        provider = self._provider(trace, request.audience)
+        topology, provider = self._provider(trace, request.audience)
         provider_name = topology.provider_name(provider.pool_id, provider.provider_id)
         claims = self._verified_claims(trace, request.subject_token, provider, provider_name)
         # Each clause's value is worth evaluating only when the journal records it.
@@ -394,7 +393,8 @@ class SecurityTokenService:
             access_boundary_session_key=session_key() if intermediary else None,
         )
 
-    def _provider(self, trace: Trace, audience: str) -> Provider:
+    def _provider(self, trace: Trace, audience: str) -> tuple[Topology, Provider]:
+        """The project the audience names (mock_gcp.projects), and its enabled provider."""
         match = _AUDIENCE.match(audience) if audience else None
         expected = (
             "//iam.googleapis.com/projects/N/locations/global/workloadIdentityPools/P/providers/Q"
@@ -402,11 +402,14 @@ class SecurityTokenService:
         if not trace.check("request.audience", match is not None, expected, audience):
             raise _invalid_request(BAD_AUDIENCE)
         assert match is not None
-        topology = self._backend.topology
-        pool = topology.pool(match["pool"])
-        provider = topology.provider(match["pool"], match["provider"])
+        topology = self._backend.project(match["number"])
+        # Which project answered, for the journal's ?project= filter (a project not loaded
+        # is a provider that does not exist: Google's text for it below).
+        trace.check("project", topology is not None, "a project served here", match["number"])
+        pool = topology.pool(match["pool"]) if topology is not None else None
+        provider = topology.provider(match["pool"], match["provider"]) if topology else None
         found = not (
-            match["number"] != topology.project_number
+            topology is None
             or pool is None
             or provider is None
             or pool.disabled
@@ -416,8 +419,8 @@ class SecurityTokenService:
             "provider", found, "an enabled pool and provider of this project", audience
         ):
             raise StsError(400, "invalid_target", BAD_TARGET)
-        assert provider is not None
-        return provider
+        assert provider is not None and topology is not None
+        return topology, provider
 
     def _verified_claims(
         self, trace: Trace, token: str, provider: Provider, provider_name: str

@@ -28,13 +28,18 @@ LOOPBACK = "127.0.0.1"
 PATH = click.Path(path_type=Path)
 
 
-def stack_options(port_base: int) -> Callable[[F], F]:
+def stack_options(port_base: int, *, many_projects: bool = False) -> Callable[[F], F]:
     """The flags of the stack to start: --topology, --state-dir, --mode, --host, --port-base,
-    --google-issuer, --google-workers."""
+    --google-issuer, --google-workers. ``many_projects``: --topology may be repeated, one
+    project each (mock_gcp.projects), the first the default one."""
+    topology_help = f"the topology file (default: {DEFAULT_TOPOLOGY})"
+    if many_projects:
+        topology_help += (
+            "; repeat it to serve more projects, each under its own project number "
+            "(the first is the default one)"
+        )
     return options(
-        click.option(
-            "--topology", type=PATH, help=f"the topology file (default: {DEFAULT_TOPOLOGY})"
-        ),
+        click.option("--topology", type=PATH, multiple=many_projects, help=topology_help),
         click.option(
             "--state-dir",
             type=PATH,
@@ -71,7 +76,7 @@ def usage_failed(exc: UsageError) -> int:
 
 
 @click.command("up")
-@stack_options(port_base=DEFAULT_PORT_BASE)
+@stack_options(port_base=DEFAULT_PORT_BASE, many_projects=True)
 @click.option(
     "--intercept",
     is_flag=True,
@@ -91,9 +96,18 @@ def up(**flags: Any) -> int:
     from wiflab_lab.up import PartDied, StackFlags, UsageError
     from wiflab_lab.up import up as serve
 
+    topologies = flags.pop("topology") or ()
     try:
         # lint's rules on the topology, printed as warnings once the stack has loaded it.
-        serve(StackFlags(**flags, idp_token_secret=idp_token_secret()), loaded=warn)
+        serve(
+            StackFlags(
+                **flags,
+                topology=topologies[0] if topologies else None,
+                more_topologies=tuple(topologies[1:]),
+                idp_token_secret=idp_token_secret(),
+            ),
+            loaded=warn,
+        )
     except UsageError as exc:
         return usage_failed(exc)
     except PartDied as exc:
