@@ -8,6 +8,7 @@
 | WIFLAB_ADMIN_SECRET | admin_secret | beyond loopback: read the journal, change the topology |
 | WIFLAB_JOURNAL* | journal | the journal (``mock_gcp.journal.settings``) |
 | WIFLAB_TOPOLOGY_STATE | topology_state | optional: the file a run-time topology is shared in |
+| WIFLAB_PRESET_ISSUERS | preset_issuers | JSON {real issuer: lab IdP preset issuer} (local only) |
 | WIFLAB_GOOGLE_KEYS | key_file | the key source all workers and instances share (made if missing) |
 
 The issuer is the stand-in's own URL by default, or https://accounts.google.com for relying
@@ -16,6 +17,7 @@ parties that insist on it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +40,8 @@ class GoogleSettings:
     topology_state: Path | None = None
     # The shared key source (mock_gcp.key_source); None: keys of this process only.
     key_file: Path | None = None
+    # Real providers' issuers -> the lab IdP's preset paths (LocalDeviations.preset_issuers).
+    preset_issuers: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         check_url("WIFLAB_GOOGLE_ISSUER", self.google_issuer)
@@ -54,6 +58,7 @@ class GoogleSettings:
             admin_secret=environ.get("WIFLAB_ADMIN_SECRET", "").strip() or None,
             topology_state=optional_path(environ, "WIFLAB_TOPOLOGY_STATE"),
             key_file=optional_path(environ, "WIFLAB_GOOGLE_KEYS"),
+            preset_issuers=_json_strings(environ, "WIFLAB_PRESET_ISSUERS"),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -66,10 +71,32 @@ class GoogleSettings:
             "WIFLAB_ADMIN_SECRET": self.admin_secret or "",
             "WIFLAB_TOPOLOGY_STATE": str(self.topology_state or ""),
             "WIFLAB_GOOGLE_KEYS": str(self.key_file or ""),
+            "WIFLAB_PRESET_ISSUERS": json.dumps(dict(self.preset_issuers))
+            if self.preset_issuers
+            else "",
         }
 
     def deviations(self) -> LocalDeviations:
-        return LocalDeviations(google_issuer=self.google_issuer, lab_idp_issuer=self.idp_issuer)
+        return LocalDeviations(
+            google_issuer=self.google_issuer,
+            lab_idp_issuer=self.idp_issuer,
+            preset_issuers=dict(self.preset_issuers),
+        )
+
+
+def _json_strings(environ: Mapping[str, str], name: str) -> dict[str, str]:
+    value = environ.get(name, "").strip()
+    if not value:
+        return {}
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise SettingsError(f"{name} is not valid JSON: {exc}") from None
+    if not isinstance(parsed, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in parsed.items()
+    ):
+        raise SettingsError(f"{name} must be a JSON object of strings")
+    return parsed
 
 
 def required(environ: Mapping[str, str], name: str, error: type[ValueError] = SettingsError) -> str:
