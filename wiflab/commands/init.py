@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from wiflab.commands.conventions import EXIT_OK
+from wiflab.commands.mint import preset_params
 
 _SIMPLE_CLAIM = re.compile(r"assertion\.([A-Za-z_][A-Za-z0-9_]*)")
 PRINCIPALS = "//iam.googleapis.com/projects/{number}/locations/global/workloadIdentityPools/{pool}"
@@ -123,13 +124,7 @@ def _member(mapping: Mapping[str, str], sample: Mapping[str, Any], principals: s
 
 
 def _params(pairs: tuple[str, ...], named: Mapping[str, str | None]) -> dict[str, str]:
-    params = {k: v for k, v in named.items() if v}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name:
-            raise click.BadParameter(f"{pair!r}: expected NAME=VALUE", param_hint="--param")
-        params[name.strip()] = value
-    return params
+    return {**{k: v for k, v in named.items() if v}, **preset_params(pairs)}
 
 
 @click.command("init")
