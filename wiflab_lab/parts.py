@@ -183,9 +183,10 @@ def google_workers(requested: int | None) -> int:
     return requested if requested is not None else max(1, os.cpu_count() or 1)
 
 
-def preset_issuers(idp_url: str) -> dict[str, str]:
+def preset_issuers(idp_url: str, topology: Topology | None = None) -> dict[str, str]:
     """Each real provider's issuer -> the lab IdP's preset path standing in for it locally
-    (a template whose whole host is a param, a self-managed cluster's, by its default)."""
+    (a template whose whole host is a param, a self-managed cluster's, filled with the
+    topology's idp.presets params)."""
     from urllib.parse import urlsplit
 
     from idp_server.presets import PRESETS
@@ -194,7 +195,8 @@ def preset_issuers(idp_url: str) -> dict[str, str]:
     for preset in PRESETS.values():
         real = preset.real_issuer
         if (urlsplit(real).hostname or "").startswith("{"):
-            real = preset.issuer_for()
+            params = topology.idp.presets.get(preset.name, {}) if topology else {}
+            real = preset.issuer_for(**params)
         issuers[real] = idp_url.rstrip("/") + preset.issuer_path
     return issuers
 
@@ -242,7 +244,7 @@ def describe(layout: Layout, sockets: Sockets, host: str) -> Described:
         layout.topology_path,
         google_issuer=issuer,
         idp_issuer=idp_url,
-        preset_issuers=preset_issuers(idp_url),
+        preset_issuers=preset_issuers(idp_url, topology),
         topology_state=topology_state,
         journal=journal,
         admin_secret=layout.admin_secret,
