@@ -274,6 +274,7 @@ class Stack:
             parts.google_url,
             {public[name]: front for name, front in parts.services.items()},
             parts.grpc_target,
+            parts.idp_url,  # the real CI issuers' hosts (routes.PRESET_HOSTS)
         )
         proxy = InterceptProxy(
             ca, routes, self.options.host if is_loopback(self.options.host) else LOOPBACK

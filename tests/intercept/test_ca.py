@@ -91,6 +91,8 @@ def test_the_name_constraints_are_critical_and_list_only_what_wiflab_serves(ca: 
         "accounts.google.com",
         "run.app",
         "metadata.google.internal",
+        "token.actions.githubusercontent.com",
+        "gitlab.com",
         "169.254.169.254/32",
     }
     assert extension.value.excluded_subtrees is None
@@ -176,7 +178,14 @@ def test_only_names_under_a_permitted_subtree_are_permitted(labels: list[str], t
     host = ".".join([*labels, tld])
     under = any(
         host == base or host.endswith("." + base)
-        for base in ("googleapis.com", "accounts.google.com", "run.app", "metadata.google.internal")
+        for base in (
+            "googleapis.com",
+            "accounts.google.com",
+            "run.app",
+            "metadata.google.internal",
+            "token.actions.githubusercontent.com",
+            "gitlab.com",
+        )
     )
     assert permits(host) == under
     # A served name glued to another label is not under it.

@@ -29,7 +29,15 @@ CA_CERT_FILE = "ca.pem"
 CA_KEY_FILE = "ca-key.pem"
 # What the CA may vouch for: DNS subtrees match the name and every name below it (RFC 5280
 # 4.2.1.10), so "googleapis.com" covers sts.googleapis.com.
-PERMITTED_DNS = ("googleapis.com", "accounts.google.com", "run.app", "metadata.google.internal")
+# The last two: the real CI issuers the lab IdP's presets serve (routes.PRESET_HOSTS).
+PERMITTED_DNS: tuple[str, ...] = (
+    "googleapis.com",
+    "accounts.google.com",
+    "run.app",
+    "metadata.google.internal",
+    "token.actions.githubusercontent.com",
+    "gitlab.com",
+)
 PERMITTED_IPS = ("169.254.169.254/32",)
 CA_LIFETIME = datetime.timedelta(days=365)
 LEAF_LIFETIME = datetime.timedelta(hours=24)

@@ -25,6 +25,10 @@ METADATA_HOSTS = ("metadata.google.internal", "169.254.169.254")
 # Served over TLS (CONNECT) by Google's side.
 GOOGLE_TLS_HOSTS = (STS, IAMCREDENTIALS, OAUTH2, WWW, ACCOUNTS, RESOURCE_MANAGER)
 
+# Real CI issuers served by the lab IdP's presets (idp_server.presets_http maps the path by
+# Host): GitHub Actions' and GitLab.com's.
+PRESET_HOSTS = ("token.actions.githubusercontent.com", "gitlab.com")
+
 # Google's URLs, as clients know them.
 GOOGLE_ISSUER = "https://accounts.google.com"
 STS_TOKEN_URL = f"https://{STS}/v1/token"
@@ -82,21 +86,30 @@ class Routes:
     grpc: Upstream | None = None
     # run.app host -> its front end.
     services: Mapping[str, Upstream] = field(default_factory=dict)
+    # The lab IdP, which answers the real CI issuers' hosts (PRESET_HOSTS), when given.
+    idp: Upstream | None = None
 
     @classmethod
     def build(
-        cls, google_url: str, services: Mapping[str, str], grpc_target: str | None = None
+        cls,
+        google_url: str,
+        services: Mapping[str, str],
+        grpc_target: str | None = None,
+        idp_url: str | None = None,
     ) -> Routes:
         """``services``: the run.app URL -> its front end's URL."""
         return cls(
             Upstream.of(google_url),
             Upstream.of(grpc_target) if grpc_target else None,
             {urlsplit(url).hostname or url: Upstream.of(front) for url, front in services.items()},
+            Upstream.of(idp_url) if idp_url else None,
         )
 
     def tls_host(self, host: str) -> bool:
         """Whether CONNECT to ``host`` is terminated here (else tunnelled untouched)."""
         host = host.lower().rstrip(".")
+        if host in PRESET_HOSTS:
+            return self.idp is not None
         return host in GOOGLE_TLS_HOSTS or host in self.services
 
     def alpn(self, host: str) -> tuple[str, ...]:
@@ -115,4 +128,6 @@ class Routes:
             return self.grpc
         if host in GOOGLE_TLS_HOSTS or host in METADATA_HOSTS:
             return self.google
+        if host in PRESET_HOSTS:
+            return self.idp
         return self.services.get(host)
