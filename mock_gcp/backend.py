@@ -8,9 +8,10 @@ with a state file every process of the stack follows it (``mock_gcp.topology_sta
 
 from __future__ import annotations
 
+import re
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from mock_gcp.issuer.id_tokens import GoogleIssuer
@@ -41,6 +42,25 @@ class LocalDeviations:
     allow_http_issuers: bool = True
     # How long STS caches an issuer's JWKS (Google's figure is unpublished).
     jwks_cache_seconds: float = 300.0
+    # Real providers' issuers (``https://token.actions.githubusercontent.com``, templates with
+    # ``{param}``s such as GKE's) -> the lab IdP's preset path standing in for them, so that a
+    # provider written with the real issuer trusts the lab's look-alike tokens locally.
+    preset_issuers: Mapping[str, str] = field(default_factory=dict)
+
+    def issuer_standing_in(self, issuer: str) -> str:
+        """The lab issuer that stands in for ``issuer`` locally, else ``issuer`` itself."""
+        exact = self.preset_issuers.get(issuer)
+        if exact is not None:
+            return exact
+        for template, lab in self.preset_issuers.items():
+            if "{" in template and _template_pattern(template).fullmatch(issuer):
+                return lab
+        return issuer
+
+
+def _template_pattern(template: str) -> re.Pattern[str]:
+    parts = re.split(r"\{[a-z_]+\}", template)
+    return re.compile("[^/]+".join(re.escape(part) for part in parts))
 
 
 class GoogleBackend:

@@ -8,6 +8,7 @@
 | WIFLAB_ADMIN_SECRET | admin_secret | beyond loopback: read the journal, change the topology |
 | WIFLAB_JOURNAL* | journal | the journal (``mock_gcp.journal.settings``) |
 | WIFLAB_TOPOLOGY_STATE | topology_state | optional: the file a run-time topology is shared in |
+| WIFLAB_PRESET_ISSUERS | preset_issuers | JSON {real issuer: lab IdP preset issuer} (local only) |
 | WIFLAB_GOOGLE_KEYS | key_file | the key source all workers and instances share (made if missing) |
 | WIFLAB_MORE_TOPOLOGIES | more_topologies | more projects to serve (topology files, os.pathsep) |
 
@@ -17,6 +18,7 @@ parties that insist on it.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -43,6 +45,8 @@ class GoogleSettings:
     # More projects served beside ``topology`` (the default one), each under its own number
     # (mock_gcp.projects); two files declaring one project refuse to load.
     more_topologies: tuple[Path, ...] = ()
+    # Real providers' issuers -> the lab IdP's preset paths (LocalDeviations.preset_issuers).
+    preset_issuers: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         check_url("WIFLAB_GOOGLE_ISSUER", self.google_issuer)
@@ -60,6 +64,7 @@ class GoogleSettings:
             topology_state=optional_path(environ, "WIFLAB_TOPOLOGY_STATE"),
             key_file=optional_path(environ, "WIFLAB_GOOGLE_KEYS"),
             more_topologies=path_list(environ, "WIFLAB_MORE_TOPOLOGIES"),
+            preset_issuers=_json_strings(environ, "WIFLAB_PRESET_ISSUERS"),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -73,10 +78,32 @@ class GoogleSettings:
             "WIFLAB_TOPOLOGY_STATE": str(self.topology_state or ""),
             "WIFLAB_GOOGLE_KEYS": str(self.key_file or ""),
             "WIFLAB_MORE_TOPOLOGIES": os.pathsep.join(str(p) for p in self.more_topologies),
+            "WIFLAB_PRESET_ISSUERS": json.dumps(dict(self.preset_issuers))
+            if self.preset_issuers
+            else "",
         }
 
     def deviations(self) -> LocalDeviations:
-        return LocalDeviations(google_issuer=self.google_issuer, lab_idp_issuer=self.idp_issuer)
+        return LocalDeviations(
+            google_issuer=self.google_issuer,
+            lab_idp_issuer=self.idp_issuer,
+            preset_issuers=dict(self.preset_issuers),
+        )
+
+
+def _json_strings(environ: Mapping[str, str], name: str) -> dict[str, str]:
+    value = environ.get(name, "").strip()
+    if not value:
+        return {}
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise SettingsError(f"{name} is not valid JSON: {exc}") from None
+    if not isinstance(parsed, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in parsed.items()
+    ):
+        raise SettingsError(f"{name} must be a JSON object of strings")
+    return parsed
 
 
 def required(environ: Mapping[str, str], name: str, error: type[ValueError] = SettingsError) -> str:

@@ -36,6 +36,14 @@ SUBCOMMANDS = {
         "wiflab.commands.log:log",
         "every request to Google's side with its decision, as numbered chains",
     ),
+    "init": (
+        "wiflab.commands.init:init",
+        "write a topology provider with Google's recommended settings for a real provider",
+    ),
+    "attack": (
+        "wiflab.commands.attack:attack",
+        "try the tokens an attacker can get from your providers' issuers (sends nothing)",
+    ),
     "deploy": (
         "wiflab.commands.deploy:deploy",
         "set up Cloud Run and WIF on Google Cloud from the topology",

@@ -197,6 +197,24 @@ def google_workers(requested: int | None) -> int:
     return requested if requested is not None else max(1, os.cpu_count() or 1)
 
 
+def preset_issuers(idp_url: str, topology: Topology | None = None) -> dict[str, str]:
+    """Each real provider's issuer -> the lab IdP's preset path standing in for it locally
+    (a template whose whole host is a param, a self-managed cluster's, filled with the
+    topology's idp.presets params)."""
+    from urllib.parse import urlsplit
+
+    from idp_server.presets import PRESETS
+
+    issuers = {}
+    for preset in PRESETS.values():
+        real = preset.real_issuer
+        if (urlsplit(real).hostname or "").startswith("{"):
+            params = topology.idp.presets.get(preset.name, {}) if topology else {}
+            real = preset.issuer_for(**params)
+        issuers[real] = idp_url.rstrip("/") + preset.issuer_path
+    return issuers
+
+
 def describe(layout: Layout, sockets: Sockets, host: str) -> Described:
     """Every part the stack runs, on the sockets it binds here."""
     from idp_server.keystore import create_state_file, initial_keyset
@@ -244,6 +262,7 @@ def describe(layout: Layout, sockets: Sockets, host: str) -> Described:
         layout.topology_path,
         google_issuer=issuer,
         idp_issuer=idp_url,
+        preset_issuers=preset_issuers(idp_url, topology),
         topology_state=topology_state,
         journal=journal,
         admin_secret=layout.admin_secret,

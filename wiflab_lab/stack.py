@@ -297,6 +297,7 @@ class Stack:
             parts.google_url,
             {public[name]: front for name, front in parts.services.items()},
             parts.grpc_target,
+            parts.idp_url,  # the real CI issuers' hosts (routes.PRESET_HOSTS)
             aws_sts_url=parts.aws.sts_url if parts.aws else None,
             aws_imds_url=parts.aws.imds_url if parts.aws else None,
         )

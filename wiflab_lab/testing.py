@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import shlex
 import sys
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from functools import cached_property
@@ -570,3 +571,27 @@ def project_endpoints(
     if services is not None:
         update["services"] = {name: ServiceEndpoint(url=url) for name, url in services.items()}
     return endpoints.model_copy(update=update)
+
+
+# -- attacks (issue 16) ---------------------------------------------------------------------
+
+
+def assert_attacks_refused(
+    topology: Topology | str | Path, preset: str | None = None, *, at: float | None = None
+) -> list[Any]:
+    """Fail unless every attack token (``wiflab_lab.attacks``) against the topology's
+    providers is refused; the message names each one that got through and the checks that let
+    it in. Returns the results (``AttackResult``) for further assertions."""
+    from mock_gcp.topology import Topology as Loaded
+    from mock_gcp.topology import load_topology
+    from wiflab_lab.attacks import render_text, run_attacks
+
+    loaded = topology if isinstance(topology, Loaded) else load_topology(topology)
+    clock = (lambda: at) if at is not None else time.time
+    results = run_attacks(loaded, preset, clock=clock)
+    through = [r for r in results if r.got_through]
+    if through:
+        raise AssertionError(
+            f"{len(through)} attack(s) got through:\n" + render_text(through).rstrip()
+        )
+    return results

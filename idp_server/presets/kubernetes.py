@@ -127,6 +127,8 @@ def _preset(
         name=name,
         title=title,
         real_issuer=issuer,
+        # unverified: a projected token's aud without an audience is the API server's; the
+        # cluster's issuer here.
         default_audience=default_audience or issuer,
         params={**params, **COMMON_PARAMS},
         variants=VARIANTS,

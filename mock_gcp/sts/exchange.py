@@ -425,7 +425,10 @@ class SecurityTokenService:
     def _verified_claims(
         self, trace: Trace, token: str, provider: Provider, provider_name: str
     ) -> dict[str, Any]:
-        expected_issuer = provider.oidc.issuer_uri or self._backend.deviations.lab_idp_issuer
+        deviations = self._backend.deviations
+        expected_issuer = provider.oidc.issuer_uri or deviations.lab_idp_issuer
+        if expected_issuer:
+            expected_issuer = deviations.issuer_standing_in(expected_issuer)
         allowed = provider.oidc.allowed_audiences or (
             f"//iam.googleapis.com/{provider_name}",
             f"https://iam.googleapis.com/{provider_name}",

@@ -98,13 +98,15 @@ def test_the_name_constraints_are_critical_and_list_only_what_wiflab_serves(ca: 
         "accounts.google.com",
         "run.app",
         "metadata.google.internal",
+        "token.actions.githubusercontent.com",
+        "gitlab.com",
         "169.254.169.254/32",
         # AWS STS's hosts, each by name (issue 15; tests/aws_side/test_intercept.py).
         "sts.amazonaws.com",
         "sts.us-east-1.amazonaws.com",
         "sts.eu-west-3.amazonaws.com",
     } | {n for n in permitted if n.startswith("sts.") and n.endswith(".amazonaws.com")}
-    assert len(permitted) == 6 + 34
+    assert len(permitted) == 8 + 34
     assert extension.value.excluded_subtrees is None
     basic = ca.certificate.extensions.get_extension_for_class(x509.BasicConstraints).value
     assert basic.ca and basic.path_length == 0
@@ -191,7 +193,14 @@ def test_only_names_under_a_permitted_subtree_are_permitted(labels: list[str], t
     host = ".".join([*labels, tld])
     under = any(
         host == base or host.endswith("." + base)
-        for base in ("googleapis.com", "accounts.google.com", "run.app", "metadata.google.internal")
+        for base in (
+            "googleapis.com",
+            "accounts.google.com",
+            "run.app",
+            "metadata.google.internal",
+            "token.actions.githubusercontent.com",
+            "gitlab.com",
+        )
     ) or any(host == aws or host.endswith("." + aws) for aws in AWS_STS_HOSTS)
     assert permits(host) == under
     # A served name glued to another label is not under it.

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mock_gcp.topology import TopologyError, parse_topology, topology_to_dict
 
@@ -31,3 +33,22 @@ def test_bad_presets_name_their_path(presets: Any, message: str) -> None:
     with pytest.raises(TopologyError) as raised:
         parse_topology({**BASE, "idp": {"presets": presets}})
     assert message in str(raised.value)
+
+
+_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(presets=_values)
+def test_any_presets_value_loads_or_names_its_path(presets: Any) -> None:
+    try:
+        topology = parse_topology({**BASE, "idp": {"presets": presets}})
+    except TopologyError as exc:
+        assert "idp.presets" in str(exc)
+    else:
+        for params in topology.idp.preset_params().values():
+            assert all(isinstance(v, str) for v in params.values())

@@ -49,7 +49,7 @@ def test_a_passing_token_names_the_binding_and_the_service(
     # ... whose ID tokens Cloud Run refuses: no run.invoker for it.
     refused = lines.index(f"4. ✗ invoke {SERVICE} as {TARGET_SA} (its ID token)")
     assert FORBIDDEN in lines[refused:]
-    assert "3 of 9 paths succeed (exit 0)" in lines
+    assert "3 of 14 paths succeed (exit 0)" in lines
 
 
 def test_a_false_condition_shows_the_clause_and_its_inputs(
@@ -63,7 +63,7 @@ def test_a_false_condition_shows_the_clause_and_its_inputs(
     assert 'with attribute.isadmin = "false"' in lines
     assert 'attribute.isadmin = assertion.isadmin → "false"' in lines
     assert f"✗ STS answers: {CONDITION_REJECTED}" in lines
-    assert "no path succeeds (2 considered; exit 1)" in lines
+    assert "no path succeeds (5 considered; exit 1)" in lines
 
 
 def test_each_top_level_clause_is_shown_with_its_value(stack: WifStack, tmp_path: Path) -> None:

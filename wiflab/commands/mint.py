@@ -15,7 +15,8 @@ import click
 from wiflab.commands.conventions import EXIT_OK, EXIT_REFUSED, IDP_TOKEN_SECRET
 
 
-def _params(pairs: tuple[str, ...]) -> dict[str, str]:
+def preset_params(pairs: tuple[str, ...]) -> dict[str, str]:
+    """``--param NAME=VALUE`` flags as a mapping (mint, init and attack take them)."""
     params = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
@@ -62,7 +63,7 @@ def mint(
             return EXIT_OK
         if claims is not None:
             raise click.UsageError("--claims: not with --preset (use --param NAME=VALUE)")
-        params = _params(pairs)
+        params = preset_params(pairs)
         params.update({k: v for k, v in (("repository", repository), ("ref", ref)) if v})
         token = client.mint_preset(
             preset, variant=variant, params=params, audience=audience, alg=alg, kid=kid

@@ -30,11 +30,14 @@ CA_CERT_FILE = "ca.pem"
 CA_KEY_FILE = "ca-key.pem"
 # What the CA may vouch for: DNS subtrees match the name and every name below it (RFC 5280
 # 4.2.1.10), so "googleapis.com" covers sts.googleapis.com.
-PERMITTED_DNS = (
+PERMITTED_DNS: tuple[str, ...] = (
     "googleapis.com",
     "accounts.google.com",
     "run.app",
     "metadata.google.internal",
+    # The real CI issuers the lab IdP's presets serve (routes.PRESET_HOSTS).
+    "token.actions.githubusercontent.com",
+    "gitlab.com",
     # AWS STS's own hosts (issue 15), each by name: not amazonaws.com, which would cover all
     # of AWS.
     *AWS_STS_HOSTS,

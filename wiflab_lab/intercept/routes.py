@@ -45,6 +45,10 @@ AWS_IMDS_HOST = "169.254.169.254"
 AWS_IMDS_URL = f"http://{AWS_IMDS_HOST}"
 _AWS_IMDS_PATH = re.compile(r"/(latest|\d{4}-\d\d-\d\d)(/|$)")
 
+# Real CI issuers served by the lab IdP's presets (idp_server.presets_http maps the path by
+# Host): GitHub Actions' and GitLab.com's.
+PRESET_HOSTS = ("token.actions.githubusercontent.com", "gitlab.com")
+
 # Google's URLs, as clients know them.
 GOOGLE_ISSUER = "https://accounts.google.com"
 STS_TOKEN_URL = f"https://{STS}/v1/token"
@@ -105,6 +109,8 @@ class Routes:
     # The local AWS side (issue 15), when the stack runs one.
     aws_sts: Upstream | None = None
     aws_imds: Upstream | None = None
+    # The lab IdP, which answers the real CI issuers' hosts (PRESET_HOSTS), when given.
+    idp: Upstream | None = None
 
     @classmethod
     def build(
@@ -112,6 +118,7 @@ class Routes:
         google_url: str,
         services: Mapping[str, str],
         grpc_target: str | None = None,
+        idp_url: str | None = None,
         *,
         aws_sts_url: str | None = None,
         aws_imds_url: str | None = None,
@@ -123,6 +130,7 @@ class Routes:
             {urlsplit(url).hostname or url: Upstream.of(front) for url, front in services.items()},
             Upstream.of(aws_sts_url) if aws_sts_url else None,
             Upstream.of(aws_imds_url) if aws_imds_url else None,
+            Upstream.of(idp_url) if idp_url else None,
         )
 
     def tls_host(self, host: str) -> bool:
@@ -130,6 +138,8 @@ class Routes:
         host = host.lower().rstrip(".")
         if host in AWS_STS_HOSTS:
             return self.aws_sts is not None
+        if host in PRESET_HOSTS:
+            return self.idp is not None
         return host in GOOGLE_TLS_HOSTS or host in self.services
 
     def plain(self, host: str, port: int, path: str) -> Upstream | None:
@@ -161,4 +171,6 @@ class Routes:
             return self.aws_sts
         if host in GOOGLE_TLS_HOSTS or host in METADATA_HOSTS:
             return self.google
+        if host in PRESET_HOSTS:
+            return self.idp
         return self.services.get(host)
