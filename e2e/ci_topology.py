@@ -1,8 +1,10 @@
-"""A pool whose providers trust the lab IdP's preset issuers (GitHub Actions, an Azure managed
-identity, a Kubernetes cluster), each with Google's recommended mapping and condition for that
+"""A pool whose providers trust the real CI issuers (GitHub Actions, an Azure managed identity,
+a Kubernetes cluster, GitLab), each with Google's recommended mapping and condition for that
 provider (the preset's template), and the bindings that let their workloads act as
 oidc-federated, the account that may invoke the dump service. Applied at run time
-(wiflab_lab.testing.TopologyOverride): the issuers are the IdP's URL, known once it listens.
+(wiflab_lab.testing.TopologyOverride). Locally the lab IdP's preset paths stand in for the real
+issuers (mock_gcp.backend.LocalDeviations.preset_issuers), so the topology is the one a real
+project would have.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ def provider_name(number: str, provider: str) -> str:
     return f"projects/{number}/locations/global/workloadIdentityPools/{POOL}/providers/{provider}"
 
 
-def with_ci_pool(document: dict[str, Any], idp_url: str) -> dict[str, Any]:
+def with_ci_pool(document: dict[str, Any]) -> dict[str, Any]:
     """The topology document plus the pool and the bindings (a new dict)."""
     number = document["project"]["number"]
     pool_path = (
@@ -43,7 +45,7 @@ def with_ci_pool(document: dict[str, Any], idp_url: str) -> dict[str, Any]:
             "id": name,
             "attributeMapping": mapping,
             "oidc": {
-                "issuerUri": idp_url + PRESETS[name].issuer_path,
+                "issuerUri": PRESETS[name].issuer_for(**values),
                 "allowedAudiences": audiences,
             },
         }

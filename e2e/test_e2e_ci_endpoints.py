@@ -34,8 +34,7 @@ from wiflab_lab.projected_token import ProjectedToken
 
 @pytest.fixture
 def ci_pool(wif_stack, wif_topology):
-    idp = wif_stack.endpoints.idp
-    with wif_topology.applied(with_ci_pool(wif_topology.document(), idp.issuer)):
+    with wif_topology.applied(with_ci_pool(wif_topology.document())):
         yield wif_stack.endpoints
 
 

@@ -84,9 +84,7 @@ def get_id_token(env: dict[str, str], audience: str | None) -> subprocess.Comple
 
 @pytest.fixture
 def ci_pool(wif_stack, wif_topology):
-    with wif_topology.applied(
-        with_ci_pool(wif_topology.document(), wif_stack.endpoints.idp.issuer)
-    ):
+    with wif_topology.applied(with_ci_pool(wif_topology.document())):
         yield wif_stack.endpoints
 
 
@@ -179,8 +177,7 @@ def action_dist() -> Path:
 @pytest.fixture
 def intercepted_ci_pool(wif_intercept):
     override = TopologyOverride(topology_url(wif_intercept.endpoints))
-    idp = wif_intercept.endpoints.idp
-    with override.applied(with_ci_pool(override.document(), idp.issuer)):
+    with override.applied(with_ci_pool(override.document())):
         yield wif_intercept.endpoints
 
 

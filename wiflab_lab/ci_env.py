@@ -192,7 +192,7 @@ def _claims(
     """The claims the IdP will put in the job's token (same params, over the topology's
     ``idp.presets`` defaults, as the IdP layers them), for its variables."""
     chosen = preset(name)
-    params = {**topology_defaults(endpoints).get(name, {}), **params}
+    params = chosen.layered(topology_defaults(endpoints).get(name, {}), params)
     try:
         claims: dict[str, Any] = chosen.claims(
             variant,

@@ -144,6 +144,14 @@ class Preset:
             }
         return values
 
+    def layered(self, defaults: Mapping[str, str], params: Mapping[str, str]) -> dict[str, str]:
+        """The params a token is minted with: the caller's and what they imply (``--repository
+        octo/site`` implies owner octo) over ``defaults`` (the topology's ``idp.presets``), so
+        a default never contradicts what the caller asked for."""
+        given = {k: v for k, v in params.items() if v is not None}
+        implied = self.derive(given) if self.derive is not None else {}
+        return {**defaults, **implied, **given}
+
     def claims(
         self,
         variant: str | None = None,

@@ -3,8 +3,9 @@
 The body: ``{"variant": "pull_request", "params": {"repository": "acme/app"}, "aud": "..."}``
 (every field optional; ``aud`` a string or a list of strings). Params are layered: the preset's
 defaults, then the topology's ``idp.presets.NAME`` (the IdP's ``IDP_PRESETS``), then the
-request's. The issuer is the lab IdP's preset path (``IDP_URL/presets/NAME``), or the real
-issuer when the request came in on the real issuer's host (intercept mode).
+request's and what they imply (``Preset.layered``). The issuer is the lab IdP's preset path
+(``IDP_URL/presets/NAME``), or the real issuer when the request came in on the real issuer's
+host (intercept mode).
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ def preset_claims(
     now: int,
 ) -> dict[str, Any]:
     """The token's claims, or a 400 naming the bad variant, param or audience."""
-    params = {**defaults, **request.params}
+    params = preset.layered(defaults, request.params)
     try:
         claims = preset.claims(
             request.variant, issuer=issuer, audience=request.audience, now=now, **params

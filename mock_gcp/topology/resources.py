@@ -51,9 +51,6 @@ LIFETIME_EXTENSION = "allowServiceAccountCredentialLifetimeExtension"
 _PROJECT_ID = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]")
 _POOL_OR_PROVIDER_ID = re.compile(r"[a-z0-9-]{4,32}")
 _HTTPS_URL = re.compile(r"https://[^/\s]+(/\S*)?")
-# Local deviation (issue 16): the lab IdP's preset issuers, IDP_URL/presets/NAME, are plain
-# http on loopback. Google refuses any http issuer; no deployment can reach a loopback one.
-_LOOPBACK_HTTP_URL = re.compile(r"http://(?:127\.0\.0\.1|localhost|\[::1\])(?::\d{1,5})?(/\S*)?")
 _SA_EMAIL = re.compile(r"(?P<name>[^@]+)@(?P<project>[^@.]+)\.iam\.gserviceaccount\.com")
 _SA_NAME = re.compile(r"[a-z](?:[-a-z0-9]{4,28}[a-z0-9])")
 # Cloud Run service names: lowercase letters, digits and hyphens, a letter first, < 50 chars.
@@ -78,7 +75,7 @@ def _resource_id(what: str) -> AfterValidator:
 
 
 def _https(value: str) -> str:
-    if not (_HTTPS_URL.fullmatch(value) or _LOOPBACK_HTTP_URL.fullmatch(value)):
+    if not _HTTPS_URL.fullmatch(value):
         raise Problem("must be an https:// URL (leave it out to use this lab's own fake IdP)")
     return value
 

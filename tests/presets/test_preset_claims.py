@@ -351,3 +351,13 @@ def test_any_param_value_gives_claims_or_a_named_error(name: str, data: st.DataO
         assert str(exc).startswith(f"{param}: ")
     else:
         assert isinstance(token["sub"], str)
+
+
+def test_a_topology_default_never_contradicts_what_the_caller_asked_for():
+    """idp.presets says owner acme; a job asking for repository octo/site gets owner octo."""
+    github = PRESETS["github"]
+    params = github.layered({"owner": "acme", "owner_id": "1342004"}, {"repository": "octo/site"})
+    claims = github.claims(issuer="https://i", audience="a", now=0, **params)
+    assert (claims["repository"], claims["repository_owner"]) == ("octo/site", "octo")
+    assert claims["repository_owner_id"] == "1342004"
+    assert github.layered({"owner": "acme"}, {})["owner"] == "acme"
