@@ -40,6 +40,9 @@ class LocalDeviations:
     allow_http_issuers: bool = True
     # How long STS caches an issuer's JWKS (Google's figure is unpublished).
     jwks_cache_seconds: float = 300.0
+    # Google's STS executes an AWS caller's signed GetCallerIdentity at AWS; locally, at the
+    # lab's AWS side at this URL (the signed Host header kept). None: at real AWS.
+    aws_sts_url: str | None = None
 
 
 class GoogleBackend:

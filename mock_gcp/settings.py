@@ -9,6 +9,7 @@
 | WIFLAB_JOURNAL* | journal | the journal (``mock_gcp.journal.settings``) |
 | WIFLAB_TOPOLOGY_STATE | topology_state | optional: the file a run-time topology is shared in |
 | WIFLAB_GOOGLE_KEYS | key_file | the key source all workers and instances share (made if missing) |
+| WIFLAB_AWS_STS_URL | aws_sts_url | where STS executes AWS callers' requests (unset: AWS) |
 
 The issuer is the stand-in's own URL by default, or https://accounts.google.com for relying
 parties that insist on it.
@@ -38,9 +39,13 @@ class GoogleSettings:
     topology_state: Path | None = None
     # The shared key source (mock_gcp.key_source); None: keys of this process only.
     key_file: Path | None = None
+    # The lab's AWS STS (aws_side); None: the AWS host the client signed for.
+    aws_sts_url: str | None = None
 
     def __post_init__(self) -> None:
         check_url("WIFLAB_GOOGLE_ISSUER", self.google_issuer)
+        if self.aws_sts_url is not None:
+            check_url("WIFLAB_AWS_STS_URL", self.aws_sts_url)
         if self.idp_issuer is not None:
             check_url("WIFLAB_IDP_ISSUER", self.idp_issuer)
 
@@ -54,6 +59,7 @@ class GoogleSettings:
             admin_secret=environ.get("WIFLAB_ADMIN_SECRET", "").strip() or None,
             topology_state=optional_path(environ, "WIFLAB_TOPOLOGY_STATE"),
             key_file=optional_path(environ, "WIFLAB_GOOGLE_KEYS"),
+            aws_sts_url=environ.get("WIFLAB_AWS_STS_URL", "").strip() or None,
         )
 
     def to_env(self) -> dict[str, str]:
@@ -66,10 +72,15 @@ class GoogleSettings:
             "WIFLAB_ADMIN_SECRET": self.admin_secret or "",
             "WIFLAB_TOPOLOGY_STATE": str(self.topology_state or ""),
             "WIFLAB_GOOGLE_KEYS": str(self.key_file or ""),
+            "WIFLAB_AWS_STS_URL": self.aws_sts_url or "",
         }
 
     def deviations(self) -> LocalDeviations:
-        return LocalDeviations(google_issuer=self.google_issuer, lab_idp_issuer=self.idp_issuer)
+        return LocalDeviations(
+            google_issuer=self.google_issuer,
+            lab_idp_issuer=self.idp_issuer,
+            aws_sts_url=self.aws_sts_url,
+        )
 
 
 def required(environ: Mapping[str, str], name: str, error: type[ValueError] = SettingsError) -> str:

@@ -219,7 +219,11 @@ def _subject_token(
             audience = topology.provider_audience(pool.id, provider.provider_id)
             outcome = sts.decide(token_exchange_form(audience, token))
             decision = outcome.decision
-            if sources.lab_idp_issuer is None and provider.oidc.issuer_uri is None:
+            if (
+                sources.lab_idp_issuer is None
+                and provider.oidc
+                and provider.oidc.issuer_uri is None
+            ):
                 decision = _not_checked(
                     decision, "token.issuer", "the lab IdP's URL is known only with --endpoints"
                 )
