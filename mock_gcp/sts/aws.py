@@ -21,7 +21,7 @@ import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
 
 import requests
 
@@ -178,12 +178,12 @@ def _parse(token: str) -> SignedRequest | str:
 
 def check_request(trace: Trace, request: SignedRequest, audience: str) -> None:
     """The request is a signed GetCallerIdentity to an AWS STS host, for this provider."""
-    parts = urlsplit(request.url)
-    host = (parts.hostname or "").lower() if parts.netloc else ""
-    endpoint = parts.scheme == "https" and bool(_STS_HOST.fullmatch(host)) and not parts.port
+    parts = _aws_sts_url(request.url)
     expected_url = "https://sts[.REGION].amazonaws.com"
-    if not trace.check("aws.url", endpoint, expected_url, _shown_url(request.url)):
+    if not trace.check("aws.url", parts is not None, expected_url, _shown_url(request.url)):
         raise _invalid_grant(INVALID_FORMAT)  # unverified: the text for this part
+    assert parts is not None
+    host = (parts.hostname or "").lower()
     host_header = (request.header("host") or "").lower()
     if not trace.check("aws.headers.host", host_header == host, host, host_header or None):
         raise _invalid_grant(INVALID_FORMAT)  # the capture: a host header not the URL's
@@ -217,15 +217,21 @@ def check_request(trace: Trace, request: SignedRequest, audience: str) -> None:
         f"aws.headers.{TARGET_RESOURCE_HEADER}", target == audience, audience, target
     ):
         raise _invalid_grant(TARGET_RESOURCE_MISMATCH)
-    # unverified: Google requires the header signed; unsigned, anyone holding the request could
-    # point it at another provider.
-    if not trace.check(
-        f"aws.headers.{TARGET_RESOURCE_HEADER}.signed",
-        TARGET_RESOURCE_HEADER in signed_headers,
-        "listed in SignedHeaders",
-        signed_headers,
-    ):
-        raise _invalid_grant(TARGET_RESOURCE_MISMATCH)
+    # Not required to be signed: google-auth (Python) adds the header after signing (its
+    # SignedHeaders are host;x-amz-date[;x-amz-security-token]), and Google accepts it.
+
+
+def _aws_sts_url(url: str) -> SplitResult | None:
+    """The URL's parts when it is an AWS STS endpoint over https (no port, no user)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    host = (parts.hostname or "").lower()
+    if parts.scheme != "https" or port is not None or "@" in parts.netloc:
+        return None
+    return parts if _STS_HOST.fullmatch(host) else None
 
 
 def _shown_url(url: str) -> str:
