@@ -76,6 +76,8 @@ COPY wiflab_core/ wiflab_core/
 COPY idp_server/ idp_server/
 COPY protected_app/ protected_app/
 COPY mock_gcp/ mock_gcp/
+# The local AWS side (parts.py runs it when the topology has local.aws identities).
+COPY aws_side/ aws_side/
 COPY wiflab_lab/__init__.py wiflab_lab/credential_set.py wiflab_lab/launchers.py wiflab_lab/parts.py wiflab_lab/stack.py wiflab_lab/up.py wiflab_lab/
 # The stack's intercept mode (run.app URLs in parts.py, the proxy in stack.py): stdlib and
 # cryptography only.

@@ -123,6 +123,26 @@ class SubjectToken(_Section):
     audience: str
 
 
+class AwsKeys(_Section):
+    """A local AWS identity's keys, named as AWS's own credential files name them."""
+
+    access_key_id: str = Field(alias="accessKeyId")
+    secret_access_key: str = Field(alias="secretAccessKey", repr=False)
+    session_token: str | None = Field(default=None, alias="sessionToken", repr=False)
+
+
+class Aws(_Section):
+    """Local (issue 15): the AWS side, its STS and instance metadata service, and the keys of
+    its identities (this file is 0600, as the credentials file beside it)."""
+
+    sts_url: Url
+    imds_url: Url | None = None
+    # The same keys as a file of their own (state/aws/credentials.json, 0600).
+    credentials_file: str | None = None
+    # ARN -> its keys.
+    identities: dict[str, AwsKeys] = Field(default_factory=dict)
+
+
 class Intercept(_Section):
     """Intercept mode (``wiflab up --intercept``): the loopback proxy that serves Google's hosts,
     the local CA it signs them with, and the variables that make a client use both (what
@@ -166,6 +186,8 @@ class Endpoints(_Section):
     # Local (issue 13): the journal of every decision, and the flow explorer.
     journal: JournalEndpoint | None = None
     explorer: ExplorerEndpoint | None = None
+    # Local (issue 15): the AWS side, when the topology has local.aws identities.
+    aws: Aws | None = None
 
     # -- reading ----------------------------------------------------------------------------
 

@@ -15,9 +15,13 @@ import secrets
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, Self
 
+from aws_side.identities import FILE_NAME as AWS_CREDENTIALS_FILE
+from aws_side.identities import Identities, IdentitySpec, make_identities
+from aws_side.settings import AwsSettings
 from idp_server.settings import IdpSettings
 from mock_gcp.backend import GoogleBackend
 from mock_gcp.iamcredentials.grpc import grpc_address, reserve_port
@@ -36,6 +40,9 @@ IDP_OFFSET = 0
 GOOGLE_OFFSET = 1
 GRPC_OFFSET = 2
 EXPLORER_OFFSET = 3
+# The local AWS side (issue 15, aws_side): its STS and its instance metadata service.
+AWS_STS_OFFSET = 8
+AWS_IMDS_OFFSET = 9
 SERVICES_OFFSET = 10
 
 
@@ -176,6 +183,8 @@ class Described:
     # Intercept mode: name -> the service's run.app URL (the audience its front end expects).
     public_services: dict[str, str] = field(default_factory=dict)
     explorer_url: str | None = None
+    # The local AWS side, when the topology has local.aws identities.
+    aws: AwsSide | None = None
 
 
 def google_workers(requested: int | None) -> int:
@@ -312,6 +321,9 @@ def describe(layout: Layout, sockets: Sockets, host: str) -> Described:
     if explorer is not None:
         parts.append(explorer)
     explorer_url = explorer.url if explorer is not None else None
+    aws = aws_side(layout, sockets)
+    if aws is not None:
+        parts.extend(aws.parts)
     return Described(
         parts,
         idp_url,
@@ -321,6 +333,42 @@ def describe(layout: Layout, sockets: Sockets, host: str) -> Described:
         grpc_target=grpc_target,
         public_services=public,
         explorer_url=explorer_url,
+        aws=aws,
+    )
+
+
+@dataclass(frozen=True)
+class AwsSide:
+    """The local AWS side's two parts (STS, IMDS) and the identities' keys they serve."""
+
+    parts: tuple[Part, Part]
+    sts_url: str
+    imds_url: str
+    identities: Identities
+    credentials_file: Path
+
+
+def aws_side(layout: Layout, sockets: Sockets) -> AwsSide | None:
+    """The local AWS STS and IMDS (``aws_side``), on loopback whatever the stack's host (they
+    verify and hand out keys): fresh keys for every identity of ``local.aws``, written to
+    ``state/aws/credentials.json`` (0600) before either part starts. None without identities."""
+    specs = [IdentitySpec(i.arn, i.imds) for i in layout.topology.local.aws.identities]
+    if not specs:
+        return None
+    identities = make_identities(specs, datetime.now(UTC))
+    credentials = identities.write(layout.state_dir / "aws" / AWS_CREDENTIALS_FILE)
+    settings = AwsSettings(credentials)
+    sts_url = sockets.bind(AWS_STS_OFFSET, LOOPBACK)
+    imds_url = sockets.bind(AWS_IMDS_OFFSET, LOOPBACK)
+    sts = Part("aws-sts", AWS_STS_OFFSET, sts_url, settings, "aws_side.sts_http:create_app")
+    imds = Part("aws-imds", AWS_IMDS_OFFSET, imds_url, settings, "aws_side.imds_http:create_app")
+    # One worker each (ServerOptions' default): IMDS seals its tokens with its process's key.
+    return AwsSide(
+        (sts, imds),
+        sts_url,
+        imds_url,
+        identities,
+        credentials,
     )
 
 

@@ -29,6 +29,8 @@ from mock_gcp.topology import Topology, load_topology
 from wiflab_core import endpoints as endpoints_file
 from wiflab_core import external_account as credentials
 from wiflab_core.endpoints import (
+    Aws,
+    AwsKeys,
     Endpoints,
     ExplorerEndpoint,
     GoogleIssuer,
@@ -252,6 +254,7 @@ class Stack:
             service_accounts=tuple(sa.email for sa in topology.service_accounts),
             credentials=self._write_credentials(idp, google),
             **journal_sections(google, self.options.journal_size, parts.explorer_url),
+            aws=aws_section(parts),
         )
         if self._intercept is not None:
             endpoints = self._intercepted(endpoints, parts)
@@ -374,3 +377,19 @@ def journal_sections(google: str, journal_size: int, explorer: str | None) -> di
     if explorer is not None:
         sections["explorer"] = ExplorerEndpoint(url=explorer)
     return sections
+
+
+def aws_section(parts: Described) -> Aws | None:
+    """endpoints.json's ``aws`` section (issue 15): the local AWS side and its keys (the file
+    is 0600, as ``state/aws/credentials.json`` is)."""
+    aws = parts.aws
+    if aws is None:
+        return None
+    return Aws(
+        sts_url=aws.sts_url,
+        imds_url=aws.imds_url,
+        credentials_file=str(aws.credentials_file),
+        identities={
+            i.arn.text: AwsKeys.model_validate(i.keys()) for i in aws.identities.identities
+        },
+    )

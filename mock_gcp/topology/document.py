@@ -58,7 +58,7 @@ class Topology:
         email = self.local.metadata_service_account
         if email is not None:
             declared_email = self._declared(email, "local", "metadataServiceAccount")
-            object.__setattr__(self, "local", LocalSettings(declared_email))
+            object.__setattr__(self, "local", LocalSettings(declared_email, self.local.aws))
         return self
 
     def _declared(self, email: str, *at: str | int) -> str:

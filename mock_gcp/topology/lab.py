@@ -9,12 +9,13 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Annotated, Any
 
-from pydantic import Field, PlainValidator
+from pydantic import AfterValidator, Field, PlainValidator
 from pydantic.dataclasses import dataclass as model
 
 from mock_gcp.topology.errors import Problem, type_name
-from mock_gcp.topology.fields import DOCUMENT, Email
+from mock_gcp.topology.fields import DOCUMENT, Email, Flag, Items, unique
 from mock_gcp.topology.resources import CloudRunService
+from wiflab_core.aws_arn import parse_arn
 
 # The apps of this repository a service can run: the fake IdP, or the protected dump service.
 IDP_APP = "idp_server"
@@ -84,12 +85,53 @@ class IdpSettings:
         return plain
 
 
+def _arn(value: Any) -> str:
+    try:
+        return parse_arn(value).text
+    except ValueError as exc:
+        raise Problem(str(exc)) from None
+
+
+def _one_instance(identities: tuple[AwsIdentity, ...]) -> tuple[AwsIdentity, ...]:
+    marked = [i for i, identity in enumerate(identities) if identity.imds]
+    for i in marked:
+        if not parse_arn(identities[i].arn).temporary:
+            # An instance profile holds a role: IMDS serves an assumed role's keys only.
+            raise Problem("imds: true needs an assumed-role ARN (the instance's role)", i, "imds")
+    if len(marked) > 1:
+        raise Problem("at most one identity is the EC2 instance's (imds: true)", marked[1], "imds")
+    return identities
+
+
+@model(frozen=True, config=DOCUMENT)
+class AwsIdentity:
+    """A local AWS principal (``aws_side``): its keys are made at start-up."""
+
+    # arn:aws:iam::ACCOUNT:user/NAME or arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION.
+    arn: Annotated[str, PlainValidator(_arn)]
+    # The EC2 instance's role: the instance metadata service serves its credentials.
+    imds: Flag = False
+
+
+@model(frozen=True, config=DOCUMENT)
+class AwsLocal:
+    """The local AWS side (``local.aws``)."""
+
+    identities: Annotated[
+        Items[AwsIdentity],
+        unique(lambda identity: identity.arn, "AWS identity"),
+        AfterValidator(_one_instance),
+    ] = ()
+
+
 @model(frozen=True, config=DOCUMENT)
 class LocalSettings:
     """Settings that exist only in the local stand-in (the YAML's ``local:`` section)."""
 
     # The metadata server's "default" account: one of serviceAccounts.
     metadata_service_account: Email | None = Field(default=None, alias="metadataServiceAccount")
+    # The local AWS side's identities (issue 15); none: the stack runs no AWS side.
+    aws: AwsLocal = Field(default_factory=AwsLocal)
 
 
 def _freeze(value: Any) -> Any:

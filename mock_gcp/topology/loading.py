@@ -86,6 +86,10 @@ def topology_to_dict(t: Topology) -> dict[str, Any]:
         doc["orgPolicy"] = {LIFETIME_EXTENSION: list(t.org_policy.lifetime_extension)}
     if t.local.metadata_service_account is not None:
         doc["local"] = {"metadataServiceAccount": t.local.metadata_service_account}
+    if t.local.aws.identities:
+        doc.setdefault("local", {})["aws"] = {
+            "identities": [{"arn": i.arn, "imds": i.imds} for i in t.local.aws.identities]
+        }
     return doc
 
 

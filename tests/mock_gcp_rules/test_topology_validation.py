@@ -409,7 +409,24 @@ CASES: list[tuple[str, Callable[[Doc], None], str, str]] = [
         put(root, "local", {"metadataAccount": SA_ONE}),
         "local.metadataAccount",
         "unknown key; did you mean 'metadataServiceAccount'? "
-        "expected one of: metadataServiceAccount",
+        "expected one of: metadataServiceAccount, aws",
+    ),
+    (
+        "local aws identity arn",
+        put(root, "local", {"aws": {"identities": [{"arn": "arn:aws:iam::1:user/x"}]}}),
+        "local.aws.identities[0].arn",
+        "'arn:aws:iam::1:user/x' is not arn:aws:iam::ACCOUNT:user/NAME (an IAM user) or "
+        "arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION (an assumed role); ACCOUNT is 12 digits",
+    ),
+    (
+        "local aws imds on a user",
+        put(
+            root,
+            "local",
+            {"aws": {"identities": [{"arn": "arn:aws:iam::111122223333:user/x", "imds": True}]}},
+        ),
+        "local.aws.identities[0].imds",
+        "imds: true needs an assumed-role ARN (the instance's role)",
     ),
 ]
 
