@@ -230,6 +230,8 @@ def describe(layout: Layout, sockets: Sockets, host: str) -> Described:
     # read by each of them (a new issuer key is known to the front ends at once).
     google_keys = layout.state_dir / "google" / KEY_FILE_NAME
     key_source = KeySource.open(google_keys)
+    # Google's STS executes AWS callers' signed requests at the local AWS STS.
+    aws = aws_side(layout, sockets)
     google = GoogleSettings(
         layout.topology_path,
         google_issuer=issuer,
@@ -238,6 +240,7 @@ def describe(layout: Layout, sockets: Sockets, host: str) -> Described:
         journal=journal,
         admin_secret=layout.admin_secret,
         key_file=google_keys,
+        aws_sts_url=aws.sts_url if aws is not None else None,
     )
     backend = (
         GoogleBackend(
@@ -321,7 +324,6 @@ def describe(layout: Layout, sockets: Sockets, host: str) -> Described:
     if explorer is not None:
         parts.append(explorer)
     explorer_url = explorer.url if explorer is not None else None
-    aws = aws_side(layout, sockets)
     if aws is not None:
         parts.extend(aws.parts)
     return Described(

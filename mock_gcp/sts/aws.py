@@ -16,6 +16,7 @@ in the README's fidelity table. No flask here: the HTTP call to AWS is an inject
 
 from __future__ import annotations
 
+import functools
 import re
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable, Mapping
@@ -238,8 +239,34 @@ def _shown_url(url: str) -> str:
     return url if len(url) <= 200 else url[:200] + "…"
 
 
+@functools.cache
+def _sts_regions() -> frozenset[str]:
+    """The regions where AWS STS answers, in every partition (botocore's endpoint data)."""
+    import botocore.session
+
+    session = botocore.session.Session()
+    partitions = session.get_available_partitions()
+    return frozenset(
+        region
+        for partition in partitions
+        for region in session.get_available_regions("sts", partition_name=partition)
+    )
+
+
+def _region(host: str) -> str | None:
+    """``us-east-1`` of ``sts.us-east-1.amazonaws.com``; None for the global endpoint."""
+    labels = host.split(".")
+    return labels[1] if len(labels) > 3 and labels[1] != "amazonaws" else None
+
+
 def caller_identity(trace: Trace, request: SignedRequest, call: AwsCaller) -> dict[str, str]:
     """Executes the request against AWS: who signed it, or AWS's refusal in Google's words."""
+    region = _region((urlsplit(request.url).hostname or "").lower())
+    if region is not None and not trace.check(
+        "aws.region", region in _sts_regions(), "a region where AWS STS answers", region
+    ):
+        # Its host does not resolve: Google cannot reach AWS (unverified: the text).
+        raise _invalid_grant(AWS_UNREACHABLE)
     try:
         answer = call(request.method.upper(), request.url, request.headers, request.body)
     except AwsUnreachable as exc:
