@@ -49,7 +49,12 @@ def test_a_passing_token_names_the_binding_and_the_service(
     # ... whose ID tokens Cloud Run refuses: no run.invoker for it.
     refused = lines.index(f"4. ✗ invoke {SERVICE} as {TARGET_SA} (its ID token)")
     assert FORBIDDEN in lines[refused:]
-    assert "3 of 9 paths succeed (exit 0)" in lines
+    # The AWS provider is no path for a JWT: a note says what it takes.
+    assert (
+        "note: aws-pool-1/aws-provider-1 is an AWS provider (account 111122223333): it takes a "
+        "signed GetCallerIdentity, not a JWT"
+    ) in lines
+    assert "3 of 11 paths succeed (exit 0)" in lines
 
 
 def test_a_false_condition_shows_the_clause_and_its_inputs(
