@@ -149,6 +149,10 @@ def _credentials(
         )
         for entry in plans
     )
+    # AWS callers' configs: gcloud's create-cred-config --aws [--enable-imdsv2] files as is
+    # (Google's URLs, AWS's instance metadata service).
+    aws = credential_set.aws_plan(deployed)
+    written |= credential_set.write(aws, directory, lambda _: credential_set.aws_sources())
     return written, tokens
 
 

@@ -306,6 +306,8 @@ def _provider(provider: Provider, layout: Layout, target: Target, names: Retarge
     where = (provider_id, g.project(target), g.GLOBAL, f"--workload-identity-pool={pool_id}")
     steps: list[Step] = []
     mapping = (f"{k}={v}" for k, v in provider.attribute_mapping.source.items())
+    # Always written out (Google's default for an AWS provider left without one, too): an
+    # update then sets it back whatever was there.
     flags = [f"--attribute-mapping={g.joined(mapping)}"]
     if provider.attribute_condition is not None:
         flags.append(f"--attribute-condition={provider.attribute_condition.source}")

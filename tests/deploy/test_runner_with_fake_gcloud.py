@@ -221,6 +221,8 @@ def test_teardown_removes_what_setup_made_in_reverse_order(lifecycle) -> None:
         "iam workload-identity-pools providers oidc-provider-1 oidc-pool-run": "DELETED",
         "iam workload-identity-pools tenant-pool": "DELETED",
         "iam workload-identity-pools providers tenant-provider tenant-pool": "DELETED",
+        "iam workload-identity-pools aws-pool-1": "DELETED",
+        "iam workload-identity-pools providers aws-provider-1 aws-pool-1": "DELETED",
     }
     assert teardown.state["bindings"] == []
     assert teardown.index("delete", "oidc-provider-1") < teardown.index("delete", "oidc-pool-run")
@@ -235,7 +237,14 @@ def test_a_second_teardown_changes_nothing(lifecycle) -> None:
 def test_setup_after_teardown_undeletes_pools_and_providers(lifecycle) -> None:
     again = lifecycle["setup after teardown"]
     undeleted = {c[c.index("undelete") + 1] for c in again.changes if "undelete" in c}
-    assert undeleted == {"oidc-pool-run", "oidc-provider-1", "tenant-pool", "tenant-provider"}
+    assert undeleted == {
+        "oidc-pool-run",
+        "oidc-provider-1",
+        "tenant-pool",
+        "tenant-provider",
+        "aws-pool-1",
+        "aws-provider-1",
+    }
     assert all(v["state"] == "ACTIVE" for v in again.state["resources"].values())
 
 
@@ -244,7 +253,9 @@ def test_an_iam_binding_not_visible_yet_is_tried_again(tmp_path_factory, topolog
         patch.setenv("FAKE_FAIL_ONCE", "add-iam-policy-binding")
         setup = new_lab(tmp_path_factory, patch, idp).run("setup", topology)
     assert "IAM may lag: again in" in setup.output
-    assert len([c for c in setup.calls if "add-iam-policy-binding" in c]) == 12
+    assert (
+        len([c for c in setup.calls if "add-iam-policy-binding" in c]) == 18
+    )  # 17 bindings, one twice
 
 
 def test_a_failed_command_stops_the_run_and_says_which(tmp_path_factory, topology, idp) -> None:
