@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -302,3 +303,43 @@ def test_any_serialized_request_gets_googles_error_json(wif_stack, good_request,
     body = response.json()
     if response.status_code != 200:
         assert set(body) == {"error", "error_description"}
+
+
+# -- the Node sample -------------------------------------------------------------------------
+
+NODE_CLIENT = Path(__file__).resolve().parents[1] / "clients" / "node"
+
+
+@pytest.mark.parametrize(
+    ("arn", "config"),
+    [
+        pytest.param(USER, f"aws-env.{AWS_SA}", id="user-env-impersonated"),
+        pytest.param(USER, "aws-env", id="user-env-federated"),
+        # Not the EC2 role: google-auth-library 10.x reads the IMDS's credentials as JSON only
+        # when they are served as application/json; the lab's IMDS serves text/plain.
+    ],
+)
+def test_node_aws_client_completes_the_chain(wif_stack, aws, monkeypatch, tmp_path, arn, config):
+    import shutil
+    import subprocess
+
+    if shutil.which("node") is None or not (NODE_CLIENT / "node_modules").is_dir():
+        pytest.skip("the node client needs node and clients/node/node_modules (npm ci)")
+    if config.startswith("aws-env"):
+        as_identity(monkeypatch, aws, arn)
+    endpoints_path = tmp_path / "endpoints.json"
+    wif_stack.endpoints.write(endpoints_path)
+    env = {
+        **os.environ,
+        "GOOGLE_APPLICATION_CREDENTIALS": wif_stack.endpoints.credentials[f"{STEM}.{config}"],
+        "WIF_SERVICE_ACCOUNT": wif_stack.account(AWS_SA),
+        "WIF_SERVICE_URL": wif_stack.service_url(SERVICE),
+        "WIFLAB_ENDPOINTS": str(endpoints_path),
+    }
+    ran = subprocess.run(
+        ["node", str(NODE_CLIENT / "aws.js")],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    dump = json.loads(ran.stdout.split("==\n", 1)[1])
+    assert dump["identity"]["claims"]["email"] == wif_stack.account(AWS_SA)
