@@ -163,6 +163,8 @@ class InstanceMetadata:
         if role is not None:
             values[META + "iam/"] = "info\nsecurity-credentials/"
             values[CREDENTIALS] = role
+            # Without the slash too: google-auth asks for the role's name there (aws.py).
+            values[CREDENTIALS.rstrip("/")] = role
             values[CREDENTIALS + role] = self._credentials()
             values[META + "iam/info"] = self._info()
         # A directory answers with or without its slash (google-auth asks for

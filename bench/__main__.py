@@ -21,6 +21,7 @@ MODULES = (
     "bench.ci_endpoints",
     "bench.lint",
     "bench.namespaces",
+    "bench.aws_exchange",
 )
 
 

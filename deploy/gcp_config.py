@@ -86,7 +86,7 @@ def write_gcp_config(
     lab_providers = {
         (target.pool_id(p.pool_id), target.provider_id(p.pool_id, p.provider_id))
         for p in enabled_providers(topology)
-        if p.oidc.issuer_uri is None
+        if p.oidc and p.oidc.issuer_uri is None
     }
     written, tokens = _credentials(deployed, state / "credentials", lab_providers)
     idp_url = _idp_url(topology, service_urls)
@@ -149,6 +149,10 @@ def _credentials(
         )
         for entry in plans
     )
+    # AWS callers' configs: gcloud's create-cred-config --aws [--enable-imdsv2] files as is
+    # (Google's URLs, AWS's instance metadata service).
+    aws = credential_set.aws_plan(deployed)
+    written |= credential_set.write(aws, directory, lambda _: credential_set.aws_sources())
     return written, tokens
 
 

@@ -38,7 +38,7 @@ def layout_of(topology: Topology, target: Target) -> Layout:
             "without credentials",
         )
     for path, provider in _providers(topology):
-        if provider.oidc.issuer_uri is None and idp is None:
+        if provider.oidc and provider.oidc.issuer_uri is None and idp is None:
             raise PlanError(
                 f"{path}.oidc.issuerUri",
                 "no issuerUri and no idp_server service to be the issuer: add one of them",

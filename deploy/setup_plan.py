@@ -305,21 +305,28 @@ def _provider(provider: Provider, layout: Layout, target: Target, names: Retarge
     provider_id = target.provider_id(provider.pool_id, provider.provider_id)
     where = (provider_id, g.project(target), g.GLOBAL, f"--workload-identity-pool={pool_id}")
     steps: list[Step] = []
-    oidc = provider.oidc
-    issuer = oidc.issuer_uri or variable(url_variable(layout.idp.name))  # type: ignore[union-attr]
     mapping = (f"{k}={v}" for k, v in provider.attribute_mapping.source.items())
-    flags = [f"--issuer-uri={issuer}", f"--attribute-mapping={g.joined(mapping)}"]
+    # Always written out (Google's default for an AWS provider left without one, too): an
+    # update then sets it back whatever was there.
+    flags = [f"--attribute-mapping={g.joined(mapping)}"]
     if provider.attribute_condition is not None:
         flags.append(f"--attribute-condition={provider.attribute_condition.source}")
-    if oidc.allowed_audiences:
+    kind = "aws" if provider.aws is not None else "oidc"
+    if provider.aws is not None:
+        flags.insert(0, f"--account-id={provider.aws.account_id}")
+    oidc = provider.oidc
+    if oidc is not None:
+        issuer = oidc.issuer_uri or variable(url_variable(layout.idp.name))  # type: ignore[union-attr]
+        flags.insert(0, f"--issuer-uri={issuer}")
+    if oidc is not None and oidc.allowed_audiences:
         audiences = (names.text(a) for a in oidc.allowed_audiences)
         flags.append(f"--allowed-audiences={g.joined(audiences)}")
-    if oidc.jwks_json is not None:
+    if oidc is not None and oidc.jwks_json is not None:
         path = f"{target.state_dir.as_posix()}/jwks/{pool_id}.{provider_id}.json"
         steps.append(WriteFile(path, oidc.jwks_json.rstrip("\n") + "\n"))
         flags.append(f"--jwk-json-path={path}")
     providers = ("iam", "workload-identity-pools", "providers")
-    create = (*providers, "create-oidc", *where, *flags, *_disabled(provider.disabled, False))
+    create = (*providers, f"create-{kind}", *where, *flags, *_disabled(provider.disabled, False))
     applied = fingerprint(create)
     steps.append(
         _create_or_update(
@@ -329,7 +336,7 @@ def _provider(provider: Provider, layout: Layout, target: Target, names: Retarge
             g.gcloud(*providers, "undelete", *where),
             g.gcloud(
                 *providers,
-                "update-oidc",
+                f"update-{kind}",
                 *where,
                 *flags,
                 *_disabled(provider.disabled, True),

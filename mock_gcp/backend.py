@@ -46,6 +46,9 @@ class LocalDeviations:
     # ``{param}``s such as GKE's) -> the lab IdP's preset path standing in for them, so that a
     # provider written with the real issuer trusts the lab's look-alike tokens locally.
     preset_issuers: Mapping[str, str] = field(default_factory=dict)
+    # Google's STS executes an AWS caller's signed GetCallerIdentity at AWS; locally, at the
+    # lab's AWS side at this URL (the signed Host header kept). None: at real AWS.
+    aws_sts_url: str | None = None
 
     def issuer_standing_in(self, issuer: str) -> str:
         """The lab issuer that stands in for ``issuer`` locally, else ``issuer`` itself."""

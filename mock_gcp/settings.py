@@ -11,6 +11,7 @@
 | WIFLAB_PRESET_ISSUERS | preset_issuers | JSON {real issuer: lab IdP preset issuer} (local only) |
 | WIFLAB_GOOGLE_KEYS | key_file | the key source all workers and instances share (made if missing) |
 | WIFLAB_MORE_TOPOLOGIES | more_topologies | more projects to serve (topology files, os.pathsep) |
+| WIFLAB_AWS_STS_URL | aws_sts_url | where STS executes AWS callers' requests (unset: AWS) |
 
 The issuer is the stand-in's own URL by default, or https://accounts.google.com for relying
 parties that insist on it.
@@ -47,9 +48,13 @@ class GoogleSettings:
     more_topologies: tuple[Path, ...] = ()
     # Real providers' issuers -> the lab IdP's preset paths (LocalDeviations.preset_issuers).
     preset_issuers: Mapping[str, str] = field(default_factory=dict)
+    # The lab's AWS STS (aws_side); None: the AWS host the client signed for.
+    aws_sts_url: str | None = None
 
     def __post_init__(self) -> None:
         check_url("WIFLAB_GOOGLE_ISSUER", self.google_issuer)
+        if self.aws_sts_url is not None:
+            check_url("WIFLAB_AWS_STS_URL", self.aws_sts_url)
         if self.idp_issuer is not None:
             check_url("WIFLAB_IDP_ISSUER", self.idp_issuer)
 
@@ -65,6 +70,7 @@ class GoogleSettings:
             key_file=optional_path(environ, "WIFLAB_GOOGLE_KEYS"),
             more_topologies=path_list(environ, "WIFLAB_MORE_TOPOLOGIES"),
             preset_issuers=_json_strings(environ, "WIFLAB_PRESET_ISSUERS"),
+            aws_sts_url=environ.get("WIFLAB_AWS_STS_URL", "").strip() or None,
         )
 
     def to_env(self) -> dict[str, str]:
@@ -81,6 +87,7 @@ class GoogleSettings:
             "WIFLAB_PRESET_ISSUERS": json.dumps(dict(self.preset_issuers))
             if self.preset_issuers
             else "",
+            "WIFLAB_AWS_STS_URL": self.aws_sts_url or "",
         }
 
     def deviations(self) -> LocalDeviations:
@@ -88,6 +95,7 @@ class GoogleSettings:
             google_issuer=self.google_issuer,
             lab_idp_issuer=self.idp_issuer,
             preset_issuers=dict(self.preset_issuers),
+            aws_sts_url=self.aws_sts_url,
         )
 
 

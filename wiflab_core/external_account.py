@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from wiflab_core.wire import JWT_TOKEN_TYPE
+from wiflab_core.wire import AWS4_REQUEST_TOKEN_TYPE, JWT_TOKEN_TYPE
 
 GOOGLE_STS_TOKEN_URL = "https://sts.googleapis.com/v1/token"
 GOOGLE_IAMCREDENTIALS = "https://iamcredentials.googleapis.com"
@@ -26,6 +26,30 @@ def url_source(url: str, headers: dict[str, str] | None = None) -> dict[str, Any
     }
     if headers:
         source["headers"] = headers
+    return source
+
+
+# AWS's instance metadata service, where gcloud's --aws configs point (google-auth reads the
+# keys and region from the environment first, and only then from here).
+AWS_IMDS = "http://169.254.169.254"
+# The request google-auth signs; {region} from AWS_REGION, AWS_DEFAULT_REGION or the IMDS.
+AWS_REGIONAL_CRED_VERIFICATION_URL = (
+    "https://sts.{region}.amazonaws.com?Action=GetCallerIdentity&Version=2011-06-15"
+)
+
+
+def aws_source(imds: str = AWS_IMDS, imdsv2: bool = False) -> dict[str, Any]:
+    """``gcloud ... create-cred-config --aws [--enable-imdsv2]``'s credential source, key for
+    key; ``imds``: where the instance metadata service is (the lab's, locally)."""
+    base = imds.rstrip("/")
+    source: dict[str, Any] = {
+        "environment_id": "aws1",
+        "region_url": f"{base}/latest/meta-data/placement/availability-zone",
+        "url": f"{base}/latest/meta-data/iam/security-credentials",
+        "regional_cred_verification_url": AWS_REGIONAL_CRED_VERIFICATION_URL,
+    }
+    if imdsv2:
+        source["imdsv2_session_token_url"] = f"{base}/latest/api/token"
     return source
 
 
@@ -48,8 +72,10 @@ def external_account(
     token_url: str = GOOGLE_STS_TOKEN_URL,
     service_account: str | None = None,
     iamcredentials: str = GOOGLE_IAMCREDENTIALS,
+    subject_token_type: str | None = None,
 ) -> dict[str, Any]:
     """An external-account config; with service_account, it impersonates that account.
+    The subject token type is a JWT's, or AWS's signed request for an AWS source.
 
     Without one, gcloud adds STS's introspection endpoint beside its token endpoint.
     """
@@ -57,7 +83,7 @@ def external_account(
         "universe_domain": "googleapis.com",
         "type": "external_account",
         "audience": audience,
-        "subject_token_type": JWT_TOKEN_TYPE,
+        "subject_token_type": subject_token_type or _token_type(credential_source),
         "token_url": token_url,
         "credential_source": credential_source,
     }
@@ -68,6 +94,10 @@ def external_account(
     else:
         config["token_info_url"] = introspection_url(token_url)
     return config
+
+
+def _token_type(credential_source: dict[str, Any]) -> str:
+    return AWS4_REQUEST_TOKEN_TYPE if "environment_id" in credential_source else JWT_TOKEN_TYPE
 
 
 def introspection_url(token_url: str) -> str:

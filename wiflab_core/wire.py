@@ -13,6 +13,8 @@ JWT_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:jwt"
 ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token"
 # The subject token types STS accepts from OIDC providers.
 OIDC_SUBJECT_TOKEN_TYPES = (JWT_TOKEN_TYPE, ID_TOKEN_TYPE)
+# A serialized, SigV4-signed AWS GetCallerIdentity request (AWS providers).
+AWS4_REQUEST_TOKEN_TYPE = "urn:ietf:params:aws:token-type:aws4_request"
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 
 # Real Google ID tokens say https://accounts.google.com, or the same without scheme.

@@ -105,8 +105,9 @@ class _Keys:
 def trusted_presets(
     topology: Topology, provider: Provider, preset: str | None = None
 ) -> list[tuple[Preset, dict[str, str], str]]:
-    """The presets whose issuer the provider trusts: (preset, victim params, issuer)."""
-    issuer = provider.oidc.issuer_uri
+    """The presets whose issuer the provider trusts: (preset, victim params, issuer); none for
+    an AWS provider (it takes a signed GetCallerIdentity, not a JWT)."""
+    issuer = provider.oidc.issuer_uri if provider.oidc is not None else None
     if not issuer:
         return []
     chosen = [PRESETS[preset]] if preset is not None else list(PRESETS.values())
@@ -191,7 +192,7 @@ def _judge(
 
 def _audience(topology: Topology, provider: Provider) -> str:
     """What the attacker asks its issuer for: the audience the provider accepts."""
-    allowed = provider.oidc.allowed_audiences
+    allowed = provider.oidc.allowed_audiences if provider.oidc is not None else ()
     if allowed:
         return allowed[0]
     return topology.provider_audience(provider.pool_id, provider.provider_id)

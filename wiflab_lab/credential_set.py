@@ -80,6 +80,30 @@ def plan(
     return plans
 
 
+def aws_plan(topology: Topology) -> list[ProviderCredentials]:
+    """Every enabled AWS provider, with the accounts its pool may act as (its callers are AWS
+    identities, not the IdP's profiles: ``profile`` is empty)."""
+    return [
+        ProviderCredentials(
+            provider,
+            "",
+            topology.provider_audience(provider.pool_id, provider.provider_id),
+            tuple(reachable_accounts(topology, provider)),
+        )
+        for provider in enabled_providers(topology)
+        if provider.aws is not None
+    ]
+
+
+def aws_sources(imds: str = credentials.AWS_IMDS) -> dict[str, dict[str, Any]]:
+    """An AWS caller's two configs: ``aws-env`` (gcloud's ``--aws``: keys from the environment,
+    else the IMDS) and ``aws-imds`` (``--aws --enable-imdsv2``: an EC2 instance's role)."""
+    return {
+        "aws-env": credentials.aws_source(imds),
+        "aws-imds": credentials.aws_source(imds, imdsv2=True),
+    }
+
+
 def write(
     plans: list[ProviderCredentials],
     directory: Path,

@@ -258,6 +258,8 @@ def describe(layout: Layout, sockets: Sockets, host: str) -> Described:
     # read by each of them (a new issuer key is known to the front ends at once).
     google_keys = layout.state_dir / "google" / KEY_FILE_NAME
     key_source = KeySource.open(google_keys)
+    # Google's STS executes AWS callers' signed requests at the local AWS STS.
+    aws = aws_side(layout, sockets)
     google = GoogleSettings(
         layout.topology_path,
         google_issuer=issuer,
@@ -268,6 +270,7 @@ def describe(layout: Layout, sockets: Sockets, host: str) -> Described:
         admin_secret=layout.admin_secret,
         key_file=google_keys,
         more_topologies=tuple(path for _, path in layout.more_topologies),
+        aws_sts_url=aws.sts_url if aws is not None else None,
     )
     backend = (
         GoogleBackend(

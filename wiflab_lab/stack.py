@@ -272,7 +272,10 @@ class Stack:
                 for p in credential_set.enabled_providers(topology)
             },
             service_accounts=tuple(sa.email for sa in topology.service_accounts),
-            credentials=self._write_credentials(idp, google),
+            credentials={
+                **self._write_credentials(idp, google),
+                **self._write_aws_credentials(parts, google),
+            },
             **journal_sections(google, self.options.journal_size, parts.explorer_url),
             aws=aws_section(parts),
         )
@@ -373,6 +376,22 @@ class Stack:
                 target=self._refresh_subject_tokens, args=(idp, plans, directory), daemon=True
             ).start()
         return written
+
+    def _write_aws_credentials(self, parts: Described, google: str) -> dict[str, str]:
+        """AWS callers' configs (issue 15), env- and metadata-sourced: the lab's IMDS locally;
+        in intercept mode gcloud's file as is (the proxy serves the metadata IP)."""
+        if parts.aws is None:
+            return {}
+        directory = self.options.state_dir / "credentials"
+        intercepted = self.options.intercept
+        sources = credential_set.aws_sources(
+            credentials.AWS_IMDS if intercepted else parts.aws.imds_url
+        )
+        google_urls = (
+            {} if intercepted else {"token_url": f"{google}/v1/token", "iamcredentials": google}
+        )
+        plans = credential_set.aws_plan(self.topology)
+        return credential_set.write(plans, directory, lambda _: sources, **google_urls)
 
     def _mint_subject_tokens(
         self, idp: str, plans: list[ProviderCredentials], directory: Path

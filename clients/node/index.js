@@ -123,6 +123,12 @@ async function main() {
 }
 
 // An unreadable config or subject token, an unreachable endpoint.
-main().catch(error => {
-  fail(error.cause ? `${error.message}: ${error.cause.message}` : error.message);
-});
+function run(chain) {
+  chain().catch(error => {
+    fail(error.cause ? `${error.message}: ${error.cause.message}` : error.message);
+  });
+}
+
+module.exports = {fail, setting, short, iamClientOptions, stsRefusal, iamRefusal, serviceRefusal, run};
+
+if (require.main === module) run(main);

@@ -36,13 +36,19 @@ from mock_gcp.cel import (
 )
 from mock_gcp.errors import OAuthError
 from mock_gcp.iam import Caller
+from mock_gcp.sts import aws
 from mock_gcp.tokens import IssuedToken
 from mock_gcp.topology import Provider, Topology
 from wiflab_core import jose, json_limits
 from wiflab_core.decisions import Decision, Trace
 from wiflab_core.jose import KeysUnavailable, Reason
 from wiflab_core.keys import KeyLoadError, VerificationKeys
-from wiflab_core.wire import ACCESS_TOKEN_TYPE, OIDC_SUBJECT_TOKEN_TYPES, TOKEN_EXCHANGE
+from wiflab_core.wire import (
+    ACCESS_TOKEN_TYPE,
+    AWS4_REQUEST_TOKEN_TYPE,
+    OIDC_SUBJECT_TOKEN_TYPES,
+    TOKEN_EXCHANGE,
+)
 
 SERVICE = "sts"
 SUBJECT_TOKEN_ALGS = ("RS256", "ES256")
@@ -59,6 +65,8 @@ ACCESS_BOUNDARY_INTERMEDIARY_TOKEN_TYPE = (
     "urn:ietf:params:oauth:token-type:access_boundary_intermediary_token"
 )
 REQUESTED_TOKEN_TYPES = (ACCESS_TOKEN_TYPE, ACCESS_BOUNDARY_INTERMEDIARY_TOKEN_TYPE)
+# The subject tokens STS exchanges here: OIDC providers' JWTs, AWS providers' signed requests.
+SUBJECT_TOKEN_TYPES = (*OIDC_SUBJECT_TOKEN_TYPES, AWS4_REQUEST_TOKEN_TYPE)
 MAX_USER_PROJECT_LENGTH = 32
 # unverified: Google publishes no bound on scope; every issued token keeps its scopes, so
 # one is needed (a 63 KB scope kept per token grew memory 624 MB in 1,000 exchanges). Real
@@ -339,9 +347,12 @@ class ExchangeOutcome:
 
 
 class SecurityTokenService:
-    def __init__(self, backend: GoogleBackend):
+    def __init__(self, backend: GoogleBackend, aws_caller: aws.AwsCaller | None = None):
+        """``aws_caller``: how AWS is called for AWS providers (default: over HTTP, at the
+        deviation ``aws_sts_url`` when set, else at the URL the client signed)."""
         self._backend = backend
         self._uploaded_jwks: dict[str, VerificationKeys] = {}
+        self._aws = aws_caller or aws.http_caller(backend.deviations.aws_sts_url)
 
     def decide(self, fields: Mapping[str, Any]) -> ExchangeOutcome:
         """``POST /v1/token`` with these request fields, every check recorded."""
@@ -363,7 +374,10 @@ class SecurityTokenService:
         _check_fields(trace, request)
         topology, provider = self._provider(trace, request.audience)
         provider_name = topology.provider_name(provider.pool_id, provider.provider_id)
-        claims = self._verified_claims(trace, request.subject_token, provider, provider_name)
+        if provider.aws is not None:
+            claims = self._aws_assertion(trace, request, provider)
+        else:
+            claims = self._verified_claims(trace, request, provider, provider_name)
         # Each clause's value is worth evaluating only when the journal records it.
         mapped = map_and_check(topology, provider, claims, self._backend.journal.enabled)
         trace.extend(mapped.decision.checks)
@@ -374,7 +388,9 @@ class SecurityTokenService:
         # The federated token lives an hour, but never beyond the subject token itself
         # (the seed write-up's "expires_in": 3092 for a token minted an hour earlier; R-GCP:
         # min(exp - now, 3600)). unverified: a token expired within the clock skew gets 1 s.
-        lifetime = max(1, min(FEDERATED_TOKEN_LIFETIME, int(claims["exp"] - now)))
+        # An AWS caller's assertion has no expiry of its own (unverified: a full hour).
+        expiry = claims["exp"] if provider.aws is None else now + FEDERATED_TOKEN_LIFETIME
+        lifetime = max(1, min(FEDERATED_TOKEN_LIFETIME, int(expiry - now)))
         token = self._backend.tokens.issue(
             "federated",
             mapped.caller,
@@ -422,14 +438,30 @@ class SecurityTokenService:
         assert provider is not None and topology is not None
         return topology, provider
 
-    def _verified_claims(
-        self, trace: Trace, token: str, provider: Provider, provider_name: str
+    def _aws_assertion(
+        self, trace: Trace, request: ExchangeRequest, provider: Provider
     ) -> dict[str, Any]:
+        """What AWS says of the signed GetCallerIdentity (mock_gcp.sts.aws)."""
+        _check_token_type(trace, request, (AWS4_REQUEST_TOKEN_TYPE,))
+        try:
+            return aws.verified_assertion(
+                trace, request.subject_token, provider, request.audience, self._aws
+            )
+        except aws.AwsRefusal as refusal:
+            raise StsError(refusal.status, refusal.error, refusal.description) from None
+
+    def _verified_claims(
+        self, trace: Trace, request: ExchangeRequest, provider: Provider, provider_name: str
+    ) -> dict[str, Any]:
+        _check_token_type(trace, request, OIDC_SUBJECT_TOKEN_TYPES)
+        token = request.subject_token
+        oidc = provider.oidc
+        assert oidc is not None
         deviations = self._backend.deviations
-        expected_issuer = provider.oidc.issuer_uri or deviations.lab_idp_issuer
+        expected_issuer = oidc.issuer_uri or deviations.lab_idp_issuer
         if expected_issuer:
             expected_issuer = deviations.issuer_standing_in(expected_issuer)
-        allowed = provider.oidc.allowed_audiences or (
+        allowed = oidc.allowed_audiences or (
             f"//iam.googleapis.com/{provider_name}",
             f"https://iam.googleapis.com/{provider_name}",
         )
@@ -460,7 +492,7 @@ class SecurityTokenService:
         return verified.claims
 
     def _key(self, provider: Provider, issuer: str, kid: str) -> jwt.PyJWK | None:
-        uploaded = provider.oidc.jwks_json
+        uploaded = provider.oidc.jwks_json if provider.oidc else None
         if uploaded:
             keys = self._uploaded_jwks.get(uploaded)
             if keys is None:
@@ -575,8 +607,8 @@ def _check_fields(trace: Trace, request: ExchangeRequest) -> None:
     subject_type = request.subject_token_type
     if not trace.check(
         "request.subject_token_type",
-        subject_type in OIDC_SUBJECT_TOKEN_TYPES,
-        list(OIDC_SUBJECT_TOKEN_TYPES),
+        subject_type in SUBJECT_TOKEN_TYPES,
+        list(SUBJECT_TOKEN_TYPES),
         subject_type,
     ):
         raise _invalid_request('Invalid value for "subject_token_type".')  # unverified
@@ -597,6 +629,21 @@ def _check_fields(trace: Trace, request: ExchangeRequest) -> None:
             trace.check("request.options", False, "a JSON object", None, error.description)
             raise
         trace.check("request.options", True, "a JSON object", None)
+
+
+def _check_token_type(trace: Trace, request: ExchangeRequest, types: tuple[str, ...]) -> None:
+    """The provider takes this kind of subject token (an AWS provider a signed request, an
+    OIDC provider a JWT)."""
+    kind = "aws" if types == (AWS4_REQUEST_TOKEN_TYPE,) else "oidc"
+    if kind == "oidc" and request.subject_token_type in types:
+        return  # OIDC decisions record the token's own checks
+    if not trace.check(
+        f"provider.{kind}.subject_token_type",
+        request.subject_token_type in types,
+        list(types),
+        request.subject_token_type,
+    ):
+        raise _invalid_request(aws.WRONG_TOKEN_TYPE)  # unverified
 
 
 def _check_options(raw: str) -> None:

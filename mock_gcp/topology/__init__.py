@@ -13,6 +13,7 @@ from mock_gcp.topology.errors import TopologyError
 from mock_gcp.topology.lab import IDP_APP, PROTECTED_APP, IdpSettings, LocalSettings, Service
 from mock_gcp.topology.loading import load_topology, parse_topology, topology_to_dict
 from mock_gcp.topology.resources import (
+    AwsConfig,
     OidcConfig,
     OrgPolicy,
     Pool,
@@ -25,6 +26,7 @@ from mock_gcp.topology.resources import (
 __all__ = [
     "IDP_APP",
     "PROTECTED_APP",
+    "AwsConfig",
     "Binding",
     "IdpSettings",
     "LocalSettings",

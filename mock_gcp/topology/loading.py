@@ -11,7 +11,7 @@ from pydantic import TypeAdapter, ValidationError
 from mock_gcp.iam import Policy
 from mock_gcp.topology.document import Topology
 from mock_gcp.topology.errors import ROOT, TopologyError, from_validation
-from mock_gcp.topology.resources import LIFETIME_EXTENSION, Pool, Provider
+from mock_gcp.topology.resources import LIFETIME_EXTENSION, OidcConfig, Pool, Provider
 
 _TOPOLOGY = TypeAdapter(Topology)
 
@@ -104,25 +104,32 @@ def _pool_to_dict(pool: Pool) -> dict[str, Any]:
 
 
 def _provider_to_dict(provider: Provider) -> dict[str, Any]:
-    oidc: dict[str, Any] = {"allowedAudiences": list(provider.oidc.allowed_audiences)}
-    if provider.oidc.issuer_uri is not None:
-        oidc["issuerUri"] = provider.oidc.issuer_uri
-    if provider.oidc.jwks_json is not None:
-        oidc["jwksJson"] = provider.oidc.jwks_json
-    if provider.oidc.discovery_uri is not None:
-        oidc["discoveryUri"] = provider.oidc.discovery_uri
     doc: dict[str, Any] = {
         "id": provider.provider_id,
         "disabled": provider.disabled,
         "attributeMapping": dict(provider.attribute_mapping.source),
-        "oidc": oidc,
     }
+    if provider.aws is not None:
+        doc["aws"] = {"accountId": provider.aws.account_id}
+    if provider.oidc is not None:
+        doc["oidc"] = _oidc_to_dict(provider.oidc)
     if provider.attribute_condition is not None:
         doc["attributeCondition"] = provider.attribute_condition.source
     if provider.display_name is not None:
         doc["displayName"] = provider.display_name
     if provider.description is not None:
         doc["description"] = provider.description
+    return doc
+
+
+def _oidc_to_dict(oidc: OidcConfig) -> dict[str, Any]:
+    doc: dict[str, Any] = {"allowedAudiences": list(oidc.allowed_audiences)}
+    if oidc.issuer_uri is not None:
+        doc["issuerUri"] = oidc.issuer_uri
+    if oidc.jwks_json is not None:
+        doc["jwksJson"] = oidc.jwks_json
+    if oidc.discovery_uri is not None:
+        doc["discoveryUri"] = oidc.discovery_uri
     return doc
 
 

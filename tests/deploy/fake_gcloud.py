@@ -77,7 +77,7 @@ def _answer(state: dict[str, Any], words: list[str], flags: dict[str, str]) -> i
     found = resources.get(key)
     if verb == "describe":
         return _describe(found, name, flags.get("format", ""))
-    if verb in ("create", "create-oidc", "deploy"):
+    if verb in ("create", "create-oidc", "create-aws", "deploy"):
         if found is not None and found.get("state") != "DELETED" and verb != "deploy":
             print(f"ERROR: (gcloud) ALREADY_EXISTS: {name}", file=sys.stderr)
             return 1
@@ -110,8 +110,17 @@ def _answer(state: dict[str, Any], words: list[str], flags: dict[str, str]) -> i
 
 
 def _is_verb(word: str) -> bool:
-    verbs = {"enable", "create", "create-oidc", "deploy", "submit", "disable", "update"}
-    verbs |= {"update-oidc", "undelete", "delete", "add-iam-policy-binding"}
+    verbs = {
+        "enable",
+        "create",
+        "create-oidc",
+        "create-aws",
+        "deploy",
+        "submit",
+        "disable",
+        "update",
+    }
+    verbs |= {"update-oidc", "update-aws", "undelete", "delete", "add-iam-policy-binding"}
     verbs |= {"remove-iam-policy-binding"}
     return word in verbs | READ_ONLY
 

@@ -27,8 +27,13 @@ def test_every_config_is_the_one_gcloud_writes(tmp_path: Path) -> None:
     # Both kinds: direct federation and impersonation of a service account.
     assert "oidc-pool-run.oidc-provider-1.file" in written
     assert "oidc-pool-run.oidc-provider-1.file.oidc-federated" in written
+    # AWS callers' configs: gcloud's --aws files (tests/sts_aws compares them with gcloud).
+    assert "aws-pool-1.aws-provider-1.aws-imds.aws-federated" in written
     for name, path in written.items():
         ours = json.loads(Path(path).read_text())
+        if ours["subject_token_type"] == "urn:ietf:params:aws:token-type:aws4_request":
+            assert ours["credential_source"]["environment_id"] == "aws1"
+            continue
         impersonated = ours.get("service_account_impersonation_url")
         account = impersonated.split("serviceAccounts/")[1].split(":")[0] if impersonated else None
         output = tmp_path / f"{name}.gcloud.json"
@@ -59,4 +64,7 @@ def test_the_configs_hold_no_secret_and_name_google_endpoints(tmp_path: Path) ->
         config = json.loads(Path(path).read_text())
         assert config["token_url"] == "https://sts.googleapis.com/v1/token"
         assert "headers" not in config["credential_source"]
+        if "environment_id" in config["credential_source"]:  # AWS: its metadata service
+            assert config["credential_source"]["url"].startswith("http://169.254.169.254/")
+            continue
         assert "url" not in config["credential_source"]

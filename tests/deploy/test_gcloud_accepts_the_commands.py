@@ -13,7 +13,8 @@ from tests.deploy.cases import CASES, KINDS, ROOT, commands
 from tests.deploy.real_gcloud import NO_ACCOUNT, gcloud_or_skip, run_gcloud
 
 VERBS = {
-    "enable", "describe", "create", "create-oidc", "update", "update-oidc", "undelete", "delete",
+    "enable", "describe", "create", "create-oidc", "create-aws", "update", "update-oidc",
+    "update-aws", "undelete", "delete",
     "deploy", "submit", "disable", "access", "get-iam-policy", "add-iam-policy-binding",
     "remove-iam-policy-binding", "allow",
 }  # fmt: skip

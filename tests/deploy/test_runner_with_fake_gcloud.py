@@ -227,6 +227,8 @@ def test_teardown_removes_what_setup_made_in_reverse_order(lifecycle) -> None:
         "iam workload-identity-pools providers gitlab gitlab-pool": "DELETED",
         "iam workload-identity-pools kubernetes-pool": "DELETED",
         "iam workload-identity-pools providers prod-cluster kubernetes-pool": "DELETED",
+        "iam workload-identity-pools aws-pool-1": "DELETED",
+        "iam workload-identity-pools providers aws-provider-1 aws-pool-1": "DELETED",
     }
     assert teardown.state["bindings"] == []
     assert teardown.index("delete", "oidc-provider-1") < teardown.index("delete", "oidc-pool-run")
@@ -252,6 +254,8 @@ def test_setup_after_teardown_undeletes_pools_and_providers(lifecycle) -> None:
         "gitlab",
         "kubernetes-pool",
         "prod-cluster",
+        "aws-pool-1",
+        "aws-provider-1",
     }
     assert all(v["state"] == "ACTIVE" for v in again.state["resources"].values())
 
@@ -261,7 +265,7 @@ def test_an_iam_binding_not_visible_yet_is_tried_again(tmp_path_factory, topolog
         patch.setenv("FAKE_FAIL_ONCE", "add-iam-policy-binding")
         setup = new_lab(tmp_path_factory, patch, idp).run("setup", topology)
     assert "IAM may lag: again in" in setup.output
-    assert len([c for c in setup.calls if "add-iam-policy-binding" in c]) == 15
+    assert len([c for c in setup.calls if "add-iam-policy-binding" in c]) == 21
 
 
 def test_a_failed_command_stops_the_run_and_says_which(tmp_path_factory, topology, idp) -> None:

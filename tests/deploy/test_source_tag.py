@@ -27,6 +27,7 @@ def checkout(tmp_path: Path) -> Path:
         "idp_server",
         "protected_app",
         "mock_gcp",
+        "aws_side",
         "deploy",
     ):
         shutil.copytree(ROOT / name, tmp_path / name, ignore=ignore)

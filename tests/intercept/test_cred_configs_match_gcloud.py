@@ -43,7 +43,7 @@ def test_every_intercept_config_is_the_file_gcloud_writes(
     configs: dict[str, str], tmp_path: Path
 ) -> None:
     gcloud = gcloud_or_skip()
-    assert {name.split(".")[2] for name in configs} == {"file", "url"}
+    assert {name.split(".")[2] for name in configs} == {"file", "url", "aws-env", "aws-imds"}
     # Each kind once (gcloud takes seconds a run): file and url, direct and impersonating.
     stem = "oidc-pool-run.oidc-provider-1"
     chosen = [

@@ -457,3 +457,33 @@ def test_any_condition_or_mapping_text_is_linted_without_crashing(
     )
     for finding in lint_doc(tmp_path, doc):
         assert finding.message and finding.fix
+
+
+AWS_POOL = "principalSet://iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/aws-pool"
+
+
+def _aws_topology(mapping: dict[str, str] | None) -> dict:
+    provider: dict = {"id": "aws-provider", "aws": {"accountId": "111122223333"}}
+    if mapping is not None:
+        provider["attributeMapping"] = mapping
+    member = f"{AWS_POOL}/attribute.aws_role/arn:aws:sts::111122223333:assumed-role/ec2role"
+    return {
+        "project": {"id": "demo-project", "number": "123456789012"},
+        "pools": [{"id": "aws-pool", "providers": [provider]}],
+        "serviceAccounts": [
+            {
+                "email": "aws-runner@demo-project.iam.gserviceaccount.com",
+                "policy": {"bindings": [{"role": WIU, "members": [member]}]},
+            }
+        ],
+    }
+
+
+def test_an_aws_provider_without_a_mapping_has_googles_default_aws_role(tmp_path: Path) -> None:
+    """Google maps attribute.aws_role when an AWS provider leaves attributeMapping out."""
+    assert lint_doc(tmp_path, _aws_topology(None)) == []
+
+
+def test_an_aws_provider_whose_own_mapping_lacks_aws_role_fires(tmp_path: Path) -> None:
+    findings = lint_doc(tmp_path, _aws_topology({"google.subject": "assertion.arn"}))
+    assert ids(findings) == ["WIF005"]

@@ -71,7 +71,7 @@ CASES: list[tuple[str, Callable[[Doc], None], str, str]] = [
         lambda d: provider(d).__setitem__("attributeMaping", provider(d).pop("attributeMapping")),
         f"{P0}.attributeMaping",
         "unknown key; did you mean 'attributeMapping'? expected one of: id, attributeMapping, "
-        "oidc, disabled, attributeCondition, displayName, description",
+        "oidc, aws, disabled, attributeCondition, displayName, description",
     ),
     (
         "project is a mapping",
@@ -91,7 +91,12 @@ CASES: list[tuple[str, Callable[[Doc], None], str, str]] = [
         "pools[0].disabled",
         "must be true or false, not 'yes'",
     ),
-    ("oidc required", delete(provider, "oidc"), P0, "oidc is required"),
+    (
+        "oidc or aws required",
+        delete(provider, "oidc"),
+        P0,
+        "exactly one of oidc or aws is required",
+    ),
     # project
     (
         "project number digits",

@@ -49,6 +49,11 @@ def test_a_passing_token_names_the_binding_and_the_service(
     # ... whose ID tokens Cloud Run refuses: no run.invoker for it.
     refused = lines.index(f"4. ✗ invoke {SERVICE} as {TARGET_SA} (its ID token)")
     assert FORBIDDEN in lines[refused:]
+    # The AWS provider is no path for a JWT: a note says what it takes.
+    assert (
+        "note: aws-pool-1/aws-provider-1 is an AWS provider (account 111122223333): it takes a "
+        "signed GetCallerIdentity, not a JWT"
+    ) in lines
     assert "3 of 14 paths succeed (exit 0)" in lines
 
 

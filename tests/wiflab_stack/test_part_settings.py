@@ -182,6 +182,8 @@ def test_every_part_travels_as_its_variables(tmp_path: Path, in_process: bool) -
         ("run:federated-auth-cloud-run", 10),
         ("run:idp-on-cloud-run", 12),  # its app is the IdP itself
         ("explorer", 3),
+        ("aws-sts", 8),  # wif.yaml's local.aws identities: the local AWS side
+        ("aws-imds", 9),
     ]
     for part in described.parts:
         assert type(part.settings).from_env(part.settings.to_env()) == part.settings

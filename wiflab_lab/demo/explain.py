@@ -69,11 +69,16 @@ def short_member(member: str) -> str:
 
 def token_audience(provider: Provider, sts_audience: str) -> str:
     """The ``aud`` a token needs: a listed allowed audience, else the provider's own name."""
-    return provider.oidc.allowed_audiences[0] if provider.oidc.allowed_audiences else sts_audience
+    allowed = provider.oidc.allowed_audiences if provider.oidc else ()
+    return allowed[0] if allowed else sts_audience
 
 
 def explain_token_audience(provider: Provider) -> ShownCheck:
-    if provider.oidc.allowed_audiences:
+    if provider.aws is not None:
+        return ShownCheck(
+            "audience", True, "x-goog-cloud-target-resource is the provider's resource name"
+        )
+    if provider.oidc and provider.oidc.allowed_audiences:
         return ShownCheck("audience", True, "aud is listed in the provider's oidc.allowedAudiences")
     return ShownCheck(
         "audience", True, "aud is the provider's resource name (oidc.allowedAudiences is empty)"

@@ -214,12 +214,24 @@ def _subject_token(
     assumed_issuer = sources.lab_idp_issuer or (iss if isinstance(iss, str) else None)
     sts = SecurityTokenService(_backend(topology, sources, assumed_issuer, clock))
     sections = []
+    aws_notes: list[str] = []
     for pool in topology.pools:
         for provider in pool.providers:
+            if provider.aws is not None:
+                # A JWT never passes an AWS provider: it takes a signed GetCallerIdentity.
+                aws_notes.append(
+                    f"{pool.id}/{provider.provider_id} is an AWS provider (account "
+                    f"{provider.aws.account_id}): it takes a signed GetCallerIdentity, not a JWT"
+                )
+                continue
             audience = topology.provider_audience(pool.id, provider.provider_id)
             outcome = sts.decide(token_exchange_form(audience, token))
             decision = outcome.decision
-            if sources.lab_idp_issuer is None and provider.oidc.issuer_uri is None:
+            if (
+                sources.lab_idp_issuer is None
+                and provider.oidc
+                and provider.oidc.issuer_uri is None
+            ):
                 decision = _not_checked(
                     decision, "token.issuer", "the lab IdP's URL is known only with --endpoints"
                 )
@@ -236,7 +248,7 @@ def _subject_token(
             issued = outcome.exchange.token
             paths = _caller_paths(topology, head, issued.caller, issued.token)
             sections.append(Section(title, head, tuple(paths)))
-    notes = _public_notes(topology)
+    notes = _public_notes(topology) + tuple(aws_notes)
     if not sections:
         notes += ("the topology has no providers: no exchange can succeed",)
     now = clock()

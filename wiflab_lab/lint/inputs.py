@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from mock_gcp.topology import TopologyError, parse_topology
-from mock_gcp.topology.resources import CONDITION_MUST_READ_A_CLAIM
+from mock_gcp.topology.resources import CONDITION_MUST_READ_A_CLAIM, DEFAULT_AWS_MAPPING
 from wiflab_lab.lint.model import BindingSpec, Inventory, ProviderSpec, Where
 
 _PROVIDER_NAME = re.compile(
@@ -197,7 +197,10 @@ def _text(doc: _Doc, value: Any, field: str, *, optional: bool = True) -> str | 
     return value
 
 
-def _mapping(doc: _Doc, value: Any, field: str) -> dict[str, str]:
+def _mapping(doc: _Doc, value: Any, field: str, *, aws: bool = False) -> dict[str, str]:
+    """A provider's attributeMapping; an AWS provider that leaves it out has Google's default."""
+    if aws and value is None:
+        return dict(DEFAULT_AWS_MAPPING)
     mapping = _dict(doc, value, field)
     for key, expr in mapping.items():
         if not isinstance(expr, str):
@@ -243,7 +246,9 @@ def _topology(doc: _Doc, validate: bool = True) -> Inventory:
                     pool_id,
                     str(p.get("id", "")),
                     _text(doc, oidc.get("issuerUri"), f"{at}.oidc.issuerUri"),
-                    _mapping(doc, p.get("attributeMapping"), f"{at}.attributeMapping"),
+                    _mapping(
+                        doc, p.get("attributeMapping"), f"{at}.attributeMapping", aws="aws" in p
+                    ),
                     _text(doc, p.get("attributeCondition"), f"{at}.attributeCondition"),
                     tuple(
                         _members(doc, oidc.get("allowedAudiences"), f"{at}.oidc.allowedAudiences")
@@ -315,7 +320,7 @@ def _gcloud_provider(doc: _Doc, item: Any, at: str) -> Inventory:
         m["provider"],
         _text(doc, oidc.get("issuerUri"), field("oidc.issuerUri"))
         or ("" if "aws" in item else None),
-        _mapping(doc, item.get("attributeMapping"), field("attributeMapping")),
+        _mapping(doc, item.get("attributeMapping"), field("attributeMapping"), aws="aws" in item),
         _text(doc, item.get("attributeCondition"), field("attributeCondition")),
         _members(doc, oidc.get("allowedAudiences"), field("oidc.allowedAudiences")),
         doc.where(at),
@@ -376,7 +381,12 @@ def _terraform(doc: _Doc) -> Inventory:
                     pool_id,
                     str(v.get("workload_identity_pool_provider_id", "")),
                     _text(doc, oidc.get("issuer_uri"), field("oidc[0].issuer_uri")),
-                    _mapping(doc, v.get("attribute_mapping"), field("attribute_mapping")),
+                    _mapping(
+                        doc,
+                        v.get("attribute_mapping"),
+                        field("attribute_mapping"),
+                        aws=bool(v.get("aws")),
+                    ),
                     _text(doc, v.get("attribute_condition"), field("attribute_condition")),
                     _members(
                         doc, oidc.get("allowed_audiences"), field("oidc[0].allowed_audiences")
