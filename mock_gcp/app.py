@@ -103,6 +103,7 @@ def create_app_from_settings(
             journal=settings.journal.open(),
             topology_state=settings.topology_state,
             keys=keys,
+            jwks_cache=settings.jwks_cache,
         )
     return create_app(backend, admin_secret=settings.admin_secret)
 

@@ -53,11 +53,14 @@ class GoogleBackend:
         journal: Journal | None = None,
         topology_state: Path | None = None,
         keys: KeySource | None = None,
+        jwks_cache: Path | None = None,
     ):
         """``keys``: the key source this instance shares with others (``KeySource.open``);
         else the issuer's, or keys of this process's own. ``topology_state``: the file through
         which every process of the stack follows a topology applied at run time
-        (mock_gcp.topology_state); None: this object only."""
+        (mock_gcp.topology_state); None: this object only. ``jwks_cache``: the directory
+        through which every process shares the issuers' JWKS it fetched
+        (wiflab_core.jwks_cache); None: this object's own cache."""
         self._topology = TopologyState(topology, topology_state)
         self.deviations = deviations
         self.clock = clock
@@ -67,7 +70,9 @@ class GoogleBackend:
         self.tokens = TokenStore(clock, lambda: self.topology, keys)
         self.issuer = issuer or GoogleIssuer(deviations.google_issuer, clock=clock, source=keys)
         self.issuer_keys = IssuerKeyCache(
-            ttl=deviations.jwks_cache_seconds, allow_http=deviations.allow_http_issuers
+            ttl=deviations.jwks_cache_seconds,
+            allow_http=deviations.allow_http_issuers,
+            shared=jwks_cache,
         )
         self.service_account_keys = ServiceAccountKeys(keys)
         # Every request with its decision (mock_gcp.journal); one process's memory unless

@@ -18,11 +18,9 @@ never make two keys; a read-only source (a mounted secret) keeps such a key in m
 from __future__ import annotations
 
 import base64
-import fcntl
 import hashlib
 import json
 import logging
-import os
 import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -37,7 +35,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from wiflab_core import keys
-from wiflab_core.state_file import Stamp, stamp_of, stamp_or_missing, write_stamped
+from wiflab_core.state_file import Stamp, exclusive, stamp_of, stamp_or_missing, write_stamped
 
 log = logging.getLogger(__name__)
 
@@ -313,14 +311,8 @@ def _exclusive(path: Path | None) -> Iterator[None]:
     if path is None:
         yield
         return
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    lock = path.with_name(path.name + ".lock")
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    with exclusive(path):
         yield
-    finally:
-        os.close(fd)
 
 
 def main(argv: list[str]) -> int:

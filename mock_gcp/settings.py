@@ -9,6 +9,7 @@
 | WIFLAB_JOURNAL* | journal | the journal (``mock_gcp.journal.settings``) |
 | WIFLAB_TOPOLOGY_STATE | topology_state | optional: the file a run-time topology is shared in |
 | WIFLAB_GOOGLE_KEYS | key_file | the key source all workers and instances share (made if missing) |
+| WIFLAB_JWKS_CACHE | jwks_cache | optional: a directory the workers share issuers' JWKS in |
 
 The issuer is the stand-in's own URL by default, or https://accounts.google.com for relying
 parties that insist on it.
@@ -38,6 +39,8 @@ class GoogleSettings:
     topology_state: Path | None = None
     # The shared key source (mock_gcp.key_source); None: keys of this process only.
     key_file: Path | None = None
+    # The issuers' JWKS every worker follows (wiflab_core.jwks_cache); None: each its own.
+    jwks_cache: Path | None = None
 
     def __post_init__(self) -> None:
         check_url("WIFLAB_GOOGLE_ISSUER", self.google_issuer)
@@ -54,6 +57,7 @@ class GoogleSettings:
             admin_secret=environ.get("WIFLAB_ADMIN_SECRET", "").strip() or None,
             topology_state=optional_path(environ, "WIFLAB_TOPOLOGY_STATE"),
             key_file=optional_path(environ, "WIFLAB_GOOGLE_KEYS"),
+            jwks_cache=optional_path(environ, "WIFLAB_JWKS_CACHE"),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -66,6 +70,7 @@ class GoogleSettings:
             "WIFLAB_ADMIN_SECRET": self.admin_secret or "",
             "WIFLAB_TOPOLOGY_STATE": str(self.topology_state or ""),
             "WIFLAB_GOOGLE_KEYS": str(self.key_file or ""),
+            "WIFLAB_JWKS_CACHE": str(self.jwks_cache or ""),
         }
 
     def deviations(self) -> LocalDeviations:

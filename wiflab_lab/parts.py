@@ -221,6 +221,9 @@ def describe(layout: Layout, sockets: Sockets, host: str) -> Described:
     # read by each of them (a new issuer key is known to the front ends at once).
     google_keys = layout.state_dir / "google" / KEY_FILE_NAME
     key_source = KeySource.open(google_keys)
+    # The issuers' JWKS, shared by every worker: a key one worker's refetch saw retired is
+    # refused by all (wiflab_core.jwks_cache).
+    jwks_cache = layout.state_dir / "google" / "jwks"
     google = GoogleSettings(
         layout.topology_path,
         google_issuer=issuer,
@@ -229,6 +232,7 @@ def describe(layout: Layout, sockets: Sockets, host: str) -> Described:
         journal=journal,
         admin_secret=layout.admin_secret,
         key_file=google_keys,
+        jwks_cache=jwks_cache,
     )
     backend = (
         GoogleBackend(
@@ -237,6 +241,7 @@ def describe(layout: Layout, sockets: Sockets, host: str) -> Described:
             journal=journal.open(),
             topology_state=topology_state,
             keys=key_source,
+            jwks_cache=jwks_cache,
         )
         if layout.in_process
         else None
