@@ -315,11 +315,35 @@ def _exclusive(path: Path | None) -> Iterator[None]:
         yield
 
 
+USAGE = (
+    "usage: python -m mock_gcp.key_source rotate PATH\n"
+    "       python -m mock_gcp.key_source new [--account=EMAIL]..."
+)
+
+
+def new_key_file(accounts: list[str]) -> str:
+    """A fresh key source's text, with a key for each account already in it: instances that
+    mount it read-only (a Secret Manager secret) then sign as those accounts with one key."""
+    material = KeyMaterial.fresh()
+    for email in dict.fromkeys(accounts):
+        material = material.with_account(email, new_account_key(email))
+    return json.dumps(material.to_state())
+
+
 def main(argv: list[str]) -> int:
     """``python -m mock_gcp.key_source rotate PATH``: new issuer and sealing keys in front of
-    the previous ones, seen by every worker and instance at their next request."""
+    the previous ones, seen by every worker and instance at their next request.
+    ``new [--account=EMAIL]...``: a fresh key source on stdout (for ``gcloud secrets create
+    --data-file=-``), never written to a file here."""
+    if argv[:1] == ["new"]:
+        accounts = [a.removeprefix("--account=") for a in argv[1:]]
+        if any(a.startswith("-") or "@" not in a for a in accounts):
+            print(USAGE, file=sys.stderr)
+            return 2
+        sys.stdout.write(new_key_file(accounts))
+        return 0
     if len(argv) != 2 or argv[0] != "rotate":
-        print("usage: python -m mock_gcp.key_source rotate PATH", file=sys.stderr)
+        print(USAGE, file=sys.stderr)
         return 2
     try:
         material = KeySource.open(Path(argv[1]), create=False).rotate()
