@@ -17,6 +17,7 @@ MODULES = (
     "bench.journal",
     "bench.scale",
     "bench.cel",
+    "bench.jwks_cache",
 )
 
 

@@ -90,6 +90,7 @@ class _Source:
     in_flight: threading.Event | None = None  # set when the fetch in flight ends
     error: IssuerUnreachable | None = None  # why the last fetch failed
     stamp: Stamp = MISSING  # the shared file's stamp this worker last followed
+    file: Path | None = None  # the shared file, when the cache is shared
 
 
 class JwksCache:
@@ -126,9 +127,12 @@ class JwksCache:
         """The source's key with this kid, or None; raises IssuerUnreachable."""
         now = self._clock()
         with self._guard:
-            state = self._sources.setdefault(source, _Source())
-        if self._shared is not None:
-            self._follow(source, state, now)
+            state = self._sources.get(source)
+            if state is None:
+                file = self._file(source) if self._shared is not None else None
+                state = self._sources[source] = _Source(file=file)
+        if state.file is not None:
+            self._follow(source, state, state.file, now)
         with self._guard:
             entry = state.entry
             fresh = entry is not None and now - entry.fetched_at <= self._ttl
@@ -200,8 +204,8 @@ class JwksCache:
             with self._guard:
                 state.in_flight = None
             done.set()
-        if self._shared is not None:
-            self._publish(source, state, fetched.doc, started)
+        if state.file is not None:
+            self._publish(source, state, state.file, fetched.doc, started)
         return entry
 
     def _fetch(self, source: str) -> _Fetched:
@@ -221,13 +225,11 @@ class JwksCache:
         digest = hashlib.sha256(source.encode("utf-8")).hexdigest()[:32]
         return self._shared / f"{digest}.json"
 
-    def _follow(self, source: str, state: _Source, now: float) -> None:
+    def _follow(self, source: str, state: _Source, path: Path, now: float) -> None:
         """Adopt the shared file's JWKS if it changed since this worker last looked."""
-        path = self._file(source)
         stamp = stamp_or_missing(path)
-        with self._guard:
-            if stamp == state.stamp:
-                return
+        if stamp == state.stamp:  # one tuple read: the common case takes no lock
+            return
         shared = _read_shared(path, source)
         with self._guard:
             state.stamp = stamp
@@ -239,10 +241,11 @@ class JwksCache:
             if state.entry is None or fetched_at >= state.entry.fetched_at:
                 state.entry, state.error = _Entry(keys, fetched_at), None
 
-    def _publish(self, source: str, state: _Source, doc: Mapping[str, Any], started: float) -> None:
+    def _publish(
+        self, source: str, state: _Source, path: Path, doc: Mapping[str, Any], started: float
+    ) -> None:
         """Write this fetch's JWKS for the other processes, unless a fetch that started later
         already did."""
-        path = self._file(source)
         text = json.dumps(
             {"source": source, "fetched_at": started, "jwks": doc}, separators=(",", ":")
         )
