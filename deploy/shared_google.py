@@ -13,13 +13,13 @@ gunicorn, on ``$PORT`` (Cloud Run's contract). What Cloud Run gives it:
 | WIFLAB_ADMIN_SECRET | the admin secret (Secret Manager): required beyond loopback |
 | WIFLAB_TOPOLOGY | a topology file, or: |
 | WIFLAB_TOPOLOGY_INLINE | the topology itself (YAML or JSON text), written to the state dir |
-| WIFLAB_STATE_DIR | the instance's own files: JWKS cache, topology in force (/tmp/wiflab) |
+| WIFLAB_STATE_DIR | the instance's own files: JWKS cache, topology, journal (/tmp/wiflab) |
 | WIFLAB_GOOGLE_WORKERS | gunicorn workers (default: the CPUs this process may use) |
 | WIFLAB_GOOGLE_THREADS | threads per worker (default 8) |
 
 Every instance signs and seals with the keys of the one key source, so a token from one is good
-on every other (``mock_gcp.key_source``). Each instance's workers share a JWKS cache and the
-topology in force through the instance's state dir; instances share neither (a run-time
+on every other (``mock_gcp.key_source``). Each instance's workers share a JWKS cache, the
+topology in force and the journal through the instance's state dir; instances share none (a run-time
 topology reaches the instance that got the PUT: # unverified how Cloud Run spreads them).
 
 It refuses to start, naming the variable, when a setting is missing or wrong, and beyond
@@ -35,6 +35,7 @@ from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 
 from mock_gcp.admin_guard import is_loopback_address
+from mock_gcp.journal.settings import JournalSettingsError
 from mock_gcp.key_source import KeySource, KeySourceError
 from mock_gcp.settings import GoogleSettings, SettingsError
 from mock_gcp.topology import TopologyError, load_topology
@@ -84,11 +85,13 @@ def gunicorn_argv(environ: MutableMapping[str, str]) -> list[str]:
         raise StartError(f"WIFLAB_GOOGLE_KEYS: {keys} is not a file")
     environ.setdefault("WIFLAB_JWKS_CACHE", str(state / "jwks"))
     environ.setdefault("WIFLAB_TOPOLOGY_STATE", str(state / "topology-state.json"))
+    # One journal for the instance's workers (GET /wiflab/v1/journal answers from any of them).
+    environ.setdefault("WIFLAB_JOURNAL_FILE", str(state / "journal"))
     try:
         settings = GoogleSettings.from_env(environ)
         load_topology(settings.topology)
         KeySource.open(Path(keys), create=False)
-    except SettingsError as exc:
+    except (SettingsError, JournalSettingsError) as exc:
         raise StartError(str(exc)) from None
     except TopologyError as exc:
         name = "WIFLAB_TOPOLOGY_INLINE" if inline.strip() else "WIFLAB_TOPOLOGY"

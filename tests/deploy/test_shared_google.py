@@ -166,10 +166,11 @@ def start_env(tmp_path: Path, key_file: Path, **overrides: str) -> dict[str, str
             {"WIFLAB_TOPOLOGY": "<unset>", "WIFLAB_TOPOLOGY_INLINE": "pools: 3"},
             "WIFLAB_TOPOLOGY_INLINE: ",
         ),
+        ({"WIFLAB_JOURNAL_SIZE": "lots"}, "WIFLAB_JOURNAL_SIZE must be a whole number"),
     ],
     ids=[
         "no-admin-secret", "blank-admin-secret", "no-keys", "missing-keys", "bad-port",
-        "no-workers", "no-issuer", "two-topologies", "bad-inline-topology",
+        "no-workers", "no-issuer", "two-topologies", "bad-inline-topology", "bad-journal",
     ],
 )  # fmt: skip
 def test_the_entrypoint_refuses_to_start_naming_the_variable(
@@ -198,6 +199,7 @@ def test_on_loopback_it_starts_without_an_admin_secret(tmp_path: Path, key_file:
     argv = gunicorn_argv(env)
     assert "--bind=127.0.0.1:8080" in argv
     assert env["WIFLAB_JWKS_CACHE"] == str(tmp_path / "state" / "jwks")
+    assert env["WIFLAB_JOURNAL_FILE"] == str(tmp_path / "state" / "journal")
 
 
 @settings(max_examples=80, deadline=None)
@@ -207,6 +209,7 @@ def test_on_loopback_it_starts_without_an_admin_secret(tmp_path: Path, key_file:
             [
                 "PORT", "WIFLAB_BIND_HOST", "WIFLAB_GOOGLE_WORKERS", "WIFLAB_GOOGLE_THREADS",
                 "WIFLAB_GOOGLE_ISSUER", "WIFLAB_TOPOLOGY_INLINE", "WIFLAB_ADMIN_SECRET",
+                "WIFLAB_JOURNAL_SIZE", "WIFLAB_JOURNAL",
             ]
         ),
         st.text(max_size=30),
