@@ -226,7 +226,9 @@ class JwksCache:
         return self._shared / f"{digest}.json"
 
     def _follow(self, source: str, state: _Source, path: Path, now: float) -> None:
-        """Adopt the shared file's JWKS if it changed since this worker last looked."""
+        """Adopt the shared file's JWKS if it changed since this worker last looked.
+        # unverified: Google's STS runs on many machines, each with a cache of its own; the
+        # stand-in's workers agree, so a retired key is refused by all once one saw it go."""
         stamp = stamp_or_missing(path)
         if stamp == state.stamp:  # one tuple read: the common case takes no lock
             return
