@@ -163,7 +163,9 @@ def _secrets(target: Target, accounts: list[str]) -> list[Step]:
     steps.append(
         Note(
             "To replace every key (tokens issued before stop working): add a new version, then "
-            "deploy a new revision (instances read the secret when they start):",
+            "deploy a new revision, so that every instance starts with it (Cloud Run reads a "
+            "mounted secret's latest version; whether a running instance notices a new one is "
+            "unverified):",
             rotate,
         )
     )
