@@ -67,7 +67,9 @@ CMD ["gunicorn", "--workers=1", "--threads=8", "--timeout=0", "--graceful-timeou
 
 # Google's side for an IdP and apps in other containers (deploy/google_side.py): the
 # stand-in and a Cloud Run front end per service, in threads. Not for Cloud Run: it is what
-# Cloud Run replaces. Its flags come from the command (compose.yaml's `google`).
+# Cloud Run replaces. Its flags come from the command (compose.yaml's `google`). On Cloud Run
+# as one shared stand-in (`wiflab deploy shared-google`) the service's command is
+# `python -m deploy.shared_google` instead: the stand-in alone, under gunicorn on $PORT.
 FROM base AS google
 RUN python -m ensurepip --default-pip >/dev/null \
  && pip install --requirement /opt/wiflab/google.txt \
@@ -83,7 +85,7 @@ COPY wiflab_lab/__init__.py wiflab_lab/credential_set.py wiflab_lab/launchers.py
 # cryptography only.
 COPY wiflab_lab/intercept/ wiflab_lab/intercept/
 COPY wiflab_lab/explorer/__init__.py wiflab_lab/explorer/settings.py wiflab_lab/explorer/
-COPY deploy/__init__.py deploy/errors.py deploy/google_side.py deploy/
+COPY deploy/__init__.py deploy/errors.py deploy/google_side.py deploy/shared_google.py deploy/
 RUN python -m compileall -q /app
 USER 10001:10001
 CMD ["python", "-m", "deploy.google_side", "--help"]

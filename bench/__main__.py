@@ -22,6 +22,7 @@ MODULES = (
     "bench.lint",
     "bench.namespaces",
     "bench.aws_exchange",
+    "bench.jwks_cache",
 )
 
 

@@ -4,7 +4,8 @@
   prints them as a bash script instead);
 - ``write-config`` writes the gcp config (setup's last step, runnable on its own);
 - ``tokens`` mints fresh subject tokens for the config's credentials;
-- ``google-side`` serves Google's side locally for IdP and apps running elsewhere (compose.yaml).
+- ``google-side`` serves Google's side locally for IdP and apps running elsewhere (compose.yaml);
+- ``shared-google`` deploys Google's side as one shared Cloud Run service for many CI jobs.
 
 Each raises a DeployError saying what went wrong and which kind (a command failed on Google
 Cloud, or bad flags or topology: nothing run); ``wiflab.commands.deploy`` maps the flags here
@@ -23,6 +24,7 @@ from deploy.gcp_config import mint_subject_tokens, write_gcp_config
 from deploy.layout import layout_of
 from deploy.runner import Runner
 from deploy.setup_plan import BUILD_CONFIG, setup_plan
+from deploy.shared_google_plan import IMAGE_TARGET, SharedGoogle, shared_google_plan
 from deploy.shell import render
 from deploy.source_tag import source_tag
 from deploy.target import DEFAULT_REPOSITORY, DEFAULT_STATE_DIR, IMAGE_TARGETS, Target
@@ -79,15 +81,50 @@ def run_plan(
     print(f"wiflab deploy {kind}: done")
 
 
-def write_config(flags: TargetFlags, project_number: str, service_urls: Sequence[str]) -> None:
+def write_config(
+    flags: TargetFlags,
+    project_number: str,
+    service_urls: Sequence[str],
+    google_url: str | None = None,
+) -> None:
+    """``google_url``: a shared stand-in (``shared-google``) in place of Google's side."""
     if not project_number.isdigit():
         raise PlanError("--project-number", f"must be all digits, not {project_number!r}")
     urls = _pairs(service_urls, "--service-url")
     for name, url in urls.items():
         if not url.startswith(("https://", "http://")):
             raise PlanError("--service-url", f"{name}: {url!r} is not an http(s) URL")
-    path = write_gcp_config(_topology(flags.topology), _target(flags), project_number, urls)
+    if google_url is not None and not google_url.startswith(("https://", "http://")):
+        raise PlanError("--google-url", f"{google_url!r} is not an http(s) URL")
+    path = write_gcp_config(
+        _topology(flags.topology), _target(flags), project_number, urls, google_url
+    )
     print(f"wiflab deploy: wrote {path}")
+
+
+def run_shared_google(
+    flags: TargetFlags,
+    shared: SharedGoogle,
+    *,
+    dry_run: bool = False,
+    image_tag: str | None = None,
+) -> None:
+    """``shared-google``: the Google side as one shared Cloud Run service (or its commands)."""
+    topology = _topology(flags.topology)
+    tags = {} if image_tag else {IMAGE_TARGET: source_tag(REPOSITORY_ROOT, IMAGE_TARGET)}
+    target = _target(flags, image_tag=image_tag or "latest", image_tags=tags)
+    plan = shared_google_plan(topology, target, shared, flags.topology.as_posix())
+    if dry_run:
+        print(render(plan), end="")
+        return
+    if shared.image is None and not Path(BUILD_CONFIG).is_file():
+        raise DeployError(
+            f"run shared-google from the repository root (no {BUILD_CONFIG} here), or pass "
+            "--image with the google image built elsewhere",
+            EXIT_USAGE,
+        )
+    Runner(cwd=Path.cwd()).run(plan)
+    print("wiflab deploy shared-google: done")
 
 
 def tokens(config: Path, token_secret: str | None) -> None:

@@ -8,6 +8,11 @@ external-account configs named as the local stack names them (``POOL.PROVIDER.fi
 They are file-sourced: each reads a subject token from ``POOL.PROVIDER.subject-token``, which
 ``wiflab deploy tokens`` mints from the IdP's ``/token/<profile>`` (it needs the IdP's /token
 secret, from the environment, and writes each token owner-only). No config holds a secret.
+
+With ``google_url`` (a shared stand-in, ``wiflab deploy shared-google``) STS, IAM Credentials
+and Google's issuer are that service instead of Google's, and the credentials' token and
+impersonation URLs name it: a CI job then runs its suite against the stand-in with the project
+number it was given (``--project-number``), as it would against Google.
 """
 
 from __future__ import annotations
@@ -67,10 +72,30 @@ def deployed_topology(topology: Topology, target: Target, project_number: str) -
     return doc
 
 
+def shared_google(url: str) -> tuple[Sts, IamCredentials, GoogleIssuer]:
+    """A shared stand-in's STS, IAM Credentials and issuer, at the paths Google serves them."""
+    base = url.rstrip("/")
+    return (
+        Sts(token_url=f"{base}/v1/token"),
+        IamCredentials(api_endpoint=base),
+        GoogleIssuer(
+            issuer=base,
+            certs_v1=f"{base}/oauth2/v1/certs",
+            certs_v3=f"{base}/oauth2/v3/certs",
+            tokeninfo=f"{base}/oauth2/v3/tokeninfo",
+        ),
+    )
+
+
 def write_gcp_config(
-    topology: Topology, target: Target, project_number: str, service_urls: Mapping[str, str]
+    topology: Topology,
+    target: Target,
+    project_number: str,
+    service_urls: Mapping[str, str],
+    google_url: str | None = None,
 ) -> Path:
-    """Write endpoints.json, topology.yaml and credentials/ under the state dir."""
+    """Write endpoints.json, topology.yaml and credentials/ under the state dir; Google's side
+    is Google's, or the shared stand-in at ``google_url``."""
     missing = [s.name for s in topology.services if s.name not in service_urls]
     if missing:
         raise DeployError(f"--service-url: no URL for {', '.join(missing)}", 2)
@@ -88,7 +113,13 @@ def write_gcp_config(
         for p in enabled_providers(topology)
         if p.oidc and p.oidc.issuer_uri is None
     }
-    written, tokens = _credentials(deployed, state / "credentials", lab_providers)
+    if google_url is None:
+        sts = Sts(token_url=credentials.GOOGLE_STS_TOKEN_URL)
+        iam = IamCredentials(api_endpoint=credentials.GOOGLE_IAMCREDENTIALS)
+        issuer = GOOGLE_ISSUER
+    else:
+        sts, iam, issuer = shared_google(google_url)
+    written, tokens = _credentials(deployed, state / "credentials", lab_providers, sts, iam)
     idp_url = _idp_url(topology, service_urls)
     endpoints = Endpoints(
         target="gcp",
@@ -104,9 +135,9 @@ def write_gcp_config(
         )
         if idp_url
         else None,
-        sts=Sts(token_url=credentials.GOOGLE_STS_TOKEN_URL),
-        iamcredentials=IamCredentials(api_endpoint=credentials.GOOGLE_IAMCREDENTIALS),
-        google_issuer=GOOGLE_ISSUER,
+        sts=sts,
+        iamcredentials=iam,
+        google_issuer=issuer,
         services={s.name: ServiceEndpoint(url=service_urls[s.name]) for s in topology.services},
         providers={
             f"{p.pool_id}/{p.provider_id}": ProviderEndpoint(
@@ -127,7 +158,11 @@ def _idp_url(topology: Topology, service_urls: Mapping[str, str]) -> str | None:
 
 
 def _credentials(
-    deployed: Topology, directory: Path, lab_providers: set[tuple[str, str]]
+    deployed: Topology,
+    directory: Path,
+    lab_providers: set[tuple[str, str]],
+    sts: Sts,
+    iam: IamCredentials,
 ) -> tuple[dict[str, str], tuple[SubjectToken, ...]]:
     """File-sourced configs for the providers that trust the lab's IdP and accept one of its
     profiles; the subject-token files are minted by ``wiflab deploy tokens``."""
@@ -140,6 +175,8 @@ def _credentials(
         lambda entry: {
             "file": credentials.file_source(str(entry.subject_token_file(directory).resolve()))
         },
+        token_url=sts.token_url,
+        iamcredentials=iam.api_endpoint,
     )
     tokens = tuple(
         SubjectToken(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import shlex
 import subprocess
 import sys
 import time
@@ -19,7 +20,7 @@ from typing import TextIO
 
 from deploy.errors import DeployError
 from deploy.shell import command_line, render_step
-from deploy.steps import Check, Command, Note, Plan, Section, WriteFile
+from deploy.steps import PYTHON_MODULE, Check, Command, Generated, Note, Plan, Section, WriteFile
 from wiflab_core.keys import generate
 
 _VARIABLE = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)\}")
@@ -102,7 +103,7 @@ class Runner:
         if argv[0] == "wiflab":  # this wiflab, whether or not its venv is on PATH
             argv = [sys.executable, "-m", "wiflab.cli", *argv[1:]]
         env = {**os.environ, **{k: self._substitute(v) for k, v in command.env.items()}}
-        stdin = MAKERS[command.stdin.kind]().decode("ascii") if command.stdin else None
+        stdin = _made(command.stdin) if command.stdin else None
         try:
             return subprocess.run(
                 argv,
@@ -138,6 +139,20 @@ class Runner:
 
     def _say(self, line: str) -> None:
         print(line, file=self._out, flush=True)
+
+
+def _made(generated: Generated) -> str:
+    """What the dry run pipes in, made here (never shown)."""
+    maker = MAKERS.get(generated.kind)
+    if maker is not None:
+        return maker().decode("ascii")
+    if generated.kind != PYTHON_MODULE:
+        raise DeployError(f"nothing makes {generated.kind!r} data")
+    argv = [sys.executable, *shlex.split(generated.shell)[1:]]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=PROBE_TIMEOUT, check=False)
+    if done.returncode != 0:
+        raise DeployError(f"{generated.shell} failed: {done.stderr.strip()[:500]}")
+    return done.stdout
 
 
 def _pick(check: Check, answer: str) -> tuple[Command, ...]:

@@ -81,6 +81,15 @@ def _images(layout: Layout, target: Target) -> list[Step]:
     apps = layout.apps_to_build(target)
     if not apps:
         return []
+    return [
+        Section("Artifact Registry and the images (Cloud Build, from this checkout)"),
+        repository(target),
+        *(built(target, target.image(app), IMAGE_TARGETS[app]) for app in apps),
+    ]
+
+
+def repository(target: Target) -> Check:
+    """The Artifact Registry repository, made when missing."""
     create = g.gcloud(
         "artifacts",
         "repositories",
@@ -90,30 +99,28 @@ def _images(layout: Layout, target: Target) -> list[Step]:
         f"--location={target.region}",
         "--repository-format=docker",
     )
-    steps: list[Step] = [
-        Section("Artifact Registry and the images (Cloud Build, from this checkout)"),
-        Check(g.describe_repository(target), (("", (create,)),)),
-    ]
-    for app in apps:
-        image = target.image(app)
-        describe = g.gcloud(
-            "artifacts",
-            "docker",
-            "images",
-            "describe",
-            image,
-            "--format=value(image_summary.digest)",
-        )
-        build = g.gcloud(
-            "builds",
-            "submit",
-            ".",
-            g.project(target),
-            f"--config={BUILD_CONFIG}",
-            f"--substitutions=_TARGET={IMAGE_TARGETS[app]},_IMAGE={image}",
-        )
-        steps.append(Check(describe, (("", (build,)),)))
-    return steps
+    return Check(g.describe_repository(target), (("", (create,)),))
+
+
+def built(target: Target, image: str, dockerfile_target: str) -> Check:
+    """The image, built by Cloud Build from the Dockerfile's target when its tag is missing."""
+    describe = g.gcloud(
+        "artifacts",
+        "docker",
+        "images",
+        "describe",
+        image,
+        "--format=value(image_summary.digest)",
+    )
+    build = g.gcloud(
+        "builds",
+        "submit",
+        ".",
+        g.project(target),
+        f"--config={BUILD_CONFIG}",
+        f"--substitutions=_TARGET={dockerfile_target},_IMAGE={image}",
+    )
+    return Check(describe, (("", (build,)),))
 
 
 def _accounts(topology: Topology, layout: Layout, target: Target, names: Retarget) -> list[Step]:
@@ -154,8 +161,17 @@ def _secrets(layout: Layout, target: Target) -> list[Step]:
     if layout.idp is None:
         return []
     runtime = f"serviceAccount:{target.service_account(RUNTIME_ACCOUNTS[IDP_APP])}"
-    steps: list[Step] = [Section("the IdP's signing key and /token secret (Secret Manager)")]
-    for secret, made_by in ((SIGNING_KEY_SECRET, RSA_KEY), (TOKEN_SECRET, TOKEN)):
+    return [
+        Section("the IdP's signing key and /token secret (Secret Manager)"),
+        *secrets_for(target, ((SIGNING_KEY_SECRET, RSA_KEY), (TOKEN_SECRET, TOKEN)), runtime),
+    ]
+
+
+def secrets_for(target: Target, made: tuple[tuple[str, Generated], ...], reader: str) -> list[Step]:
+    """Each secret made (once, its data piped in from what makes it), then ``reader`` (a
+    member) granted secretAccessor on each of them: on those secrets, nothing else."""
+    steps: list[Step] = []
+    for secret, made_by in made:
         create = Command(
             (
                 "gcloud",
@@ -169,9 +185,9 @@ def _secrets(layout: Layout, target: Target) -> list[Step]:
             stdin=made_by,
         )
         steps.append(Check(g.describe_secret(target, secret), (("", (create,)),)))
-    for secret in (SIGNING_KEY_SECRET, TOKEN_SECRET):
+    for secret, _ in made:
         holder = g.PolicyHolder.secret(target, secret)
-        steps.append(_binding(holder, "roles/secretmanager.secretAccessor", runtime))
+        steps.append(_binding(holder, "roles/secretmanager.secretAccessor", reader))
     return steps
 
 
@@ -414,14 +430,9 @@ def _org_policy(topology: Topology, target: Target, names: Retarget) -> list[Ste
     ]
 
 
-def _config(layout: Layout, target: Target, topology_file: str) -> list[Step]:
-    state = target.state_dir.as_posix()
-    renames = [
-        *(f"--pool-id={old}={new}" for old, new in sorted(target.pool_ids.items())),
-        *(f"--provider-id={old}={new}" for old, new in sorted(target.provider_ids.items())),
-    ]
-    urls = [f"--service-url={s.name}={variable(url_variable(s.name))}" for s in layout.services]
-    write = Command(
+def write_config(target: Target, topology_file: str, *flags: str) -> Command:
+    """``wiflab deploy write-config`` for the target, with flags."""
+    return Command(
         (
             "wiflab",
             "deploy",
@@ -429,11 +440,21 @@ def _config(layout: Layout, target: Target, topology_file: str) -> list[Step]:
             f"--topology={topology_file}",
             g.project(target),
             g.region(target),
-            f"--state-dir={state}",
-            f"--project-number={variable(PROJECT_NUMBER)}",
-            *urls,
-            *renames,
+            f"--state-dir={target.state_dir.as_posix()}",
+            *flags,
         )
+    )
+
+
+def _config(layout: Layout, target: Target, topology_file: str) -> list[Step]:
+    state = target.state_dir.as_posix()
+    renames = [
+        *(f"--pool-id={old}={new}" for old, new in sorted(target.pool_ids.items())),
+        *(f"--provider-id={old}={new}" for old, new in sorted(target.provider_ids.items())),
+    ]
+    urls = [f"--service-url={s.name}={variable(url_variable(s.name))}" for s in layout.services]
+    write = write_config(
+        target, topology_file, f"--project-number={variable(PROJECT_NUMBER)}", *urls, *renames
     )
     steps: list[Step] = [
         Section(f"the gcp config: {state}/endpoints.json and credentials/ (e2e --target=gcp)"),

@@ -20,6 +20,11 @@ class Generated:
     shell: str
 
 
+# A Generated of this kind is ``python -m MODULE ARGS...``: the runner runs it with its own
+# Python and feeds its stdout on (the shared Google side's key source).
+PYTHON_MODULE = "python-module"
+
+
 @dataclass(frozen=True)
 class Command:
     argv: tuple[str, ...]

@@ -80,11 +80,9 @@ def wif_stack(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFact
         return
     state = tmp_path_factory.mktemp("e2e-stack")
     topology = write_extended_topology(topology_path(pytestconfig), forge_key, state)
-    # One Google-side worker: each worker keeps its own cache of an issuer's JWKS, and the
-    # key-rotation tests assert what one cache does (a retired key refused once a refetch saw
-    # it go). Several workers are proved in tests/scale_out.
-    mode = pytestconfig.getoption("--stack-mode")
-    with local_stack(topology, state, mode, google_workers=1) as stack:
+    # The default Google-side workers (the cores): they share the issuers' JWKS through the
+    # state dir, so the key-rotation test's retired key is refused by whichever one answers.
+    with local_stack(topology, state, pytestconfig.getoption("--stack-mode")) as stack:
         yield stack
 
 

@@ -107,6 +107,7 @@ def create_app_from_settings(
             topology_state=settings.topology_state,
             keys=keys,
             projects=tuple(more),
+            jwks_cache=settings.jwks_cache,
         )
     return create_app(backend, admin_secret=settings.admin_secret)
 

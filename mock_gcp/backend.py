@@ -78,13 +78,16 @@ class GoogleBackend:
         topology_state: Path | None = None,
         keys: KeySource | None = None,
         projects: tuple[Topology, ...] = (),
+        jwks_cache: Path | None = None,
     ):
         """``keys``: the key source this instance shares with others (``KeySource.open``);
         else the issuer's, or keys of this process's own. ``topology_state``: the file through
         which every process of the stack follows a topology applied at run time
         (mock_gcp.topology_state); None: this object only. ``projects``: the other projects
         served at start (each topology under its own project number, mock_gcp.projects); the
-        ones put at run time live beside the state file, in ``projects/NUMBER/``."""
+        ones put at run time live beside the state file, in ``projects/NUMBER/``. ``jwks_cache``:
+        the directory through which every process shares the issuers' JWKS it fetched
+        (wiflab_core.jwks_cache); None: this object's own cache."""
         for i, other in enumerate(projects):
             for j, earlier in enumerate((topology, *projects[:i])):
                 clash = conflict(other, f"topology {i + 2}", earlier, f"topology {j + 1}")
@@ -101,7 +104,9 @@ class GoogleBackend:
         self.tokens = TokenStore(clock, lambda: self.projects, keys)
         self.issuer = issuer or GoogleIssuer(deviations.google_issuer, clock=clock, source=keys)
         self.issuer_keys = IssuerKeyCache(
-            ttl=deviations.jwks_cache_seconds, allow_http=deviations.allow_http_issuers
+            ttl=deviations.jwks_cache_seconds,
+            allow_http=deviations.allow_http_issuers,
+            shared=jwks_cache,
         )
         self.service_account_keys = ServiceAccountKeys(keys)
         # Every request with its decision (mock_gcp.journal); one process's memory unless

@@ -18,11 +18,9 @@ never make two keys; a read-only source (a mounted secret) keeps such a key in m
 from __future__ import annotations
 
 import base64
-import fcntl
 import hashlib
 import json
 import logging
-import os
 import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -37,7 +35,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from wiflab_core import keys
-from wiflab_core.state_file import Stamp, stamp_of, stamp_or_missing, write_stamped
+from wiflab_core.state_file import Stamp, exclusive, stamp_of, stamp_or_missing, write_stamped
 
 log = logging.getLogger(__name__)
 
@@ -313,21 +311,39 @@ def _exclusive(path: Path | None) -> Iterator[None]:
     if path is None:
         yield
         return
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    lock = path.with_name(path.name + ".lock")
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    with exclusive(path):
         yield
-    finally:
-        os.close(fd)
+
+
+USAGE = (
+    "usage: python -m mock_gcp.key_source rotate PATH\n"
+    "       python -m mock_gcp.key_source new [--account=EMAIL]..."
+)
+
+
+def new_key_file(accounts: list[str]) -> str:
+    """A fresh key source's text, with a key for each account already in it: instances that
+    mount it read-only (a Secret Manager secret) then sign as those accounts with one key."""
+    material = KeyMaterial.fresh()
+    for email in dict.fromkeys(accounts):
+        material = material.with_account(email, new_account_key(email))
+    return json.dumps(material.to_state())
 
 
 def main(argv: list[str]) -> int:
     """``python -m mock_gcp.key_source rotate PATH``: new issuer and sealing keys in front of
-    the previous ones, seen by every worker and instance at their next request."""
+    the previous ones, seen by every worker and instance at their next request.
+    ``new [--account=EMAIL]...``: a fresh key source on stdout (for ``gcloud secrets create
+    --data-file=-``), never written to a file here."""
+    if argv[:1] == ["new"]:
+        accounts = [a.removeprefix("--account=") for a in argv[1:]]
+        if any(a.startswith("-") or "@" not in a for a in accounts):
+            print(USAGE, file=sys.stderr)
+            return 2
+        sys.stdout.write(new_key_file(accounts))
+        return 0
     if len(argv) != 2 or argv[0] != "rotate":
-        print("usage: python -m mock_gcp.key_source rotate PATH", file=sys.stderr)
+        print(USAGE, file=sys.stderr)
         return 2
     try:
         material = KeySource.open(Path(argv[1]), create=False).rotate()

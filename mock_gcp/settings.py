@@ -12,6 +12,7 @@
 | WIFLAB_GOOGLE_KEYS | key_file | the key source all workers and instances share (made if missing) |
 | WIFLAB_MORE_TOPOLOGIES | more_topologies | more projects to serve (topology files, os.pathsep) |
 | WIFLAB_AWS_STS_URL | aws_sts_url | where STS executes AWS callers' requests (unset: AWS) |
+| WIFLAB_JWKS_CACHE | jwks_cache | optional: a directory the workers share issuers' JWKS in |
 
 The issuer is the stand-in's own URL by default, or https://accounts.google.com for relying
 parties that insist on it.
@@ -50,6 +51,8 @@ class GoogleSettings:
     preset_issuers: Mapping[str, str] = field(default_factory=dict)
     # The lab's AWS STS (aws_side); None: the AWS host the client signed for.
     aws_sts_url: str | None = None
+    # The issuers' JWKS every worker follows (wiflab_core.jwks_cache); None: each its own.
+    jwks_cache: Path | None = None
 
     def __post_init__(self) -> None:
         check_url("WIFLAB_GOOGLE_ISSUER", self.google_issuer)
@@ -71,6 +74,7 @@ class GoogleSettings:
             more_topologies=path_list(environ, "WIFLAB_MORE_TOPOLOGIES"),
             preset_issuers=_json_strings(environ, "WIFLAB_PRESET_ISSUERS"),
             aws_sts_url=environ.get("WIFLAB_AWS_STS_URL", "").strip() or None,
+            jwks_cache=optional_path(environ, "WIFLAB_JWKS_CACHE"),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -88,6 +92,7 @@ class GoogleSettings:
             if self.preset_issuers
             else "",
             "WIFLAB_AWS_STS_URL": self.aws_sts_url or "",
+            "WIFLAB_JWKS_CACHE": str(self.jwks_cache or ""),
         }
 
     def deviations(self) -> LocalDeviations:

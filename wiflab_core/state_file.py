@@ -8,8 +8,11 @@ file's stamp (inode, mtime, size) with the one they last parsed.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from wiflab_core.private_file import write_private
@@ -47,3 +50,17 @@ def write_stamped(path: Path, text: str) -> Stamp:
 
     write_private(path, text, before_replace=newer_mtime)
     return stamp_of(path)
+
+
+@contextmanager
+def exclusive(path: Path) -> Iterator[None]:
+    """An exclusive ``flock`` across processes on ``PATH.lock`` (made 0600, its directory
+    0700, if missing) for the block: two writers of path never interleave."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    lock = path.with_name(path.name + ".lock")
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)

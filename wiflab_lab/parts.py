@@ -260,6 +260,9 @@ def describe(layout: Layout, sockets: Sockets, host: str) -> Described:
     key_source = KeySource.open(google_keys)
     # Google's STS executes AWS callers' signed requests at the local AWS STS.
     aws = aws_side(layout, sockets)
+    # The issuers' JWKS, shared by every worker: a key one worker's refetch saw retired is
+    # refused by all (wiflab_core.jwks_cache).
+    jwks_cache = layout.state_dir / "google" / "jwks"
     google = GoogleSettings(
         layout.topology_path,
         google_issuer=issuer,
@@ -271,6 +274,7 @@ def describe(layout: Layout, sockets: Sockets, host: str) -> Described:
         key_file=google_keys,
         more_topologies=tuple(path for _, path in layout.more_topologies),
         aws_sts_url=aws.sts_url if aws is not None else None,
+        jwks_cache=jwks_cache,
     )
     backend = (
         GoogleBackend(
@@ -280,6 +284,7 @@ def describe(layout: Layout, sockets: Sockets, host: str) -> Described:
             topology_state=topology_state,
             keys=key_source,
             projects=tuple(t for t, _ in layout.more_topologies),
+            jwks_cache=jwks_cache,
         )
         if layout.in_process
         else None

@@ -141,12 +141,21 @@ class Running:
     port: int
 
 
-def run(image: str, port: int, env: dict[str, str], command: str | None = None) -> DockerContainer:
+def run(
+    image: str,
+    port: int,
+    env: dict[str, str],
+    command: str | None = None,
+    read_only: dict[str, str] | None = None,
+) -> DockerContainer:
+    """``read_only``: host directory -> where the container sees it (a mounted secret)."""
     container = (
         DockerContainer(image).with_kwargs(network_mode="host").with_envs(PORT=str(port), **env)
     )
     if command:
         container.with_command(command)
+    for host, inside in (read_only or {}).items():
+        container.with_volume_mapping(host, inside, "ro")
     return container.start()
 
 

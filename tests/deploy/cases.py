@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,3 +65,20 @@ def commands(plan: Plan) -> list[Command]:
         elif isinstance(step, Note) and step.command is not None:
             found.append(step.command)
     return found
+
+
+def wiflab(*args: str) -> subprocess.CompletedProcess[str]:
+    """This checkout's ``wiflab ARGS`` from the repository root, its output captured."""
+    return python_m("wiflab.cli", *args)
+
+
+def python_m(module: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m MODULE ARGS`` from the repository root, its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )

@@ -5,8 +5,6 @@ the setup command (accepted by this wiflab) and the e2e suite it runs with --tar
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from typing import Any
 
 import pytest
@@ -14,7 +12,7 @@ import yaml
 
 from deploy.source_tag import shipped
 from deploy.target import IMAGE_TARGETS
-from tests.deploy.cases import ROOT
+from tests.deploy.cases import ROOT, wiflab
 
 SUBSTITUTION = re.compile(r"\$\{(_[A-Z_]+)\}")
 BUILT_IN = {"$PROJECT_ID": "my-lab-project", "$BUILD_ID": "b-123"}
@@ -83,14 +81,7 @@ def test_the_setup_step_is_a_setup_this_wiflab_accepts(build) -> None:
     assert "install" in setup["waitFor"]
     args = [expand(arg, build) for arg in setup["args"]]
     assert args[:2] == ["deploy", "setup"]
-    result = subprocess.run(
-        [sys.executable, "-m", "wiflab.cli", *args, "--dry-run"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = wiflab(*args, "--dry-run")
     assert result.returncode == 0, result.stderr
     # The images come from the build: the dry run builds none and deploys the pushed ones.
     assert "gcloud builds submit" not in result.stdout

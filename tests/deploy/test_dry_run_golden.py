@@ -9,12 +9,11 @@ from __future__ import annotations
 import difflib
 import os
 import subprocess
-import sys
 
 import pytest
 
 from deploy.shell import render
-from tests.deploy.cases import CASES, KINDS, ROOT, Case
+from tests.deploy.cases import CASES, KINDS, Case, wiflab
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -38,24 +37,14 @@ def test_dry_run_matches_the_reviewed_golden(case: Case, kind: str) -> None:
 
 def test_the_command_line_prints_the_same_script() -> None:
     case = CASES[0]
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "wiflab.cli",
-            "deploy",
-            "setup",
-            f"--topology={case.topology}",
-            "--project=my-lab-project",
-            "--region=us-central1",
-            "--image-tag=golden",
-            "--dry-run",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    result = wiflab(
+        "deploy",
+        "setup",
+        f"--topology={case.topology}",
+        "--project=my-lab-project",
+        "--region=us-central1",
+        "--image-tag=golden",
+        "--dry-run",
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout == case.golden("setup").read_text(encoding="utf-8")

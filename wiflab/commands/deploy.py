@@ -1,4 +1,5 @@
-"""``wiflab deploy setup | teardown | write-config | tokens | google-side``: its flags, mapped
+"""``wiflab deploy setup | teardown | write-config | tokens | google-side | shared-google``: its
+flags, mapped
 to ``deploy.commands`` and ``deploy.google_side``; a DeployError becomes the exit status its
 kind names. ``deploy`` is imported only when a subcommand runs."""
 
@@ -28,6 +29,7 @@ TEARDOWN_HELP = "remove what setup made, in reverse order"
 WRITE_CONFIG_HELP = "write the gcp config for a deployed topology (setup's last step)"
 TOKENS_HELP = "mint fresh subject tokens for the gcp config (IDP_TOKEN_SECRET from env)"
 GOOGLE_SIDE_HELP = "serve Google's side locally for an IdP and apps running elsewhere (compose)"
+SHARED_GOOGLE_HELP = "deploy Google's side as one shared Cloud Run service for many CI jobs"
 
 
 # google-side is defined beside what it runs (the google image runs it without this CLI).
@@ -113,10 +115,58 @@ def _plan(
 @target_options
 @click.option("--project-number", required=True)
 @click.option("--service-url", "service_urls", multiple=True, required=True, metavar="SERVICE=URL")
-def write_config(project_number: str, service_urls: tuple[str, ...], **target: Any) -> int:
+@click.option(
+    "--google-url",
+    help="a shared stand-in (shared-google) to use in place of Google's STS, IAM Credentials "
+    "and issuer",
+)
+def write_config(
+    project_number: str, service_urls: tuple[str, ...], google_url: str | None, **target: Any
+) -> int:
     from deploy.commands import write_config
 
-    return _run("write-config", lambda: write_config(_flags(target), project_number, service_urls))
+    return _run(
+        "write-config",
+        lambda: write_config(_flags(target), project_number, service_urls, google_url),
+    )
+
+
+@deploy.command("shared-google", help=SHARED_GOOGLE_HELP, short_help=SHARED_GOOGLE_HELP)
+@target_options
+@click.option("--dry-run", is_flag=True, help="print the commands as a bash script, run none")
+@click.option("--image-tag", help="tag of the google image (default: a digest of its sources)")
+@click.option("--image", help="deploy a google image built elsewhere (no build)")
+@click.option("--service", default="wiflab-google", show_default=True)
+@click.option("--min-instances", type=int, default=0, show_default=True)
+@click.option("--max-instances", type=int, default=3, show_default=True)
+@click.option("--concurrency", type=int, default=80, show_default=True)
+@click.option("--cpu", default="1", show_default=True)
+@click.option("--memory", default="512Mi", show_default=True)
+@click.option("--ingress", default="all", show_default=True)
+@click.option("--workers", type=int, default=2, show_default=True, help="gunicorn workers")
+def shared_google(dry_run: bool, image_tag: str | None, image: str | None, **options: Any) -> int:
+    from deploy.commands import run_shared_google
+    from deploy.shared_google_plan import SharedGoogle
+
+    scale = {k: options.pop(k) for k in list(options) if k in SHARED_GOOGLE_OPTIONS}
+
+    def action() -> None:
+        shared = SharedGoogle(image=image, **scale)
+        run_shared_google(_flags(options), shared, dry_run=dry_run, image_tag=image_tag)
+
+    return _run("shared-google", action)
+
+
+SHARED_GOOGLE_OPTIONS = (
+    "service",
+    "min_instances",
+    "max_instances",
+    "concurrency",
+    "cpu",
+    "memory",
+    "ingress",
+    "workers",
+)
 
 
 @deploy.command("tokens", help=TOKENS_HELP, short_help=TOKENS_HELP)
