@@ -316,7 +316,8 @@ NODE_CLIENT = Path(__file__).resolve().parents[1] / "clients" / "node"
         pytest.param(USER, f"aws-env.{AWS_SA}", id="user-env-impersonated"),
         pytest.param(USER, "aws-env", id="user-env-federated"),
         # Not the EC2 role: google-auth-library 10.x reads the IMDS's credentials as JSON only
-        # when they are served as application/json; the lab's IMDS serves text/plain.
+        # when they are served as application/json; EC2's IMDS, and the lab's, serve text/plain
+        # (test_node_aws_client_on_an_ec2_role_fails_as_on_real_ec2).
     ],
 )
 def test_node_aws_client_completes_the_chain(wif_stack, aws, monkeypatch, tmp_path, arn, config):
@@ -343,3 +344,34 @@ def test_node_aws_client_completes_the_chain(wif_stack, aws, monkeypatch, tmp_pa
     assert ran.returncode == 0, ran.stderr
     dump = json.loads(ran.stdout.split("==\n", 1)[1])
     assert dump["identity"]["claims"]["email"] == wif_stack.account(AWS_SA)
+
+
+def test_node_aws_client_on_an_ec2_role_fails_as_on_real_ec2(wif_stack, tmp_path):
+    """EC2's instance metadata serves the role's credentials as JSON with Content-Type
+    text/plain, as the lab's IMDS does; google-auth-library 10.x (gaxios 7) no longer asks for
+    JSON, so it reads them as a string and signs with ``Credential=undefined/...``
+    (googleapis/google-auth-library-nodejs#2139). The stand-in reproduces the client's bug
+    rather than hiding it: AWS refuses the signature and STS says so."""
+    import shutil
+    import subprocess
+
+    if shutil.which("node") is None or not (NODE_CLIENT / "node_modules").is_dir():
+        pytest.skip("the node client needs node and clients/node/node_modules (npm ci)")
+    endpoints_path = tmp_path / "endpoints.json"
+    wif_stack.endpoints.write(endpoints_path)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
+        "GOOGLE_APPLICATION_CREDENTIALS": wif_stack.endpoints.credentials[f"{STEM}.aws-imds"],
+        "WIF_SERVICE_ACCOUNT": wif_stack.account(AWS_SA),
+        "WIF_SERVICE_URL": wif_stack.service_url(SERVICE),
+        "WIFLAB_ENDPOINTS": str(endpoints_path),
+    }
+    ran = subprocess.run(
+        ["node", str(NODE_CLIENT / "aws.js")],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert ran.returncode != 0
+    assert "==\n" not in ran.stdout  # no /dump
+    said = ran.stdout + ran.stderr
+    assert "Received invalid AWS response of type InvalidClientTokenId" in said
+    assert "The security token included in the request is invalid." in said  # AWS's words
