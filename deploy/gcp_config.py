@@ -186,10 +186,17 @@ def _credentials(
         )
         for entry in plans
     )
-    # AWS callers' configs: gcloud's create-cred-config --aws [--enable-imdsv2] files as is
-    # (Google's URLs, AWS's instance metadata service).
+    # AWS callers' configs: gcloud's create-cred-config --aws [--enable-imdsv2] files (AWS's
+    # instance metadata service), with the same STS and IAM Credentials as the others: Google's,
+    # or the shared stand-in's.
     aws = credential_set.aws_plan(deployed)
-    written |= credential_set.write(aws, directory, lambda _: credential_set.aws_sources())
+    written |= credential_set.write(
+        aws,
+        directory,
+        lambda _: credential_set.aws_sources(),
+        token_url=sts.token_url,
+        iamcredentials=iam.api_endpoint,
+    )
     return written, tokens
 
 

@@ -51,7 +51,9 @@ class SharedGoogle:
 
     service: str = SERVICE
     min_instances: int = 0
-    max_instances: int = 3
+    # One instance by default: its workers share the projects jobs put at run time and the
+    # journal through the instance's state dir; instances share only the keys (sealed tokens).
+    max_instances: int = 1
     concurrency: int = 80
     cpu: str = "1"
     memory: str = "512Mi"

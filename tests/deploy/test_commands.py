@@ -82,7 +82,7 @@ def test_a_topology_error_names_its_path(tmp_path, capsys) -> None:
             lambda doc: doc["serviceAccounts"].append(
                 {"email": "robot-1@other-project.iam.gserviceaccount.com"}
             ),
-            "serviceAccounts[5].email: robot-1@other-project.iam.gserviceaccount.com is not",
+            "serviceAccounts[6].email: robot-1@other-project.iam.gserviceaccount.com is not",
         ),
     ],
     ids=["private-idp", "no-issuer", "unknown-app", "two-idps", "foreign-account"],

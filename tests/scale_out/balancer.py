@@ -76,7 +76,10 @@ class RoundRobin:
                     timeout=30,
                     allow_redirects=False,
                 )
-            except requests.ConnectionError:
+            # An instance that died before or while answering (a reset mid-body too: this
+            # balancer buffers the whole answer before sending it on, so it may retry, as a
+            # buffering proxy such as Envoy with retry_on: reset does).
+            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError):
                 with self._lock:
                     self.passed_on += 1
                 continue

@@ -54,7 +54,7 @@ def test_a_passing_token_names_the_binding_and_the_service(
         "note: aws-pool-1/aws-provider-1 is an AWS provider (account 111122223333): it takes a "
         "signed GetCallerIdentity, not a JWT"
     ) in lines
-    assert "3 of 14 paths succeed (exit 0)" in lines
+    assert "3 of 16 paths succeed (exit 0)" in lines
 
 
 def test_a_false_condition_shows_the_clause_and_its_inputs(

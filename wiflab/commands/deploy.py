@@ -138,7 +138,13 @@ def write_config(
 @click.option("--image", help="deploy a google image built elsewhere (no build)")
 @click.option("--service", default="wiflab-google", show_default=True)
 @click.option("--min-instances", type=int, default=0, show_default=True)
-@click.option("--max-instances", type=int, default=3, show_default=True)
+@click.option(
+    "--max-instances",
+    type=int,
+    default=1,
+    show_default=True,
+    help="more than 1: projects put at run time and the journal are per instance",
+)
 @click.option("--concurrency", type=int, default=80, show_default=True)
 @click.option("--cpu", default="1", show_default=True)
 @click.option("--memory", default="512Mi", show_default=True)
