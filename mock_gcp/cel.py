@@ -46,7 +46,7 @@ _TYPE_NAMES = frozenset(
 )
 _FUNCTIONS = frozenset(
     name for name in base_functions if name[0].isalpha() and not name.endswith("_")
-) | {"has", "extract"}
+) | {"has", "extract", "split"}
 
 
 class CelCompileError(ValueError):
@@ -165,7 +165,7 @@ def _compile(expr: str, variables: frozenset[str]) -> _Program:
     except (lark.exceptions.LarkError, RecursionError, ValueError) as exc:
         raise CelCompileError(f"ERROR: <input>: {type(exc).__name__}: {exc}") from None
     _check_references(ast, variables, frozenset())
-    runner = _ENVIRONMENT.program(ast, functions={"extract": _extract})
+    runner = _ENVIRONMENT.program(ast, functions={"extract": _extract, "split": _split})
     return _Program(runner, _google_compile(expr))
 
 
@@ -256,6 +256,19 @@ def _extract(value: Any, template: Any) -> celtypes.StringType:
         raise CELEvalError(str(exc)) from None
 
 
+def _split(value: Any, separator: Any) -> celtypes.ListType:
+    """CEL's strings extension ``split()``, which Google's own Azure DevOps mapping uses
+    (``assertion.sub.split('/sc/')[1]``, workload-identity-federation-with-deployment-pipelines)."""
+    if not isinstance(value, str) or not isinstance(separator, str):
+        raise CELEvalError("split() applies to a string and takes a string separator")
+    return celtypes.ListType(celtypes.StringType(part) for part in _split_text(value, separator))
+
+
+def _split_text(value: str, separator: str) -> list[str]:
+    # The strings extension: an empty separator splits into characters.
+    return list(value) if separator == "" else value.split(separator)
+
+
 def _extract_text(value: str, template: str) -> str:
     match = re.fullmatch(r"([^{}]*)\{[A-Za-z0-9_]*\}([^{}]*)", template)
     if match is None:
@@ -289,9 +302,21 @@ def _google_env() -> tuple[Any, Any]:
             )
         ],
     )
+    split = cel.FunctionDecl(
+        "split",
+        [
+            cel.Overload(
+                "string_split_string",
+                cel.Type.List(cel.Type.STRING),
+                [cel.Type.STRING, cel.Type.STRING],
+                is_member=True,
+                impl=_split_text,
+            )
+        ],
+    )
     env = cel.NewEnv(
         variables=dict.fromkeys(_CONDITION_VARIABLES, dyn_map),
-        extensions=[cel.CelExtension("wiflab", [extract])],
+        extensions=[cel.CelExtension("wiflab", [extract, split])],
     )
     return env, cel.Type.ERROR
 

@@ -211,6 +211,18 @@ def test_extract_works_in_a_condition_too():
         bad_template.allows({"sub": "alice"}, mapped)
 
 
+def test_googles_azure_devops_mapping_splits_the_subject():
+    """Google's template for Azure DevOps, whose subjects exceed 127 bytes, is
+    google.subject=assertion.sub.split('/sc/')[1] (workload-identity-federation-with-
+    deployment-pipelines): CEL's strings extension split() must exist."""
+    prefix = "p://vstoken.dev.azure.com/" + "8b2e2b4a-1c3d-4e5f-a6b7-c8d9e0f1a2b3/" * 3
+    mapping = AttributeMapping.compile({"google.subject": "assertion.sub.split('/sc/')[1]"})
+    assert mapping.apply({"sub": prefix + "sc/deploy-connection"}).subject == "deploy-connection"
+    condition = Condition.compile("assertion.sub.split('/').size() > 3")
+    assert condition.allows({"sub": "a/b/c/d"}, MappedAttributes("s"))
+    assert not condition.allows({"sub": "a/b"}, MappedAttributes("s"))
+
+
 def test_the_condition_sees_google_and_attribute():
     condition = Condition.compile(
         "google.subject.endsWith('@domain.com') && 'group1' in google.groups "
