@@ -179,3 +179,8 @@ def test_aws_profiles_need_the_aws_side(topology: Topology, endpoints: Endpoints
         choose(topology, endpoints, profile="aws:ec2role")
     with pytest.raises(PlanError, match="its keys"):  # an IAM user's keys are not listed
         choose(topology, _with_aws(endpoints), profile="aws:svcacct1")
+
+    with pytest.raises(PlanError, match="is an OIDC provider: it takes an AWS profile"):
+        choose(topology, _with_aws(endpoints), "aws:ec2role", "oidc-pool-run/oidc-provider-1")
+    with pytest.raises(PlanError, match="is an AWS provider: it takes an OIDC profile"):
+        choose(topology, _with_aws(endpoints), "alice", "aws-pool-1/aws-provider-1")

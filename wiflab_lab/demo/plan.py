@@ -153,6 +153,10 @@ def _provider(
             raise PlanError("--provider", f"{wanted!r} is not a POOL/PROVIDER of the topology")
         if wanted not in endpoints.providers:
             raise PlanError("--provider", f"{wanted!r} is not served by these endpoints")
+        if (found.aws is not None) != aws:
+            caller = "an OIDC profile" if found.aws is not None else "an AWS profile (aws:NAME)"
+            kind = "an AWS" if found.aws is not None else "an OIDC"
+            raise PlanError("--provider", f"{wanted!r} is {kind} provider: it takes {caller}")
         return found, wanted
     candidates = [
         (p, f"{p.pool_id}/{p.provider_id}")
