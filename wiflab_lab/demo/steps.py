@@ -5,6 +5,8 @@ federated token; with that token call IAM Credentials' generateIdToken (direct f
 seed 001) and generateAccessToken (impersonation, seed 004); call the Cloud Run service's
 ``/dump`` with the Google-signed ID token. Plain ``requests``, like the seeds' curl: the
 official-library flows live in the samples and tests. The first refused step ends the run.
+An AWS caller (``--profile aws:NAME``) signs GetCallerIdentity instead of minting a token
+(step 1, ``aws_signing``: google-auth's own ``aws.Credentials``); the other steps are the same.
 
 Every recorded value is display-safe: tokens are shortened (``tokens.redact``) before
 they are stored, and the IdP's secret is shown by name only.
@@ -240,8 +242,6 @@ class Chain:
         config, with the keys of the environment (an IAM user) or of the IMDSv2 (the EC2
         role); the signed request is then sent to AWS's STS, as ``aws sts
         get-caller-identity`` would, to show who AWS says signed it."""
-        aws = self._plan.aws
-        assert aws is not None
         signed = aws_signing.sign(self._endpoints, self._plan)
         if isinstance(signed, GoogleError):
             step.error = signed
