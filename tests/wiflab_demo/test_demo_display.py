@@ -7,9 +7,12 @@ import pty
 import subprocess
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.wiflab_demo.conftest import REPO, RUN_LIMIT_SECONDS, WIFLAB, demo_env
 from wiflab_core import keys
+from wiflab_lab.demo.aws_signing import caller_identity
 from wiflab_lab.demo.errors import read_error
 from wiflab_lab.demo.tokens import decode, readable_time, redact, shorten
 from wiflab_lab.stack import Stack
@@ -128,3 +131,35 @@ def test_colour_on_a_terminal_unless_no_color(running_stack: Stack) -> None:
     plain = _run_on_a_terminal("--endpoints", endpoints, NO_COLOR="1")
     assert "── Step 5/5" in plain
     assert ANSI not in plain
+
+
+# -- AWS: what AWS's STS answered, read from any bytes -------------------------------------
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    body=st.text(max_size=300)
+    | st.builds(
+        lambda tag, text: f"<R><{tag}>{text}</{tag}></R>",
+        st.sampled_from(["Arn", "Account", "UserId", "Other"]),
+        st.text(max_size=40),
+    )
+)
+def test_any_aws_answer_is_read_or_refused_never_raised(body: str) -> None:
+    identity = caller_identity(body)
+    assert identity is None or set(identity) == {"Arn", "Account", "UserId"}
+
+
+def test_aws_answer_is_read_in_awss_namespace() -> None:
+    body = (
+        '<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
+        "<GetCallerIdentityResult><Arn>arn:aws:iam::111122223333:user/svcacct1</Arn>"
+        "<UserId>AIDAEXAMPLE</UserId><Account>111122223333</Account>"
+        "</GetCallerIdentityResult></GetCallerIdentityResponse>"
+    )
+    assert caller_identity(body) == {
+        "Arn": "arn:aws:iam::111122223333:user/svcacct1",
+        "Account": "111122223333",
+        "UserId": "AIDAEXAMPLE",
+    }
+    assert caller_identity("<ErrorResponse><Error><Code>X</Code></Error></ErrorResponse>") is None

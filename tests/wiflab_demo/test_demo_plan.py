@@ -129,3 +129,58 @@ def test_accepted_exchange_names_the_principal_and_its_sets(topology: Topology) 
         "/workloadIdentityPools/oidc-pool-run/subject/carol@domain.com"
     )
     assert "  principalSet://…/oidc-pool-run/group/group1" in identity.details
+
+
+# -- AWS callers (--profile aws:NAME) ---------------------------------------------------------
+
+AWS_FEDERATED = "aws-federated@demo-project.iam.gserviceaccount.com"
+
+
+def _with_aws(endpoints: Endpoints, *users: str) -> Endpoints:
+    """The endpoints with an AWS side, and keys for these IAM users (by name)."""
+    from dataclasses import replace
+
+    from wiflab_core.endpoints import AwsKeys
+
+    keys = {
+        f"arn:aws:iam::{account}:user/{user}": AwsKeys.model_validate(
+            {"accessKeyId": "AKIAEXAMPLE", "secretAccessKey": "not-a-secret"}
+        )
+        for user, account in (("intern", "111122223333"), ("outsider", "444455556666"))
+        if user in users
+    }
+    return replace(endpoints, aws_sts_url="http://127.0.0.1:3", aws_identities=keys)
+
+
+def test_aws_profiles_pick_the_aws_provider_and_its_account(
+    topology: Topology, endpoints: Endpoints
+) -> None:
+    plan = choose(topology, _with_aws(endpoints), profile="aws:ec2role")
+    assert plan.provider_key == "aws-pool-1/aws-provider-1"
+    assert plan.aws is not None and plan.aws.imds is True
+    assert plan.claims == {
+        "arn": "arn:aws:sts::111122223333:assumed-role/ec2role/i-01eb8a107a2026dcd",
+        "account": "111122223333",
+    }
+    assert plan.account.email == AWS_FEDERATED
+    # An OIDC profile never lands on the AWS provider, nor an AWS one on an OIDC provider.
+    assert choose(topology, _with_aws(endpoints)).provider.aws is None
+
+
+def test_aws_forecasts(topology: Topology, endpoints: Endpoints) -> None:
+    aws = _with_aws(endpoints, "intern", "outsider")
+    assert forecast(topology, aws, "aws:ec2role") == "passes, as aws-federated"
+    assert forecast(topology, aws, "aws:outsider").startswith("STS refuses: AWS account")
+    assert forecast(topology, aws, "aws:intern") == "STS refuses: attribute condition"
+
+
+def test_aws_profiles_need_the_aws_side(topology: Topology, endpoints: Endpoints) -> None:
+    with pytest.raises(PlanError, match="these endpoints have no local AWS side"):
+        choose(topology, endpoints, profile="aws:ec2role")
+    with pytest.raises(PlanError, match="its keys"):  # an IAM user's keys are not listed
+        choose(topology, _with_aws(endpoints), profile="aws:svcacct1")
+
+    with pytest.raises(PlanError, match="is an OIDC provider: it takes an AWS profile"):
+        choose(topology, _with_aws(endpoints), "aws:ec2role", "oidc-pool-run/oidc-provider-1")
+    with pytest.raises(PlanError, match="is an AWS provider: it takes an OIDC profile"):
+        choose(topology, _with_aws(endpoints), "alice", "aws-pool-1/aws-provider-1")

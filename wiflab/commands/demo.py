@@ -24,6 +24,9 @@ examples:
   wiflab demo                    alice: every step passes
   wiflab demo --profile bob      STS refuses bob (attribute condition)
   wiflab demo --profile dave     IAM refuses dave (no binding names him)
+  wiflab demo --profile aws:svcacct1   an AWS IAM user signs GetCallerIdentity
+  wiflab demo --profile aws:ec2role    an EC2 instance's role, its keys from the IMDSv2
+  wiflab demo --profile aws:outsider   STS refuses another AWS account
   wiflab demo --json             every step as one JSON document
   wiflab demo --endpoints STATE_DIR/endpoints.json   use a stack from `wiflab up`
 
@@ -45,7 +48,11 @@ exit status: 0 every step passed, 1 a step was refused, 2 bad flags or files."""
     help="local (default) or gcp: real Google Cloud, from the endpoints.json deploy/ "
     "writes (needs --endpoints)",
 )
-@click.option("--profile", help="the fake user (default alice; see idp.profiles)")
+@click.option(
+    "--profile",
+    help="the caller: a fake user (default alice; see idp.profiles) or aws:NAME "
+    "(local.aws.identities)",
+)
 @click.option(
     "--provider", metavar="POOL/PROVIDER", help="default: the first that accepts the profile"
 )

@@ -21,7 +21,7 @@ import requests
 
 from mock_gcp.topology import Topology, TopologyError, load_topology
 from wiflab_lab.demo.endpoints import Endpoints, EndpointsError, load_endpoints
-from wiflab_lab.demo.plan import PlanError, choose, forecast
+from wiflab_lab.demo.plan import PlanError, aws_profiles, choose, forecast
 from wiflab_lab.demo.render import Style, render_ending, render_json, render_preamble, render_step
 from wiflab_lab.demo.steps import Chain, DemoResult
 from wiflab_lab.up import DEFAULT_TOPOLOGY, StackFlags, UsageError, stack_from_flags
@@ -127,13 +127,18 @@ def _explorer_line(endpoints: Endpoints, started_here: bool) -> str:
 def _try_next(topology: Topology, endpoints: Endpoints, current: str) -> dict[str, str]:
     """Other fake users, each with what the rules say the chain will do for them."""
     suggestions: dict[str, str] = {}
-    for profile in topology.idp.profiles:
-        if profile == current or len(suggestions) == MAX_SUGGESTIONS:
-            continue
-        try:
-            suggestions[profile] = forecast(topology, endpoints, profile)
-        except PlanError:
-            continue  # no provider or account fits it at all: nothing to teach
+    # Up to MAX_SUGGESTIONS of each kind of caller: the IdP's users, then the AWS identities.
+    aws = list(aws_profiles(topology)) if endpoints.aws_sts_url else []
+    for kind in (topology.idp.profiles, aws):
+        shown = 0
+        for profile in kind:
+            if profile == current or shown == MAX_SUGGESTIONS:
+                continue
+            try:
+                suggestions[profile] = forecast(topology, endpoints, profile)
+            except PlanError:
+                continue  # no provider or account fits it at all: nothing to teach
+            shown += 1
     return suggestions
 
 

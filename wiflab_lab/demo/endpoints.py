@@ -11,7 +11,7 @@ guarded: the demo sends ``Authorization: Bearer $IDP_TOKEN_SECRET`` when that is
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from wiflab_core import endpoints as endpoints_file
@@ -42,6 +42,11 @@ class Endpoints:
     explorer: str | None = None
     # Local: the journal of Google's side, where each step's decision is read (issue 13).
     journal: str | None = None
+    # Local (issue 15): the AWS side's STS, its identities' keys (ARN -> keys) and the
+    # ready-made credential configs (name -> path), for the AWS profiles (``aws:NAME``).
+    aws_sts_url: str | None = None
+    aws_identities: Mapping[str, endpoints_file.AwsKeys] = field(default_factory=dict)
+    credentials: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_model(cls, model: endpoints_file.Endpoints) -> Endpoints:
@@ -58,6 +63,9 @@ class Endpoints:
             topology=Path(model.topology),
             explorer=model.explorer.url if model.explorer is not None else None,
             journal=model.journal.url if model.journal is not None else None,
+            aws_sts_url=model.aws.sts_url if model.aws is not None else None,
+            aws_identities=dict(model.aws.identities) if model.aws is not None else {},
+            credentials=dict(model.credentials),
         )
 
 

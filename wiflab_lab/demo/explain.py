@@ -98,7 +98,9 @@ def exchange_checks(decision: Decision) -> tuple[ShownCheck, ...]:
     """An STS exchange's decision as the demo shows it: the subject token's checks (when the
     journal recorded them), the mapping, the condition, and who the caller became."""
     token = [c for c in decision.checks if c.name.startswith("token.")]
-    shown: list[ShownCheck] = []
+    shown: list[ShownCheck] = list(aws_checks(decision))
+    if any(not check.passed for check in shown):
+        return tuple(shown)
     if token:
         failed = next((c for c in token if not c.passed), None)
         if failed is not None:
@@ -124,6 +126,55 @@ def exchange_checks(decision: Decision) -> tuple[ShownCheck, ...]:
     if caller is not None and decision.allowed:
         checks.append(_identity_check(caller.actual))
     return tuple(checks)
+
+
+def aws_checks(decision: Decision) -> tuple[ShownCheck, ...]:
+    """An AWS caller's checks (``mock_gcp.sts.aws``): the signed request, what AWS said of
+    it, and its account against the provider's; none for an OIDC token."""
+    checks = [c for c in decision.checks if c.name.startswith("aws.")]
+    if not checks:
+        return ()
+    request = [c for c in checks if c.name not in ("aws.call", "aws.account")]
+    failed = next((c for c in request if not c.passed), None)
+    if failed is not None:
+        detail = failed.detail or f"expected {_json(failed.expected)}, found {_json(failed.actual)}"
+        return (ShownCheck("signed request", False, f"{failed.name}: {detail}"),)
+    shown = [
+        ShownCheck(
+            "signed request",
+            True,
+            "a SigV4-signed GetCallerIdentity to an AWS STS host, "
+            "x-goog-cloud-target-resource = the audience",
+        )
+    ]
+    call = next((c for c in checks if c.name == "aws.call"), None)
+    if call is not None:
+        if not call.passed:
+            text = call.detail or f"AWS answered {_json(call.actual)}"
+            return (*shown, ShownCheck("AWS's answer", False, text))
+        who = call.actual if isinstance(call.actual, Mapping) else {}
+        shown.append(
+            ShownCheck(
+                "AWS's answer",
+                True,
+                "Google's STS sent the request to AWS, which verified the signature:",
+                tuple(
+                    f"assertion.{key} = {_json(who[key])}"
+                    for key in ("arn", "account", "userid")
+                    if key in who
+                ),
+            )
+        )
+    account = next((c for c in checks if c.name == "aws.account"), None)
+    if account is not None:
+        text = (
+            f"{account.actual} is the provider's aws.accountId"
+            if account.passed
+            else f"the caller's account {_json(account.actual)} is not the provider's "
+            f"aws.accountId {_json(account.expected)}"
+        )
+        shown.append(ShownCheck("AWS account", account.passed, text))
+    return tuple(shown)
 
 
 def _mapping_check(mapping: list[Any]) -> ShownCheck:

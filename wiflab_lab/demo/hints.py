@@ -22,12 +22,23 @@ def idp_hints(error: GoogleError) -> tuple[str, ...]:
 def sts_hints(error: GoogleError, plan: DemoPlan, topology: str) -> tuple[str, ...]:
     provider = f"{topology}: pools → {plan.provider.pool_id} → {plan.provider.provider_id}"
     message = error.message
+    kind = "aws" if plan.provider.aws is not None else "oidc"
+    if plan.provider.aws is not None and "is not the provider's account" in message:
+        return (
+            f"the provider takes callers of AWS account {plan.provider.aws.account_id} only "
+            f"(aws.accountId in {provider})",
+            "sign as an identity of that account (--profile aws:NAME), or on Google Cloud a "
+            "provider for the caller's account:",
+            f"gcloud iam workload-identity-pools providers create-aws PROVIDER "
+            f"--workload-identity-pool={plan.provider.pool_id} --location=global "
+            "--account-id=ACCOUNT",
+        )
     if "attribute condition" in message:
         return (
             f"the provider's attributeCondition refused this token ({provider})",
             "the values it read are shown above; pick a profile it accepts (--profile)",
             "or change the condition in the topology, or on Google Cloud:",
-            f"gcloud iam workload-identity-pools providers update-oidc "
+            f"gcloud iam workload-identity-pools providers update-{kind} "
             f"{plan.provider.provider_id} --workload-identity-pool={plan.provider.pool_id} "
             "--location=global --attribute-condition=EXPRESSION",
         )

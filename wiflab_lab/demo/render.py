@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from wiflab_lab.demo.explain import ShownCheck, short_member, shown_checks
+from wiflab_lab.demo.plan import DemoPlan
 from wiflab_lab.demo.steps import STEP_COUNT, DemoResult, HttpCall, Step
 from wiflab_lab.demo.tokens import DecodedJwt, redact
 
@@ -60,7 +61,7 @@ def render_preamble(result: DemoResult, style: Style) -> str:
     fields = {
         "target": f"{result.target}, {result.stack}",
         "topology": result.topology,
-        "profile": f"{plan.profile} (the fake user whose token is minted)",
+        "profile": f"{plan.profile} ({_caller(plan)})",
         "provider": plan.provider_key,
         "account": plan.account.email,
         "service": f"{plan.service.name} at {style.url(plan.service_url)}",
@@ -235,7 +236,7 @@ def _summary(result: DemoResult, style: Style) -> list[str]:
     sts, id_token, dump = (_step_by_key(result, key) for key in ("sts", "id_token", "dump"))
     lines = ["", style.bold("── What just happened")]
     lines += [
-        f"{INDENT}1. {plan.profile}'s token, signed by the fake IdP, passed {plan.provider_key};",
+        f"{INDENT}1. {plan.profile}'s {_credential(plan)} passed {plan.provider_key};",
         f"{INDENT}   Google now knows the caller as {short_member(_identity(sts))}.",
         f"{INDENT}2. With that federated token alone, IAM Credentials minted a Google-signed ID",
         f"{INDENT}   token and an access token for {account}",
@@ -251,6 +252,19 @@ def _summary(result: DemoResult, style: Style) -> list[str]:
     lines += field_lines({command: style.dim(text) for command, text in commands.items()}, INDENT)
     lines.append(f"{INDENT}README.md, and the comments in {result.topology}, explain each rule.")
     return lines
+
+
+def _caller(plan: DemoPlan) -> str:
+    if plan.aws is None:
+        return "the fake user whose token is minted"
+    source = "the EC2 instance's role, keys from the IMDSv2" if plan.aws.imds else "its own keys"
+    return f"AWS identity {plan.aws.arn}, {source}"
+
+
+def _credential(plan: DemoPlan) -> str:
+    if plan.aws is None:
+        return "token, signed by the fake IdP,"
+    return "signed GetCallerIdentity, verified by AWS,"
 
 
 def _step_by_key(result: DemoResult, key: str) -> Step | None:

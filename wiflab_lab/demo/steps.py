@@ -5,6 +5,8 @@ federated token; with that token call IAM Credentials' generateIdToken (direct f
 seed 001) and generateAccessToken (impersonation, seed 004); call the Cloud Run service's
 ``/dump`` with the Google-signed ID token. Plain ``requests``, like the seeds' curl: the
 official-library flows live in the samples and tests. The first refused step ends the run.
+An AWS caller (``--profile aws:NAME``) signs GetCallerIdentity instead of minting a token
+(step 1, ``aws_signing``: google-auth's own ``aws.Credentials``); the other steps are the same.
 
 Every recorded value is display-safe: tokens are shortened (``tokens.redact``) before
 they are stored, and the IdP's secret is shown by name only.
@@ -17,13 +19,20 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
 from mock_gcp.iam import Caller
 from mock_gcp.topology import Topology
 from wiflab_core.decisions import Decision
-from wiflab_core.wire import CLOUD_PLATFORM_SCOPE, token_exchange_form
+from wiflab_core.wire import (
+    AWS4_REQUEST_TOKEN_TYPE,
+    CLOUD_PLATFORM_SCOPE,
+    JWT_TOKEN_TYPE,
+    token_exchange_form,
+)
+from wiflab_lab.demo import aws_signing
 from wiflab_lab.demo.endpoints import Endpoints
 from wiflab_lab.demo.errors import GoogleError, read_error
 from wiflab_lab.demo.explain import (
@@ -69,6 +78,19 @@ STEP_TEXT = {
     ),
 }
 STEP_COUNT = len(STEP_TEXT)
+# An AWS caller's chain (``--profile aws:NAME``): the same five steps, the first and the
+# second explained for a signed request instead of a JWT.
+AWS_STEP_TEXT = {
+    "sign": (
+        "Sign AWS STS GetCallerIdentity (google-auth's aws.Credentials)",
+        "The workload's own credential: a SigV4-signed request only its AWS keys can make.",
+    ),
+    "sts": (
+        "Exchange it at Google's STS for a federated token",
+        "STS executes the signed request at AWS, checks the account, maps the ARN, applies "
+        "the condition.",
+    ),
+}
 
 
 @dataclass
@@ -107,13 +129,19 @@ class Step:
     error: GoogleError | None = None
     hints: tuple[str, ...] = ()
 
+    aws: bool = False  # an AWS caller's chain (AWS_STEP_TEXT)
+
     @property
     def title(self) -> str:
-        return STEP_TEXT[self.key][0]
+        return self._text[0]
 
     @property
     def why(self) -> str:
-        return STEP_TEXT[self.key][1]
+        return self._text[1]
+
+    @property
+    def _text(self) -> tuple[str, str]:
+        return (AWS_STEP_TEXT if self.aws else {}).get(self.key) or STEP_TEXT[self.key]
 
     @property
     def ok(self) -> bool:
@@ -167,15 +195,17 @@ class Chain:
 
     def steps(self) -> Iterator[Step]:
         """Each step once it has run; the first refused one is the last."""
+        aws = self._plan.aws is not None
         actions: list[Callable[[Step], None]] = [
-            self._mint,
+            self._sign if aws else self._mint,
             self._exchange,
             self._generate_id_token,
             self._generate_access_token,
             self._call_dump,
         ]
-        for number, (key, action) in enumerate(zip(STEP_TEXT, actions, strict=True), start=1):
-            step = Step(number, key)
+        keys = ["sign", *list(STEP_TEXT)[1:]] if aws else list(STEP_TEXT)
+        for number, (key, action) in enumerate(zip(keys, actions, strict=True), start=1):
+            step = Step(number, key, aws=aws)
             action(step)
             yield step
             if not step.ok:
@@ -207,13 +237,63 @@ class Chain:
             self._subject_claims = dict(decoded.claims)
         step.checks.append(explain_token_audience(self._plan.provider))
 
+    def _sign(self, step: Step) -> None:
+        """Step 1 for an AWS caller: google-auth signs GetCallerIdentity, from the ready-made
+        config, with the keys of the environment (an IAM user) or of the IMDSv2 (the EC2
+        role); the signed request is then sent to AWS's STS, as ``aws sts
+        get-caller-identity`` would, to show who AWS says signed it."""
+        signed = aws_signing.sign(self._endpoints, self._plan)
+        if isinstance(signed, GoogleError):
+            step.error = signed
+            step.hints = aws_signing.SIGNING_HINTS
+            return
+        self._subject_token = signed.subject_token
+        step.notes.append(signed.source)
+        call = HttpCall(
+            signed.request.method, signed.request.url, signed.shown_headers, signed.request.body
+        )
+        step.checks.append(explain_token_audience(self._plan.provider))
+        answer = self._send_signed(step, call, signed.request)
+        if answer is None:
+            return
+        identity = aws_signing.caller_identity(answer.text)
+        if answer.status_code != 200 or identity is None:
+            self._refused(step, answer, lambda e: ("AWS refused the signed request: " + e.message,))
+            return
+        step.shown = identity
+        step.notes.append(
+            f"AWS's STS answered (the lab's, at {self._endpoints.aws_sts_url}); Google's STS "
+            "sends the very same request there in step 2"
+        )
+        self._subject_claims = {"arn": identity["Arn"], "account": identity["Account"]}
+
+    def _send_signed(
+        self, step: Step, call: HttpCall, request: aws_signing.SignedRequest
+    ) -> _Answer | None:
+        """The signed request at the lab's AWS STS, its signed Host header kept."""
+        query = urlsplit(request.url).query
+        base = str(self._endpoints.aws_sts_url).rstrip("/")
+        return self._send(
+            step,
+            call,
+            url=f"{base}/" + (f"?{query}" if query else ""),
+            headers=request.headers,
+            data=request.body.encode("utf-8"),
+        )
+
     def _exchange(self, step: Step) -> None:
-        form = token_exchange_form(self._plan.sts_audience, self._subject_token)
+        token_type = AWS4_REQUEST_TOKEN_TYPE if self._plan.aws else JWT_TOKEN_TYPE
+        form = token_exchange_form(
+            self._plan.sts_audience, self._subject_token, subject_token_type=token_type
+        )
+        shown_form = redact(form)
+        if self._plan.aws is not None:
+            shown_form["subject_token"] = aws_signing.shown_subject_token(self._subject_token)
         call = HttpCall(
             "POST",
             self._endpoints.sts_token_url,
             {"Content-Type": "application/x-www-form-urlencoded"},
-            redact(form),
+            shown_form,
         )
         verdict = explain_exchange(
             self._topology, self._plan.provider, self._subject_claims or self._plan.claims
@@ -322,17 +402,21 @@ class Chain:
             step.notes.append(f"nearest miss: {hint['nearest_miss']}")
         return decision_of(entry)
 
-    def _send(self, step: Step, call: HttpCall, **kwargs: Any) -> _Answer | None:
+    def _send(
+        self, step: Step, call: HttpCall, url: str | None = None, **kwargs: Any
+    ) -> _Answer | None:
+        """``call`` sent (to ``url`` when it is not the shown one), its answer recorded."""
         if self._journal is not None:
             self._journal.mark()
         step.call = call
+        url = url or call.url
         try:
             response = self._http.request(
-                call.method, call.url, timeout=TIMEOUT_SECONDS, allow_redirects=False, **kwargs
+                call.method, url, timeout=TIMEOUT_SECONDS, allow_redirects=False, **kwargs
             )
         except requests.RequestException as exc:
             step.error = GoogleError(
-                None, "unreachable", f"could not reach {call.url} ({type(exc).__name__})"
+                None, "unreachable", f"could not reach {url} ({type(exc).__name__})"
             )
             step.hints = unreachable_hints(self._started_here, self._endpoints.target)
             return None
