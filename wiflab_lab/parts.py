@@ -258,8 +258,6 @@ def describe(layout: Layout, sockets: Sockets, host: str) -> Described:
     # read by each of them (a new issuer key is known to the front ends at once).
     google_keys = layout.state_dir / "google" / KEY_FILE_NAME
     key_source = KeySource.open(google_keys)
-    # Google's STS executes AWS callers' signed requests at the local AWS STS.
-    aws = aws_side(layout, sockets)
     # The issuers' JWKS, shared by every worker: a key one worker's refetch saw retired is
     # refused by all (wiflab_core.jwks_cache).
     jwks_cache = layout.state_dir / "google" / "jwks"
