@@ -12,6 +12,8 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from e2e.names import SERVICE
+from wiflab_lab.demo.aws_signing import AWS_ENV
 
 STEM = "aws-pool-1.aws-provider-1"
 PROVIDER = "aws-pool-1/aws-provider-1"
@@ -35,13 +38,6 @@ USER = "arn:aws:iam::111122223333:user/svcacct1"
 ROLE = "arn:aws:sts::111122223333:assumed-role/ec2role/i-01eb8a107a2026dcd"
 INTERN = "arn:aws:iam::111122223333:user/intern"
 OUTSIDER = "arn:aws:iam::444455556666:user/outsider"
-AWS_ENV = (
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_REGION",
-    "AWS_DEFAULT_REGION",
-)
 
 
 @pytest.fixture
@@ -310,6 +306,27 @@ def test_any_serialized_request_gets_googles_error_json(wif_stack, good_request,
 NODE_CLIENT = Path(__file__).resolve().parents[1] / "clients" / "node"
 
 
+def run_node_sample(
+    wif_stack: Any, tmp_path: Path, config: str, environ: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """clients/node/aws.js with the credential config ``STEM.config`` (skipped without node)."""
+    if shutil.which("node") is None or not (NODE_CLIENT / "node_modules").is_dir():
+        pytest.skip("the node client needs node and clients/node/node_modules (npm ci)")
+    endpoints_path = tmp_path / "endpoints.json"
+    wif_stack.endpoints.write(endpoints_path)
+    env = {
+        **environ,
+        "GOOGLE_APPLICATION_CREDENTIALS": wif_stack.endpoints.credentials[f"{STEM}.{config}"],
+        "WIF_SERVICE_ACCOUNT": wif_stack.account(AWS_SA),
+        "WIF_SERVICE_URL": wif_stack.service_url(SERVICE),
+        "WIFLAB_ENDPOINTS": str(endpoints_path),
+    }
+    return subprocess.run(
+        ["node", str(NODE_CLIENT / "aws.js")],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("arn", "config"),
     [
@@ -321,26 +338,9 @@ NODE_CLIENT = Path(__file__).resolve().parents[1] / "clients" / "node"
     ],
 )
 def test_node_aws_client_completes_the_chain(wif_stack, aws, monkeypatch, tmp_path, arn, config):
-    import shutil
-    import subprocess
-
-    if shutil.which("node") is None or not (NODE_CLIENT / "node_modules").is_dir():
-        pytest.skip("the node client needs node and clients/node/node_modules (npm ci)")
     if config.startswith("aws-env"):
         as_identity(monkeypatch, aws, arn)
-    endpoints_path = tmp_path / "endpoints.json"
-    wif_stack.endpoints.write(endpoints_path)
-    env = {
-        **os.environ,
-        "GOOGLE_APPLICATION_CREDENTIALS": wif_stack.endpoints.credentials[f"{STEM}.{config}"],
-        "WIF_SERVICE_ACCOUNT": wif_stack.account(AWS_SA),
-        "WIF_SERVICE_URL": wif_stack.service_url(SERVICE),
-        "WIFLAB_ENDPOINTS": str(endpoints_path),
-    }
-    ran = subprocess.run(
-        ["node", str(NODE_CLIENT / "aws.js")],
-        env=env, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+    ran = run_node_sample(wif_stack, tmp_path, config, dict(os.environ))
     assert ran.returncode == 0, ran.stderr
     dump = json.loads(ran.stdout.split("==\n", 1)[1])
     assert dump["identity"]["claims"]["email"] == wif_stack.account(AWS_SA)
@@ -352,24 +352,8 @@ def test_node_aws_client_on_an_ec2_role_fails_as_on_real_ec2(wif_stack, tmp_path
     JSON, so it reads them as a string and signs with ``Credential=undefined/...``
     (googleapis/google-auth-library-nodejs#2139). The stand-in reproduces the client's bug
     rather than hiding it: AWS refuses the signature and STS says so."""
-    import shutil
-    import subprocess
-
-    if shutil.which("node") is None or not (NODE_CLIENT / "node_modules").is_dir():
-        pytest.skip("the node client needs node and clients/node/node_modules (npm ci)")
-    endpoints_path = tmp_path / "endpoints.json"
-    wif_stack.endpoints.write(endpoints_path)
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
-        "GOOGLE_APPLICATION_CREDENTIALS": wif_stack.endpoints.credentials[f"{STEM}.aws-imds"],
-        "WIF_SERVICE_ACCOUNT": wif_stack.account(AWS_SA),
-        "WIF_SERVICE_URL": wif_stack.service_url(SERVICE),
-        "WIFLAB_ENDPOINTS": str(endpoints_path),
-    }
-    ran = subprocess.run(
-        ["node", str(NODE_CLIENT / "aws.js")],
-        env=env, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+    no_aws_keys = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    ran = run_node_sample(wif_stack, tmp_path, "aws-imds", no_aws_keys)
     assert ran.returncode != 0
     assert "==\n" not in ran.stdout  # no /dump
     said = ran.stdout + ran.stderr
